@@ -1,0 +1,450 @@
+"""The conversation engine: what happens to a texter's text, and to a conversation's timers.
+
+Every event is decided against the current state and applied as **one** atomic, version-conditioned change
+(texter + conversation + stored message + counters). Only after the change commits are its texts and timers
+queued, with ids derived from the event, so that:
+- a replayed or retried event re-queues exactly what it decided the first time (deduplicated downstream) instead
+  of deciding again on state that has moved on;
+- two workers racing on one texter (an inbound text and a timer) can't both win: the loser reloads and decides
+  again on the new state;
+- a timer that fires for a state that has moved on does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from peerline.keywords import Keyword, classify_keyword, parse_consent
+from peerline.language import Language, detect_language
+from peerline.models import (
+    QUEUED_STATES,
+    AppliedEvent,
+    Consent,
+    ConversationRecord,
+    ConversationState,
+    ConversationTimer,
+    InboundText,
+    OutboundText,
+    StoredMessage,
+    TexterRecord,
+    TimerKind,
+)
+from peerline.replies import ReplyBook
+
+# How many applied events a texter record remembers, with what they queued, to make replays harmless.
+_REMEMBERED_EVENTS = 5
+_MAX_ATTEMPTS = 5
+
+_ALLOWED_TRANSITIONS: dict[ConversationState, frozenset[ConversationState]] = {
+    ConversationState.NEW: frozenset({ConversationState.CONSENT_PENDING, ConversationState.CLOSED}),
+    ConversationState.CONSENT_PENDING: frozenset({ConversationState.WAITING, ConversationState.CLOSED}),
+    ConversationState.WAITING: frozenset(
+        {ConversationState.OFFERED, ConversationState.ACTIVE, ConversationState.CLOSED}
+    ),
+    ConversationState.OFFERED: frozenset(
+        {ConversationState.WAITING, ConversationState.ACTIVE, ConversationState.CLOSED}
+    ),
+    ConversationState.ACTIVE: frozenset({ConversationState.WAITING, ConversationState.CLOSED}),
+    ConversationState.CLOSED: frozenset(),
+}
+
+
+class ConcurrentUpdateError(Exception):
+    """Someone else changed the texter or conversation first; decide again on the fresh state."""
+
+
+class InvalidTransitionError(Exception):
+    """A state change the conversation state machine does not allow."""
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    REPLAYED = "replayed"
+    IGNORED = "ignored"
+    STALE = "stale"
+    RESCHEDULED = "rescheduled"
+
+
+@dataclass
+class StateChange:
+    """Everything one event changes, committed atomically by the repository.
+
+    ``expected_*`` versions are the optimistic locks: ``None`` means "must not exist yet".
+    """
+
+    texter: TexterRecord
+    expected_texter_version: int | None
+    conversation: ConversationRecord | None = None
+    expected_conversation_version: int | None = None
+    delete_conversation: bool = False
+    new_messages: list[StoredMessage] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+    outbound: list[OutboundText] = field(default_factory=list)
+    timers: list[ConversationTimer] = field(default_factory=list)
+    # Conversations whose message bodies must go once this change is committed.
+    purge_messages_of: list[str] = field(default_factory=list)
+
+
+class ConversationRepository(Protocol):
+    """Where texters, conversations and messages live (DynamoDB in production, a dict in unit tests)."""
+
+    def get_texter(self, texter_id: str) -> TexterRecord | None: ...
+
+    def get_conversation(self, conversation_id: str) -> ConversationRecord | None: ...
+
+    def commit(self, change: StateChange) -> None:
+        """Apply the change atomically or raise ``ConcurrentUpdateError``."""
+        ...
+
+    def delete_messages(self, conversation_id: str) -> int:
+        """Delete every stored message body of a conversation; returns how many."""
+        ...
+
+
+class OutboundQueue(Protocol):
+    def enqueue(self, texts: Sequence[OutboundText]) -> None: ...
+
+
+class TimerQueue(Protocol):
+    def schedule(self, timers: Sequence[ConversationTimer]) -> None: ...
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    still_waiting_seconds: int = 300
+    consent_timeout_seconds: int = 120
+    message_ttl_hours: int = 24
+    retention_days: int = 90
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def transition(conversation: ConversationRecord, to_state: ConversationState) -> ConversationRecord:
+    """The conversation in ``to_state``, if the state machine allows it (else ``InvalidTransitionError``)."""
+    if to_state not in _ALLOWED_TRANSITIONS[conversation.state]:
+        raise InvalidTransitionError(f"{conversation.state} → {to_state}")
+    return conversation.model_copy(update={"state": to_state})
+
+
+class ConversationEngine:
+    """Decides and applies what each texter event means for the conversation."""
+
+    def __init__(
+        self,
+        repository: ConversationRepository,
+        outbound: OutboundQueue,
+        timers: TimerQueue,
+        replies: ReplyBook,
+        settings: EngineSettings,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._repository = repository
+        self._outbound = outbound
+        self._timers = timers
+        self._replies = replies
+        self._settings = settings
+        self._clock = clock
+
+    # ------------------------------------------------------------------ events
+    def handle_text(self, text: InboundText) -> Outcome:
+        """Apply one inbound text of a texter (texts of one texter arrive here in order)."""
+        for _ in range(_MAX_ATTEMPTS):
+            texter = self._repository.get_texter(text.texter_id)
+            if texter is not None and (replayed := self._replay(texter, text.message_sid)):
+                return replayed
+            conversation = self._open_conversation_of(texter)
+            change, outcome = self._decide_text(text, texter, conversation)
+            try:
+                self._repository.commit(change)
+            except ConcurrentUpdateError:
+                continue
+            self._dispatch(change)
+            return outcome
+        raise ConcurrentUpdateError(f"text {text.message_sid} lost {_MAX_ATTEMPTS} races in a row")
+
+    def handle_timer(self, timer: ConversationTimer) -> Outcome:
+        """Apply a conversation timer; one whose conversation has moved on does nothing."""
+        now = self._clock()
+        if timer.fire_at > now + timedelta(seconds=1):
+            # Queues delay at most 15 minutes: a longer timer is delayed again until it is due.
+            self._timers.schedule([timer])
+            return Outcome.RESCHEDULED
+        for _ in range(_MAX_ATTEMPTS):
+            texter = self._repository.get_texter(timer.texter_id)
+            if texter is None:
+                return Outcome.STALE
+            if replayed := self._replay(texter, timer.timer_id):
+                return replayed
+            conversation = self._repository.get_conversation(timer.conversation_id)
+            if conversation is None or not conversation.is_open:
+                return Outcome.STALE
+            change = self._decide_timer(timer, texter, conversation)
+            if change is None:
+                return Outcome.STALE
+            try:
+                self._repository.commit(change)
+            except ConcurrentUpdateError:
+                continue
+            self._dispatch(change)
+            return Outcome.APPLIED
+        raise ConcurrentUpdateError(f"timer {timer.timer_id} lost {_MAX_ATTEMPTS} races in a row")
+
+    # ------------------------------------------------------------------ decisions
+    def _decide_text(
+        self, text: InboundText, texter: TexterRecord | None, conversation: ConversationRecord | None
+    ) -> tuple[StateChange, Outcome]:
+        now = self._clock()
+        keyword = classify_keyword(text.body, text.opt_out_type)
+        expected_version = texter.version if texter else None
+        if texter is None:
+            texter = TexterRecord(
+                texter_id=text.texter_id,
+                encrypted_number=text.encrypted_number,
+                language=detect_language(text.body),
+                first_seen_at=now,
+                last_seen_at=now,
+                expires_at=0,
+            )
+        texter = texter.model_copy(
+            update={
+                "encrypted_number": text.encrypted_number,
+                "last_seen_at": now,
+                "expires_at": _epoch(now + timedelta(days=self._settings.retention_days)),
+            }
+        )
+        change = StateChange(texter=texter, expected_texter_version=expected_version)
+        event = _Event(text.message_sid, now)
+
+        if texter.opted_out and keyword is not Keyword.START:
+            # Carriers block texts to opted-out numbers; only START brings the texter back.
+            return self._finish(change, event), Outcome.IGNORED
+
+        if keyword is Keyword.STOP:
+            if conversation is not None:
+                self._close(change, conversation, now, reason="opted_out")
+            change.texter = change.texter.model_copy(update={"opted_out": True, "open_conversation_id": None})
+            # With Twilio's Advanced Opt-Out, Twilio has already confirmed: never a second confirmation.
+            if (text.opt_out_type or "").upper() != "STOP":
+                self._reply(change, event, "stopped", texter.language)
+            change.counters[f"opt_outs#{now:%Y-%m-%d}"] = 1
+            return self._finish(change, event), Outcome.APPLIED
+
+        if keyword is Keyword.HELP:
+            self._reply(change, event, "help", conversation.language if conversation else texter.language)
+            return self._finish(change, event), Outcome.APPLIED
+
+        if keyword is Keyword.START and texter.opted_out:
+            change.texter = change.texter.model_copy(update={"opted_out": False})
+            change.counters[f"opt_ins#{now:%Y-%m-%d}"] = 1
+            self._start_conversation(change, event, text, welcome_back=True)
+            return self._finish(change, event), Outcome.APPLIED
+
+        if conversation is None:
+            self._start_conversation(change, event, text, welcome_back=False)
+        else:
+            self._continue_conversation(change, event, text, conversation)
+        return self._finish(change, event), Outcome.APPLIED
+
+    def _start_conversation(self, change: StateChange, event: _Event, text: InboundText, *, welcome_back: bool) -> None:
+        now = event.at
+        language = detect_language(text.body)
+        conversation = ConversationRecord(
+            # Derived from the first text, so re-deciding the same text can't open a second conversation.
+            conversation_id=f"c{now:%Y%m%d}{hashlib.sha256(text.message_sid.encode()).hexdigest()[:20]}",
+            texter_id=text.texter_id,
+            state=ConversationState.NEW,
+            language=language,
+            created_at=now,
+            expires_at=self._open_expiry(now),
+        )
+        conversation = transition(conversation, ConversationState.CONSENT_PENDING)
+        change.conversation = conversation
+        change.expected_conversation_version = None
+        change.texter = change.texter.model_copy(
+            update={"open_conversation_id": conversation.conversation_id, "language": language}
+        )
+        if not welcome_back and classify_keyword(text.body) is None:
+            self._store_inbound(change, event, text)
+        if welcome_back:
+            self._reply(change, event, "welcome_back", language)
+        self._reply(change, event, "welcome", language)
+        self._schedule(change, event, TimerKind.CONSENT_TIMEOUT, self._settings.consent_timeout_seconds)
+        change.counters[f"conversations_started#{now:%Y-%m-%d}"] = 1
+
+    def _continue_conversation(
+        self, change: StateChange, event: _Event, text: InboundText, conversation: ConversationRecord
+    ) -> None:
+        change.conversation = conversation
+        change.expected_conversation_version = conversation.version
+        consent = parse_consent(text.body)
+        if conversation.state in (ConversationState.NEW, ConversationState.CONSENT_PENDING):
+            if consent is None:
+                # The question was ignored: support never waits on consent. Keep the text for the volunteer.
+                self._store_inbound(change, event, text)
+            else:
+                self._record_consent(change, consent)
+                self._reply(change, event, "consent_given" if consent else "consent_refused", conversation.language)
+            self._enqueue_for_volunteer(change, event)
+            return
+        if consent is not None and conversation.consent is Consent.UNKNOWN and conversation.state in QUEUED_STATES:
+            # A late answer to the consent question, while still waiting: record it, say thanks.
+            self._record_consent(change, consent)
+            self._reply(change, event, "consent_given" if consent else "consent_refused", conversation.language)
+            return
+        # waiting / offered / active: the text is kept for (or relayed to) the volunteer.
+        self._store_inbound(change, event, text)
+
+    def _decide_timer(
+        self, timer: ConversationTimer, texter: TexterRecord, conversation: ConversationRecord
+    ) -> StateChange | None:
+        now = self._clock()
+        if texter.opted_out:
+            return None
+        change = StateChange(
+            texter=texter,
+            expected_texter_version=texter.version,
+            conversation=conversation,
+            expected_conversation_version=conversation.version,
+        )
+        event = _Event(timer.timer_id, now)
+        if timer.kind is TimerKind.CONSENT_TIMEOUT:
+            if conversation.state not in (ConversationState.NEW, ConversationState.CONSENT_PENDING):
+                return None
+            self._enqueue_for_volunteer(change, event)
+        elif timer.kind is TimerKind.STILL_WAITING:
+            if conversation.state not in QUEUED_STATES or conversation.resources_sent:
+                return None
+            change.conversation = conversation.model_copy(update={"resources_sent": True})
+            self._reply(change, event, "still_waiting", conversation.language)
+        return self._finish(change, event)
+
+    # ------------------------------------------------------------------ building blocks
+    def _enqueue_for_volunteer(self, change: StateChange, event: _Event) -> None:
+        assert change.conversation is not None
+        waiting = transition(change.conversation, ConversationState.WAITING)
+        change.conversation = waiting.model_copy(update={"waiting_since": event.at})
+        self._reply(change, event, "finding", waiting.language)
+        self._schedule(change, event, TimerKind.STILL_WAITING, self._settings.still_waiting_seconds)
+
+    def _record_consent(self, change: StateChange, consent: bool) -> None:
+        assert change.conversation is not None
+        change.conversation = change.conversation.model_copy(
+            update={"consent": Consent.GIVEN if consent else Consent.REFUSED}
+        )
+
+    def _store_inbound(self, change: StateChange, event: _Event, text: InboundText) -> None:
+        assert change.conversation is not None
+        change.new_messages.append(
+            StoredMessage(
+                conversation_id=change.conversation.conversation_id,
+                message_key=f"{text.received_at.isoformat()}#{text.message_sid}",
+                message_id=text.message_sid,
+                direction="inbound",
+                body=text.body,
+                at=text.received_at,
+                expires_at=_epoch(event.at + timedelta(hours=self._settings.message_ttl_hours)),
+            )
+        )
+        change.conversation = change.conversation.model_copy(
+            update={
+                "inbound_count": change.conversation.inbound_count + 1,
+                "expires_at": self._open_expiry(event.at),
+            }
+        )
+
+    def _close(self, change: StateChange, conversation: ConversationRecord, now: datetime, *, reason: str) -> None:
+        """Close: bodies go; metadata stays only with consent, else only an anonymous counter remains."""
+        closed = transition(conversation, ConversationState.CLOSED)
+        change.expected_conversation_version = conversation.version
+        change.purge_messages_of.append(conversation.conversation_id)
+        change.counters[f"conversations_closed#{now:%Y-%m-%d}"] = 1
+        if conversation.consent is Consent.GIVEN:
+            change.conversation = closed.model_copy(
+                update={
+                    "closed_at": now,
+                    "close_reason": reason,
+                    "expires_at": _epoch(now + timedelta(days=self._settings.retention_days)),
+                }
+            )
+        else:
+            change.conversation = closed
+            change.delete_conversation = True
+
+    def _reply(self, change: StateChange, event: _Event, name: str, language: Language) -> None:
+        conversation = change.conversation
+        change.outbound.append(
+            OutboundText(
+                outbound_id=f"{event.event_id}:{name}",
+                recipient_id=change.texter.texter_id,
+                encrypted_to=change.texter.encrypted_number,
+                body=self._replies.text(name, language),
+                purpose=name,
+                conversation_id=conversation.conversation_id if conversation else None,
+                texter_id=change.texter.texter_id,
+            )
+        )
+        if conversation is not None and not change.delete_conversation and conversation.is_open:
+            change.conversation = conversation.model_copy(update={"outbound_count": conversation.outbound_count + 1})
+
+    def _schedule(self, change: StateChange, event: _Event, kind: TimerKind, after_seconds: int) -> None:
+        assert change.conversation is not None
+        change.timers.append(
+            ConversationTimer(
+                timer_id=f"{event.event_id}:{kind}",
+                kind=kind,
+                conversation_id=change.conversation.conversation_id,
+                texter_id=change.texter.texter_id,
+                fire_at=event.at + timedelta(seconds=after_seconds),
+            )
+        )
+
+    def _finish(self, change: StateChange, event: _Event) -> StateChange:
+        """Stamp the change with the event, so a replay of it re-sends instead of re-deciding."""
+        remembered = [*change.texter.recent_events, _applied(event.event_id, change)][-_REMEMBERED_EVENTS:]
+        change.texter = change.texter.model_copy(update={"recent_events": remembered})
+        return change
+
+    def _open_expiry(self, now: datetime) -> int:
+        # Safety net only: an open conversation is refreshed on every text and closed explicitly.
+        return _epoch(now + timedelta(hours=self._settings.message_ttl_hours))
+
+    def _open_conversation_of(self, texter: TexterRecord | None) -> ConversationRecord | None:
+        if texter is None or texter.open_conversation_id is None:
+            return None
+        conversation = self._repository.get_conversation(texter.open_conversation_id)
+        return conversation if conversation is not None and conversation.is_open else None
+
+    def _replay(self, texter: TexterRecord, event_id: str) -> Outcome | None:
+        for applied in texter.recent_events:
+            if applied.event_id == event_id:
+                self._outbound.enqueue(applied.outbound)
+                self._timers.schedule(applied.timers)
+                return Outcome.REPLAYED
+        return None
+
+    def _dispatch(self, change: StateChange) -> None:
+        self._outbound.enqueue(change.outbound)
+        self._timers.schedule(change.timers)
+        for conversation_id in change.purge_messages_of:
+            self._repository.delete_messages(conversation_id)
+
+
+@dataclass(frozen=True)
+class _Event:
+    event_id: str
+    at: datetime
+
+
+def _applied(event_id: str, change: StateChange) -> AppliedEvent:
+    return AppliedEvent(event_id=event_id, outbound=list(change.outbound), timers=list(change.timers))

@@ -1,0 +1,166 @@
+"""The records Peerline stores and the messages it queues, as pydantic models (one per boundary)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from peerline.language import Language
+
+
+class ConversationState(StrEnum):
+    NEW = "new"
+    CONSENT_PENDING = "consent_pending"
+    WAITING = "waiting"
+    OFFERED = "offered"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+OPEN_STATES = frozenset(
+    {
+        ConversationState.NEW,
+        ConversationState.CONSENT_PENDING,
+        ConversationState.WAITING,
+        ConversationState.OFFERED,
+        ConversationState.ACTIVE,
+    }
+)
+# States in which the texter is in the queue, waiting for a volunteer.
+QUEUED_STATES = frozenset({ConversationState.WAITING, ConversationState.OFFERED})
+
+
+class Consent(StrEnum):
+    UNKNOWN = "unknown"
+    GIVEN = "yes"
+    REFUSED = "no"
+
+
+class Priority(StrEnum):
+    NONE = "none"
+    CONCERN = "concern"
+    HIGH = "high"
+    IMMINENT = "imminent"
+
+
+class InboundText(BaseModel):
+    """A texter's text as the inbound webhook queues it: no plaintext number, only the id and the ciphertext."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_sid: str = Field(min_length=2, max_length=64)
+    texter_id: str = Field(min_length=64, max_length=64)
+    encrypted_number: str = Field(min_length=1)
+    body: str = Field(max_length=1600)
+    received_at: datetime
+    num_media: int = 0
+    opt_out_type: str | None = None
+
+
+class TimerKind(StrEnum):
+    CONSENT_TIMEOUT = "consent_timeout"
+    STILL_WAITING = "still_waiting"
+
+
+class ConversationTimer(BaseModel):
+    """A delayed message that asks the engine to look at a conversation again; stale timers do nothing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timer_id: str
+    kind: TimerKind
+    conversation_id: str
+    texter_id: str
+    fire_at: datetime
+
+
+class OutboundText(BaseModel):
+    """One text to send. ``outbound_id`` is deterministic, so a retried decision can't send it twice."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outbound_id: str = Field(min_length=1, max_length=128)
+    recipient_id: str = Field(min_length=1, max_length=128)
+    encrypted_to: str = Field(min_length=1)
+    body: str = Field(min_length=1, max_length=1600)
+    purpose: str
+    conversation_id: str | None = None
+    texter_id: str | None = None
+
+
+class AppliedEvent(BaseModel):
+    """An event the engine has applied, and the texts and timers it queued."""
+
+    event_id: str
+    outbound: list[OutboundText] = Field(default_factory=list)
+    timers: list[ConversationTimer] = Field(default_factory=list)
+
+
+class TexterRecord(BaseModel):
+    """What Peerline keeps about a texter: a pseudonymous id, the encrypted number and opt-out state."""
+
+    texter_id: str
+    encrypted_number: str
+    language: Language = Language.ENGLISH
+    opted_out: bool = False
+    open_conversation_id: str | None = None
+    # The last few events (inbound MessageSid or timer id) applied, with what each queued: replaying an event
+    # re-queues exactly these (deduplicated downstream) instead of deciding again on state that has moved on.
+    recent_events: list[AppliedEvent] = Field(default_factory=list)
+    version: int = 0
+    first_seen_at: datetime
+    last_seen_at: datetime
+    expires_at: int
+
+
+class ConversationRecord(BaseModel):
+    """One conversation. Message bodies live in the messages table; this is the metadata."""
+
+    conversation_id: str
+    texter_id: str
+    state: ConversationState
+    version: int = 0
+    language: Language = Language.ENGLISH
+    consent: Consent = Consent.UNKNOWN
+    priority: Priority = Priority.NONE
+    created_at: datetime
+    waiting_since: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    inbound_count: int = 0
+    outbound_count: int = 0
+    resources_sent: bool = False
+    expires_at: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class StoredMessage(BaseModel):
+    """A message body kept only while its conversation is open (TTL as a safety net)."""
+
+    conversation_id: str
+    message_key: str
+    message_id: str
+    direction: Literal["inbound", "outbound"]
+    body: str
+    at: datetime
+    expires_at: int
+
+
+class SessionMetadata(BaseModel):
+    """What survives a closed conversation, and only with the texter's consent."""
+
+    conversation_id: str
+    created_at: datetime
+    closed_at: datetime
+    wait_seconds: float | None
+    duration_seconds: float
+    inbound_count: int
+    outbound_count: int
+    priority: Priority
+    close_reason: str

@@ -1,0 +1,91 @@
+"""Everything the line texts on its own, in English and Spanish.
+
+Warm, short, and always with a way to emergency help. The emergency resources come from deploy parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peerline.language import Language
+
+_TEXTS: dict[str, dict[Language, str]] = {
+    "welcome": {
+        Language.ENGLISH: (
+            "Peerline: you've reached a free, confidential peer support text line. A trained peer volunteer will "
+            "text with you soon. {emergency} Text STOP to stop, HELP for help. "
+            "May we keep anonymous information about this chat (never your number or your words) to improve the "
+            "line? Reply YES or NO. Either way, we're here for you."
+        ),
+        Language.SPANISH: (
+            "Peerline: te comunicaste con una línea de apoyo entre pares, gratuita y confidencial. Un voluntario "
+            "capacitado te escribirá pronto. {emergency} Envía STOP para salir, HELP para ayuda. "
+            "¿Podemos guardar información anónima de esta conversación (nunca tu número ni tus palabras) para "
+            "mejorar la línea? Responde SÍ o NO. De cualquier forma, estamos aquí para ti."
+        ),
+    },
+    "welcome_back": {
+        Language.ENGLISH: "Welcome back to Peerline. You'll get our texts again.",
+        Language.SPANISH: "Bienvenido de nuevo a Peerline. Volverás a recibir nuestros mensajes.",
+    },
+    "consent_given": {
+        Language.ENGLISH: "Thank you. We'll keep only anonymous information about this chat.",
+        Language.SPANISH: "Gracias. Solo guardaremos información anónima de esta conversación.",
+    },
+    "consent_refused": {
+        Language.ENGLISH: "Understood, we won't keep anything about this chat.",
+        Language.SPANISH: "Entendido, no guardaremos nada de esta conversación.",
+    },
+    "finding": {
+        Language.ENGLISH: (
+            "We're finding someone to text with you now. It can take a few minutes; you can keep texting "
+            "while you wait."
+        ),
+        Language.SPANISH: (
+            "Estamos buscando a alguien para que converse contigo. Puede tardar unos minutos; puedes seguir "
+            "escribiendo mientras esperas."
+        ),
+    },
+    "still_waiting": {
+        Language.ENGLISH: (
+            "We haven't forgotten you: everyone is busy right now, and you're still in line for the next "
+            "volunteer. {emergency}"
+        ),
+        Language.SPANISH: (
+            "No nos olvidamos de ti: todos están ocupados ahora y sigues en la fila para el próximo voluntario. "
+            "{emergency}"
+        ),
+    },
+    "stopped": {
+        Language.ENGLISH: (
+            "You're unsubscribed from Peerline and won't get more texts. Text START to come back anytime. {emergency}"
+        ),
+        Language.SPANISH: (
+            "Cancelaste los mensajes de Peerline y no recibirás más. Envía START para volver cuando quieras. "
+            "{emergency}"
+        ),
+    },
+    "help": {
+        Language.ENGLISH: (
+            "Peerline is a free, confidential peer support text line. Text us anything to reach a trained peer "
+            "volunteer. {emergency} Text STOP to opt out."
+        ),
+        Language.SPANISH: (
+            "Peerline es una línea de apoyo entre pares, gratuita y confidencial. Escríbenos lo que quieras para "
+            "hablar con un voluntario capacitado. {emergency} Envía STOP para salir."
+        ),
+    },
+}
+
+
+@dataclass(frozen=True)
+class ReplyBook:
+    """The line's own texts with the deployment's emergency resources filled in."""
+
+    emergency_resources: str
+    emergency_resources_es: str
+
+    def text(self, name: str, language: Language) -> str:
+        """The reply ``name`` in ``language``."""
+        emergency = self.emergency_resources_es if language is Language.SPANISH else self.emergency_resources
+        return _TEXTS[name][language].format(emergency=emergency)
