@@ -1,0 +1,33 @@
+"""Phone numbers encrypted under the line's KMS key (the only form in which a number is ever stored)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from peerline.adapters.aws import client
+
+# Binds ciphertexts to their purpose: a number's ciphertext can't be decrypted as anything else.
+_CONTEXT = {"peerline:purpose": "phone-number"}
+
+
+class KmsNumberVault:
+    """Encrypts (webhook) and decrypts (sender only, by IAM) phone numbers."""
+
+    def __init__(self, key_id: str, kms_client: Any = None) -> None:
+        self._key_id = key_id
+        self._kms = kms_client
+
+    @property
+    def _client(self) -> Any:
+        return self._kms or client("kms")
+
+    def encrypt(self, number: str) -> str:
+        blob = self._client.encrypt(KeyId=self._key_id, Plaintext=number.encode(), EncryptionContext=_CONTEXT)
+        return base64.b64encode(blob["CiphertextBlob"]).decode()
+
+    def decrypt(self, ciphertext: str) -> str:
+        result = self._client.decrypt(
+            CiphertextBlob=base64.b64decode(ciphertext), KeyId=self._key_id, EncryptionContext=_CONTEXT
+        )
+        return bytes(result["Plaintext"]).decode()

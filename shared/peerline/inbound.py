@@ -1,0 +1,78 @@
+"""The inbound webhook's job: check it is Twilio, make the text anonymous, queue it once, answer fast."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from peerline.models import InboundText
+from peerline.phone import is_e164
+
+
+class WebhookVerdict(StrEnum):
+    ACCEPTED = "accepted"
+    FORBIDDEN = "forbidden"  # missing or forged signature: 403, nothing queued
+    MALFORMED = "malformed"  # signed, but not a text we can handle: 400, nothing queued
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What Twilio sent: the URL it called, its form (None if the body could not be read) and its signature."""
+
+    url: str
+    form: Mapping[str, str] | None
+    signature: str | None
+
+
+class SignatureChecker(Protocol):
+    def is_valid(self, url: str, params: Mapping[str, str], signature: str | None) -> bool: ...
+
+
+class NumberVault(Protocol):
+    def encrypt(self, number: str) -> str: ...
+
+
+class InboundQueueOnce(Protocol):
+    def enqueue_once(self, text: InboundText) -> None:
+        """Queue the text unless a text with the same MessageSid was queued already."""
+        ...
+
+
+def accept_inbound_text(
+    request: WebhookRequest,
+    *,
+    checker: SignatureChecker,
+    texter_id_for: Callable[[str], str],
+    vault: NumberVault,
+    queue: InboundQueueOnce,
+    now: datetime,
+) -> WebhookVerdict:
+    """Validate, pseudonymise and queue one inbound text. Nothing slow happens here."""
+    # An unreadable body can still carry a valid signature over the bare URL; check what was signed first.
+    if not checker.is_valid(request.url, request.form or {}, request.signature):
+        return WebhookVerdict.FORBIDDEN
+    form = request.form
+    if form is None:
+        return WebhookVerdict.MALFORMED
+    number = form.get("From", "")
+    if not form.get("MessageSid") or not is_e164(number):
+        return WebhookVerdict.MALFORMED
+    try:
+        text = InboundText(
+            message_sid=form["MessageSid"],
+            texter_id=texter_id_for(number),
+            encrypted_number=vault.encrypt(number),
+            body=form.get("Body", ""),
+            received_at=now,
+            num_media=int(form.get("NumMedia") or 0),
+            opt_out_type=form.get("OptOutType") or None,
+        )
+    except (ValidationError, ValueError):
+        return WebhookVerdict.MALFORMED
+    queue.enqueue_once(text)
+    return WebhookVerdict.ACCEPTED

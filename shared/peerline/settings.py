@@ -1,0 +1,69 @@
+"""One settings model per function, read from the environment at cold start so a bad deploy fails loudly."""
+
+from __future__ import annotations
+
+import os
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _FromEnvironment(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Self:
+        """Validate the environment (variable names are the upper-case field names)."""
+        source = os.environ if environ is None else environ
+        return cls.model_validate({key.lower(): value for key, value in source.items()})
+
+
+class WebhookSettings(_FromEnvironment):
+    inbound_queue_url: str
+    idempotency_table: str
+    pepper_secret_arn: str
+    phone_key_id: str
+    twilio_secret_name: str
+    # Empty = rebuild the URL Twilio called from the request's own domain (the default execute-api endpoint).
+    public_base_url: str = ""
+    # How long a MessageSid is remembered: a replay within this window is answered but not processed again.
+    replay_window_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+
+class StatusCallbackSettings(_FromEnvironment):
+    deliveries_table: str
+    texters_table: str
+    twilio_secret_name: str
+    public_base_url: str = ""
+    retention_days: int = Field(default=90, ge=1)
+
+
+class EngineFunctionSettings(_FromEnvironment):
+    texters_table: str
+    conversations_table: str
+    messages_table: str
+    counters_table: str
+    outbound_queue_url: str
+    timer_queue_url: str
+    emergency_resources_text: str = Field(min_length=1)
+    emergency_resources_text_es: str = Field(min_length=1)
+    retention_days: int = Field(default=90, ge=1)
+    message_ttl_hours: int = Field(default=24, ge=1)
+    still_waiting_seconds: int = Field(default=300, ge=1)
+    consent_timeout_seconds: int = Field(default=120, ge=1)
+
+
+class SenderSettings(_FromEnvironment):
+    phone_key_id: str
+    deliveries_table: str
+    texters_table: str
+    idempotency_table: str
+    twilio_secret_name: str
+    line_number: str = Field(pattern=r"^\+[1-9]\d{6,14}$")
+    status_callback_url: str
+    # Only set off AWS: points the real twilio client at the local Twilio fake.
+    twilio_api_base_url: str | None = None
+    retention_days: int = Field(default=90, ge=1)
+    # Inline retries of a 429/5xx before the message goes back to the queue (then to the DLQ).
+    send_attempts: int = Field(default=3, ge=1)
+    retry_base_delay_seconds: float = Field(default=0.5, ge=0)
