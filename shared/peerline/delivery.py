@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -101,6 +101,16 @@ class StatusReport:
     message_sid: str
     status: str
     error_code: int | None
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> StatusReport | None:
+        """Read Twilio's status callback form; None if it lacks what a status needs."""
+        message_sid = form.get("MessageSid") or form.get("SmsSid")
+        status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+        code = form.get("ErrorCode") or ""
+        if not message_sid or not status or (code and not code.isdigit()):
+            return None
+        return cls(message_sid=message_sid, status=status, error_code=int(code) if code else None)
 
 
 def record_delivery_status(report: StatusReport, *, log: DeliveryLog, opt_outs: OptOuts) -> bool:

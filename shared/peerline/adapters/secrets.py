@@ -23,6 +23,11 @@ def secret_string(secret_id: str, *, secrets_client: Any = None) -> str:
     return value
 
 
+def forget_cached_secrets() -> None:
+    """Drop cached values (tests, and the local line between runs)."""
+    _cache.clear()
+
+
 @dataclass(frozen=True)
 class TwilioCredentials:
     account_sid: str

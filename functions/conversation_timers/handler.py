@@ -1,0 +1,32 @@
+"""Conversation timers: consent timeout and still-waiting resources; a timer whose state moved on does nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from peerline import composition
+from peerline.models import ConversationTimer
+from peerline.observability import make_logger
+
+logger = make_logger()
+tracer = Tracer()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def handle_timer(record: SQSRecord) -> None:
+    timer = ConversationTimer.model_validate_json(record.body)
+    outcome = composition.conversation_engine().handle_timer(timer)
+    logger.info(
+        "timer handled", timer_kind=str(timer.kind), conversation_id=timer.conversation_id, outcome=str(outcome)
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=handle_timer, processor=processor, context=context)

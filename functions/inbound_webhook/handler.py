@@ -1,0 +1,37 @@
+"""Inbound SMS webhook: check Twilio's signature, queue the text once per MessageSid, answer empty TwiML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from peerline import composition
+from peerline.adapters.apigw import twiml_response, webhook_request_from
+from peerline.conversation import utc_now
+from peerline.inbound import WebhookVerdict, accept_inbound_text
+from peerline.observability import make_logger
+
+logger = make_logger()
+tracer = Tracer()
+
+_STATUS = {WebhookVerdict.ACCEPTED: 200, WebhookVerdict.FORBIDDEN: 403, WebhookVerdict.MALFORMED: 400}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@event_source(data_class=APIGatewayProxyEventV2)
+def lambda_handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
+    webhook = composition.inbound_webhook()
+    webhook.once.config.register_lambda_context(context)
+    verdict = accept_inbound_text(
+        webhook_request_from(event, webhook.settings.public_base_url),
+        checker=webhook.checker(),
+        texter_id_for=webhook.texter_id_for,
+        vault=webhook.vault,
+        queue=webhook.queue,
+        now=utc_now(),
+    )
+    logger.info("inbound webhook answered", verdict=str(verdict))
+    return twiml_response(_STATUS[verdict])

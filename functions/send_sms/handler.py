@@ -1,0 +1,44 @@
+"""Sender: texts from the outbound queue through Twilio, once per outbound id, in order per recipient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from peerline import composition
+from peerline.delivery import RetryPolicy, send_text
+from peerline.models import OutboundText
+from peerline.observability import make_logger
+
+logger = make_logger()
+tracer = Tracer()
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+def _send(text: OutboundText) -> str:
+    ports = composition.sender()
+    return send_text(
+        text,
+        gateway=ports.gateway(),
+        vault=ports.vault,
+        log=ports.log,
+        opt_outs=ports.opt_outs,
+        retry=RetryPolicy(ports.settings.send_attempts, ports.settings.retry_base_delay_seconds),
+    )
+
+
+@tracer.capture_method
+def handle_outbound(record: SQSRecord) -> None:
+    text = OutboundText.model_validate_json(record.body)
+    result = composition.sender().once.wrap(_send)(text)
+    logger.info("outbound handled", outbound_id=text.outbound_id, purpose=text.purpose, result=str(result))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    composition.sender().once.config.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=handle_outbound, processor=processor, context=context)

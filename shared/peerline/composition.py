@@ -1,0 +1,170 @@
+"""The composition root: each function's ports built once per container from its settings.
+
+Handlers call one of these; tests point everything at moto or the local Twilio fake through the environment
+(``AWS_ENDPOINT_URL``, ``TWILIO_API_BASE_URL``) and call ``cache_clear()`` between set-ups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from peerline.adapters.dynamo import DynamoConversationRepository, DynamoDeliveryLog, DynamoTexterOptOuts
+from peerline.adapters.idempotency import Once
+from peerline.adapters.kms import KmsNumberVault
+from peerline.adapters.queues import SqsInboundQueue, SqsOutboundQueue, SqsTimerQueue
+from peerline.adapters.secrets import forget_cached_secrets, secret_string, twilio_credentials
+from peerline.adapters.twilio_signature import TwilioSignatureChecker
+from peerline.conversation import ConversationEngine, EngineSettings
+from peerline.models import InboundText
+from peerline.phone import texter_id_for
+from peerline.replies import ReplyBook
+from peerline.settings import EngineFunctionSettings, SenderSettings, StatusCallbackSettings, WebhookSettings
+
+
+@dataclass(frozen=True)
+class InboundWebhookPorts:
+    settings: WebhookSettings
+    vault: KmsNumberVault
+    queue: Any  # InboundQueueOnce
+    once: Once
+
+    def checker(self) -> TwilioSignatureChecker:
+        return TwilioSignatureChecker(twilio_credentials(self.settings.twilio_secret_name).auth_token)
+
+    def texter_id_for(self, number: str) -> str:
+        return texter_id_for(number, secret_string(self.settings.pepper_secret_arn))
+
+
+class _IdempotentInboundQueue:
+    def __init__(self, queue: SqsInboundQueue, once: Once) -> None:
+        self._enqueue = once.wrap(self._enqueue_text)
+        self._queue = queue
+
+    def _enqueue_text(self, text: InboundText) -> bool:
+        self._queue.enqueue(text)
+        return True
+
+    def enqueue_once(self, text: InboundText) -> None:
+        self._enqueue(text)
+
+
+@cache
+def inbound_webhook() -> InboundWebhookPorts:
+    settings = WebhookSettings.from_env()
+    once = Once(
+        table_name=settings.idempotency_table,
+        key_path="message_sid",
+        expires_after_seconds=settings.replay_window_seconds,
+    )
+    return InboundWebhookPorts(
+        settings=settings,
+        vault=KmsNumberVault(settings.phone_key_id),
+        queue=_IdempotentInboundQueue(SqsInboundQueue(settings.inbound_queue_url), once),
+        once=once,
+    )
+
+
+@cache
+def conversation_engine() -> ConversationEngine:
+    settings = EngineFunctionSettings.from_env()
+    return ConversationEngine(
+        repository=conversation_repository(),
+        outbound=SqsOutboundQueue(settings.outbound_queue_url),
+        timers=SqsTimerQueue(settings.timer_queue_url),
+        replies=ReplyBook(settings.emergency_resources_text, settings.emergency_resources_text_es),
+        settings=EngineSettings(
+            still_waiting_seconds=settings.still_waiting_seconds,
+            consent_timeout_seconds=settings.consent_timeout_seconds,
+            message_ttl_hours=settings.message_ttl_hours,
+            retention_days=settings.retention_days,
+        ),
+    )
+
+
+@cache
+def conversation_repository() -> DynamoConversationRepository:
+    settings = EngineFunctionSettings.from_env()
+    return DynamoConversationRepository(
+        texters_table=settings.texters_table,
+        conversations_table=settings.conversations_table,
+        messages_table=settings.messages_table,
+        counters_table=settings.counters_table,
+    )
+
+
+@dataclass(frozen=True)
+class SenderPorts:
+    settings: SenderSettings
+    vault: KmsNumberVault
+    log: DynamoDeliveryLog
+    opt_outs: DynamoTexterOptOuts
+    once: Once
+
+    def gateway(self) -> Any:
+        credentials = twilio_credentials(self.settings.twilio_secret_name)
+        return _twilio_gateway(
+            credentials.account_sid,
+            credentials.auth_token,
+            self.settings.line_number,
+            self.settings.status_callback_url,
+            self.settings.twilio_api_base_url,
+        )
+
+
+@cache
+def _twilio_gateway(
+    account_sid: str, auth_token: str, from_number: str, status_callback_url: str, api_base_url: str | None
+) -> Any:
+    # Imported here: twilio.rest is heavy, and only the sender pays for it. Keyed by credentials, so a rotated
+    # token gets a new client.
+    from peerline.adapters.twilio_sms import TwilioSmsGateway
+
+    return TwilioSmsGateway(
+        account_sid=account_sid,
+        auth_token=auth_token,
+        from_number=from_number,
+        status_callback_url=status_callback_url,
+        api_base_url=api_base_url,
+    )
+
+
+@cache
+def sender() -> SenderPorts:
+    settings = SenderSettings.from_env()
+    return SenderPorts(
+        settings=settings,
+        vault=KmsNumberVault(settings.phone_key_id),
+        log=DynamoDeliveryLog(settings.deliveries_table, settings.retention_days),
+        opt_outs=DynamoTexterOptOuts(settings.texters_table),
+        once=Once(table_name=settings.idempotency_table, key_path="outbound_id", expires_after_seconds=24 * 3600),
+    )
+
+
+@dataclass(frozen=True)
+class StatusCallbackPorts:
+    settings: StatusCallbackSettings
+    log: DynamoDeliveryLog
+    opt_outs: DynamoTexterOptOuts
+
+    def checker(self) -> TwilioSignatureChecker:
+        return TwilioSignatureChecker(twilio_credentials(self.settings.twilio_secret_name).auth_token)
+
+
+@cache
+def status_callback() -> StatusCallbackPorts:
+    settings = StatusCallbackSettings.from_env()
+    return StatusCallbackPorts(
+        settings=settings,
+        log=DynamoDeliveryLog(settings.deliveries_table, settings.retention_days),
+        opt_outs=DynamoTexterOptOuts(settings.texters_table),
+    )
+
+
+def reset() -> None:
+    """Forget every built port (tests change the environment between set-ups)."""
+    for factory in (inbound_webhook, conversation_engine, conversation_repository, sender, status_callback):
+        factory.cache_clear()
+    _twilio_gateway.cache_clear()
+    forget_cached_secrets()
