@@ -1,0 +1,323 @@
+"""The whole line on 127.0.0.1, built from ``template.yaml``: moto as AWS, every function in its own process,
+the HTTP API and SQS event sources emulated, and a Twilio-compatible fake with a phone simulator.
+
+``LocalLine(...).start()`` returns once everything answers and ``.peerline/local.json`` is written; ``stop()``
+tears everything down (the AWS state lives in moto's memory, so each start is a fresh line).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+import requests
+from moto.server import ThreadedMotoServer
+from peerline.phone import mask_phone_numbers
+
+from peerline_ops.emulators import FunctionEndpoint, HttpApiEmulator, Route, SqsEventSourcePoller
+from peerline_ops.stack import FunctionSpec, LocalStack, provision
+from peerline_ops.twilio_fake import TwilioFake
+
+log = logging.getLogger("peerline.local")
+
+REGION = "us-east-1"
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+DEFAULT_LINE_NUMBER = "+15555550000"
+
+
+def project_root() -> Path:
+    """The folder holding ``template.yaml`` (the repository root)."""
+    for folder in [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]:
+        if (folder / "template.yaml").is_file():
+            return folder
+    raise FileNotFoundError("template.yaml not found: run from the Peerline repository")
+
+
+def free_port(preferred: int = 0) -> int:
+    """``preferred`` if it is free on loopback (0 = any free port)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class LocalLineOptions:
+    root: Path = field(default_factory=project_root)
+    state_dir: Path | None = None  # default: <root>/.peerline
+    api_port: int = 0
+    aws_port: int = 0
+    twilio_port: int = 0
+    line_number: str = DEFAULT_LINE_NUMBER
+    stack_name: str = "peerline-local"
+    # Template parameter overrides (e.g. shorter timers for tests).
+    parameters: dict[str, str] = field(default_factory=dict)
+    # Extra environment for every function (e.g. SEND_ATTEMPTS).
+    function_environment: dict[str, str] = field(default_factory=dict)
+    # Where the functions' own log lines go (already masked by their formatter; masked again here).
+    log_sink: Callable[[str, str], None] | None = None
+
+
+class _FunctionProcess:
+    """A function host subprocess and the thread that relays its output."""
+
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], sink: Callable[[str, str], None]) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "peerline_ops.function_host",
+            "--name",
+            spec.logical_id,
+            "--code-uri",
+            str(spec.code_uri),
+            "--handler",
+            spec.handler,
+            "--timeout",
+            str(spec.timeout),
+            "--memory",
+            str(spec.memory_size),
+            "--arn",
+            f"arn:aws:lambda:{REGION}:123456789012:function:{spec.logical_id}",
+        ]
+        for layer in spec.layer_content_dirs:
+            command += ["--layer-dir", str(layer)]
+        self.spec = spec
+        self._sink = sink
+        self.process = subprocess.Popen(
+            command,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        assert self.process.stdout is not None
+        first_line = self.process.stdout.readline().strip()
+        if not first_line.startswith("READY "):
+            rest = self.process.stdout.read()
+            raise RuntimeError(f"{spec.logical_id} did not start: {mask_phone_numbers(first_line + rest)[-2000:]}")
+        self.url = f"http://127.0.0.1:{first_line.split()[1]}/invoke"
+        self._relay = threading.Thread(target=self._relay_output, args=(self.process.stdout,), daemon=True)
+        self._relay.start()
+
+    def _relay_output(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._sink(self.spec.logical_id, mask_phone_numbers(line.rstrip("\n")))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class LocalLine:
+    """Everything ``make dev`` runs, as one object (the e2e tests start it the same way)."""
+
+    def __init__(self, options: LocalLineOptions | None = None) -> None:
+        self.options = options or LocalLineOptions()
+        self.state_dir = self.options.state_dir or self.options.root / ".peerline"
+        self.account_sid = "AC" + secrets.token_hex(16)
+        self.auth_token = secrets.token_hex(16)
+        self.stack: LocalStack | None = None
+        self.info: dict[str, Any] = {}
+        self._moto: ThreadedMotoServer | None = None
+        self._fake: TwilioFake | None = None
+        self._api: HttpApiEmulator | None = None
+        self._functions: list[_FunctionProcess] = []
+        self._pollers: list[SqsEventSourcePoller] = []
+        self._log_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> dict[str, Any]:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self.info
+
+    def _start(self) -> None:
+        options = self.options
+        aws_port = free_port(options.aws_port)
+        api_port = free_port(options.api_port)
+        aws_url = f"http://127.0.0.1:{aws_port}"
+        api_url = f"http://127.0.0.1:{api_port}"
+
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+        self._moto.start()
+        session = boto3.session.Session(
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+            region_name=REGION,
+        )
+        parameters = {"LineNumber": options.line_number, "PublicBaseUrl": api_url, **options.parameters}
+        self.stack = provision(
+            options.root / "template.yaml",
+            parameters=parameters,
+            stack_name=options.stack_name,
+            session=session,
+            endpoint_url=aws_url,
+        )
+        twilio_secret_name = parameters.get("TwilioSecretName", "peerline/twilio")
+        session.client("secretsmanager", endpoint_url=aws_url).create_secret(
+            Name=twilio_secret_name,
+            SecretString=json.dumps({"account_sid": self.account_sid, "auth_token": self.auth_token}),
+        )
+
+        self._fake = TwilioFake(
+            account_sid=self.account_sid,
+            auth_token=self.auth_token,
+            line_number=options.line_number,
+            port=free_port(options.twilio_port),
+            inbound_webhook_url=f"{api_url}/sms/inbound",
+        )
+        self._fake.start()
+
+        environment = self._function_environment(aws_url)
+        endpoints = self._start_functions(environment)
+        routes = [
+            Route(route.method, route.path, endpoints[route.function_logical_id]) for route in self.stack.http_routes
+        ]
+        self._api = HttpApiEmulator(routes, port=api_port)
+        self._api.start()
+        sqs = session.client("sqs", endpoint_url=aws_url)
+        for spec in self.stack.functions.values():
+            for source in spec.sqs_sources:
+                poller = SqsEventSourcePoller(
+                    sqs=sqs,
+                    queue_url=source.queue_url,
+                    queue_arn=source.queue_arn,
+                    region=REGION,
+                    batch_size=source.batch_size,
+                    report_batch_item_failures=source.report_batch_item_failures,
+                    function=endpoints[spec.logical_id],
+                )
+                poller.start()
+                self._pollers.append(poller)
+
+        self.info = {
+            "api_url": api_url,
+            "inbound_sms_url": f"{api_url}/sms/inbound",
+            "status_callback_url": f"{api_url}/sms/status",
+            "aws_endpoint_url": aws_url,
+            "region": REGION,
+            "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "twilio_api_url": self._fake.url,
+            "twilio_account_sid": self.account_sid,
+            "twilio_auth_token": self.auth_token,
+            "line_number": options.line_number,
+            "simulator_url": self._fake.simulator_url,
+            "stack_name": options.stack_name,
+            "resources": {
+                logical_id: resource.ref
+                for logical_id, resource in self.stack.resources.items()
+                if isinstance(resource.ref, str)
+            },
+            "pid": os.getpid(),
+        }
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "local.json").write_text(json.dumps(self.info, indent=2) + "\n")
+
+    def _function_environment(self, aws_url: str) -> dict[str, str]:
+        assert self._fake is not None
+        base = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
+        return {
+            **base,
+            **LOCAL_CREDENTIALS,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": aws_url,
+            "TWILIO_API_BASE_URL": self._fake.url,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_DEV": "false",
+            "PYTHONUNBUFFERED": "1",
+            **self.options.function_environment,
+        }
+
+    def _start_functions(self, environment: dict[str, str]) -> dict[str, FunctionEndpoint]:
+        assert self.stack is not None
+        specs = list(self.stack.functions.values())
+        started: dict[str, _FunctionProcess] = {}
+        errors: list[BaseException] = []
+
+        def start_one(spec: FunctionSpec) -> None:
+            try:
+                env = {
+                    **environment,
+                    **spec.environment,
+                    "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+                }
+                started[spec.logical_id] = _FunctionProcess(spec, env, self._sink)
+            except BaseException as error:
+                errors.append(error)
+
+        # In parallel: each host pays its own import cost, like cold starts.
+        threads = [threading.Thread(target=start_one, args=(spec,)) for spec in specs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self._functions = list(started.values())
+        if errors:
+            raise errors[0]
+        return {
+            logical_id: FunctionEndpoint(logical_id, process.url, requests.Session())
+            for logical_id, process in started.items()
+        }
+
+    def _sink(self, function: str, line: str) -> None:
+        if self.options.log_sink:
+            self.options.log_sink(function, line)
+            return
+        with self._log_lock:
+            print(f"[{function}] {line}", flush=True)
+
+    def stop(self) -> None:
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers = []
+        if self._api:
+            self._api.stop()
+            self._api = None
+        for function in self._functions:
+            function.stop()
+        self._functions = []
+        if self._fake:
+            self._fake.stop()
+            self._fake = None
+        if self._moto:
+            self._moto.stop()
+            self._moto = None
+
+    # ------------------------------------------------------------------ for tests and tools
+    @property
+    def twilio_fake(self) -> TwilioFake:
+        assert self._fake is not None, "the line is not running"
+        return self._fake
+
+    def __enter__(self) -> LocalLine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,314 @@
+"""In-memory fakes of the domain's ports: they keep what they are given so tests can assert on it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from peerline.conversation import ConcurrentUpdateError, ConversationEngine, EngineSettings, StateChange
+from peerline.errors import PermanentSmsError, TransientSmsError
+from peerline.models import ConversationRecord, ConversationTimer, InboundText, OutboundText, TexterRecord
+from peerline.phone import texter_id_for
+from peerline.replies import ReplyBook
+
+PEPPER = "unit-test-pepper"
+EMERGENCY = "In an emergency call 911, or call or text 988."
+EMERGENCY_ES = "En una emergencia llama al 911, o llama o escribe al 988."
+START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock that only moves when the test says so."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class InMemoryConversationRepository:
+    """The ``ConversationRepository`` protocol on dicts, with the same optimistic locks as the DynamoDB one.
+
+    Records are stored as JSON-ready dicts (what DynamoDB would hold), so tests can inspect exactly what is kept.
+    """
+
+    def __init__(self) -> None:
+        self.texters: dict[str, dict] = {}
+        self.conversations: dict[str, dict] = {}
+        # conversation id → message key → stored message
+        self.messages: dict[str, dict[str, dict]] = {}
+        self.counters: dict[str, int] = {}
+        self.commits = 0
+        self._conflicts_to_raise = 0
+
+    # -- test controls
+    def fail_next_commits(self, times: int = 1) -> None:
+        """Make the next ``times`` commits lose a race, as if another worker had committed first."""
+        self._conflicts_to_raise = times
+
+    def stored_records(self) -> list[dict]:
+        """Every record kept, of every kind (for privacy assertions)."""
+        records: list[dict] = [*self.texters.values(), *self.conversations.values()]
+        for messages in self.messages.values():
+            records += messages.values()
+        records.append(dict(self.counters))
+        return records
+
+    def messages_of(self, conversation_id: str) -> list[dict]:
+        return list(self.messages.get(conversation_id, {}).values())
+
+    # -- the protocol
+    def get_texter(self, texter_id: str) -> TexterRecord | None:
+        item = self.texters.get(texter_id)
+        return TexterRecord.model_validate(item) if item else None
+
+    def get_conversation(self, conversation_id: str) -> ConversationRecord | None:
+        item = self.conversations.get(conversation_id)
+        return ConversationRecord.model_validate(item) if item else None
+
+    def commit(self, change: StateChange) -> None:
+        if self._conflicts_to_raise:
+            self._conflicts_to_raise -= 1
+            raise ConcurrentUpdateError("simulated: another worker committed first")
+        # Check every condition before writing anything: the change is all or nothing.
+        self._check_version(self.texters.get(change.texter.texter_id), change.expected_texter_version, "texter")
+        if change.conversation is not None:
+            current = self.conversations.get(change.conversation.conversation_id)
+            if change.delete_conversation:
+                if current is None or current["version"] != change.expected_conversation_version:
+                    raise ConcurrentUpdateError("conversation to delete changed or is gone")
+            else:
+                self._check_version(current, change.expected_conversation_version, "conversation")
+
+        texter = change.texter.model_copy(update={"version": (change.expected_texter_version or 0) + 1})
+        self.texters[texter.texter_id] = texter.model_dump(mode="json")
+        if change.conversation is not None:
+            conversation_id = change.conversation.conversation_id
+            if change.delete_conversation:
+                del self.conversations[conversation_id]
+            else:
+                conversation = change.conversation.model_copy(
+                    update={"version": (change.expected_conversation_version or 0) + 1}
+                )
+                self.conversations[conversation_id] = conversation.model_dump(mode="json")
+        for message in change.new_messages:
+            self.messages.setdefault(message.conversation_id, {})[message.message_key] = message.model_dump(
+                mode="json"
+            )
+        for counter_id, increment in change.counters.items():
+            self.counters[counter_id] = self.counters.get(counter_id, 0) + increment
+        self.commits += 1
+
+    def delete_messages(self, conversation_id: str) -> int:
+        return len(self.messages.pop(conversation_id, {}))
+
+    @staticmethod
+    def _check_version(current: dict | None, expected: int | None, what: str) -> None:
+        if expected is None:
+            if current is not None:
+                raise ConcurrentUpdateError(f"{what} already exists")
+        elif current is None or current["version"] != expected:
+            raise ConcurrentUpdateError(f"{what} version is not {expected}")
+
+
+class RecordingOutboundQueue:
+    def __init__(self) -> None:
+        self.texts: list[OutboundText] = []
+
+    def enqueue(self, texts: Sequence[OutboundText]) -> None:
+        self.texts.extend(texts)
+
+    def purposes(self) -> list[str]:
+        return [text.purpose for text in self.texts]
+
+    def clear(self) -> None:
+        self.texts.clear()
+
+
+class RecordingTimerQueue:
+    def __init__(self) -> None:
+        self.timers: list[ConversationTimer] = []
+
+    def schedule(self, timers: Sequence[ConversationTimer]) -> None:
+        self.timers.extend(timers)
+
+    def of_kind(self, kind: str) -> list[ConversationTimer]:
+        return [timer for timer in self.timers if timer.kind == kind]
+
+    def clear(self) -> None:
+        self.timers.clear()
+
+
+class ReversibleVault:
+    """Stands in for KMS: "encrypts" reversibly, and never leaves the plaintext digits in the ciphertext."""
+
+    def encrypt(self, number: str) -> str:
+        return "kms:" + base64.b64encode(bytes(b ^ 0x5A for b in number.encode())).decode()
+
+    def decrypt(self, ciphertext: str) -> str:
+        return bytes(b ^ 0x5A for b in base64.b64decode(ciphertext.removeprefix("kms:"))).decode()
+
+
+@dataclass
+class EngineWorld:
+    """An engine wired to fakes, with helpers to text it as a texter would."""
+
+    repository: InMemoryConversationRepository = field(default_factory=InMemoryConversationRepository)
+    outbound: RecordingOutboundQueue = field(default_factory=RecordingOutboundQueue)
+    timers: RecordingTimerQueue = field(default_factory=RecordingTimerQueue)
+    clock: FakeClock = field(default_factory=FakeClock)
+    settings: EngineSettings = field(default_factory=EngineSettings)
+    vault: ReversibleVault = field(default_factory=ReversibleVault)
+    _sids: int = 0
+
+    def __post_init__(self) -> None:
+        self.engine = ConversationEngine(
+            self.repository,
+            self.outbound,
+            self.timers,
+            ReplyBook(emergency_resources=EMERGENCY, emergency_resources_es=EMERGENCY_ES),
+            self.settings,
+            clock=self.clock,
+        )
+
+    def inbound(
+        self, body: str, *, number: str = "+15555550001", sid: str | None = None, opt_out_type: str | None = None
+    ) -> InboundText:
+        if sid is None:
+            self._sids += 1
+            sid = f"SM{self._sids:032d}"
+        return InboundText(
+            message_sid=sid,
+            texter_id=texter_id_for(number, PEPPER),
+            encrypted_number=self.vault.encrypt(number),
+            body=body,
+            received_at=self.clock(),
+            opt_out_type=opt_out_type,
+        )
+
+    def text(self, body: str, **kwargs: object):
+        return self.engine.handle_text(self.inbound(body, **kwargs))  # type: ignore[arg-type]
+
+    def texter(self, number: str = "+15555550001") -> TexterRecord:
+        texter = self.repository.get_texter(texter_id_for(number, PEPPER))
+        assert texter is not None
+        return texter
+
+    def conversation(self, number: str = "+15555550001") -> ConversationRecord:
+        conversation_id = self.texter(number).open_conversation_id
+        assert conversation_id is not None
+        conversation = self.repository.get_conversation(conversation_id)
+        assert conversation is not None
+        return conversation
+
+    def sent_bodies(self) -> list[str]:
+        return [text.body for text in self.outbound.texts]
+
+
+# ---------------------------------------------------------------- inbound webhook fakes
+class HmacSignatureChecker:
+    """Signs like Twilio does in spirit (HMAC over the URL and sorted params) without importing twilio."""
+
+    def __init__(self, token: str = "auth-token") -> None:
+        self._token = token.encode()
+
+    def sign(self, url: str, params: Mapping[str, str]) -> str:
+        payload = url + "".join(f"{key}{params[key]}" for key in sorted(params))
+        return base64.b64encode(hmac.new(self._token, payload.encode(), hashlib.sha1).digest()).decode()
+
+    def is_valid(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+        return signature is not None and hmac.compare_digest(signature, self.sign(url, params))
+
+
+class RecordingInboundQueue:
+    """Queues a text once per MessageSid, like the FIFO queue's deduplication."""
+
+    def __init__(self) -> None:
+        self.texts: list[InboundText] = []
+
+    def enqueue_once(self, text: InboundText) -> None:
+        if all(queued.message_sid != text.message_sid for queued in self.texts):
+            self.texts.append(text)
+
+
+# ---------------------------------------------------------------- sender fakes
+@dataclass(frozen=True)
+class FakeSent:
+    message_sid: str
+    status: str = "queued"
+
+
+class ScriptedGateway:
+    """Answers each send with the next scripted outcome: an exception to raise, or a sid to return."""
+
+    def __init__(self, *outcomes: Exception | str) -> None:
+        self._outcomes = list(outcomes)
+        self.sends: list[tuple[str, str]] = []
+
+    def send(self, to: str, body: str) -> FakeSent:
+        self.sends.append((to, body))
+        outcome = self._outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return FakeSent(message_sid=outcome)
+
+
+def transient(status: int = 503) -> TransientSmsError:
+    return TransientSmsError(status)
+
+
+def permanent(code: int) -> PermanentSmsError:
+    return PermanentSmsError(code)
+
+
+STATUS_RANK = {"accepted": 1, "queued": 1, "sending": 2, "sent": 3, "undelivered": 4, "failed": 4, "delivered": 4}
+
+
+class InMemoryDeliveryLog:
+    """The delivery log on a dict, with the DynamoDB log's rule: a status never moves backwards."""
+
+    def __init__(self) -> None:
+        self.deliveries: dict[str, dict] = {}
+        self.failures: list[dict] = []
+
+    def record_sent(
+        self, *, message_sid: str, outbound_id: str, purpose: str, status: str, texter_id: str | None
+    ) -> None:
+        record = self.deliveries.setdefault(message_sid, {"status": status})
+        record.update(outbound_id=outbound_id, purpose=purpose, texter_id=texter_id or "")
+
+    def record_failed(self, *, outbound_id: str, purpose: str, error_code: int, texter_id: str | None) -> None:
+        self.failures.append(
+            {"outbound_id": outbound_id, "purpose": purpose, "error_code": error_code, "texter_id": texter_id}
+        )
+
+    def advance_status(self, *, message_sid: str, status: str, error_code: int | None) -> str | None:
+        record = self.deliveries.setdefault(message_sid, {})
+        if "status" in record and STATUS_RANK.get(record["status"], 0) >= STATUS_RANK.get(status, 0):
+            return None
+        record.update(status=status, error_code=error_code)
+        return record.get("texter_id", "")
+
+
+class RecordingOptOuts:
+    def __init__(self) -> None:
+        self.opted_out: list[str] = []
+
+    def mark_opted_out(self, texter_id: str) -> None:
+        self.opted_out.append(texter_id)
+
+
+class RecordingSleep:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
