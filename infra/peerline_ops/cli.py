@@ -29,7 +29,8 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from peerline_ops.local_line import LocalLine, LocalLineOptions, project_root
+    from peerline_ops.local_line import LocalLine, LocalLineOptions
+    from peerline_ops.paths import project_root
 
     _configure_logging(args.verbose)
     parameters = {
@@ -78,7 +79,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _load_local_info(state_dir: Path | None) -> dict[str, Any]:
-    from peerline_ops.local_line import project_root
+    from peerline_ops.paths import project_root
 
     path = (state_dir or project_root() / ".peerline") / "local.json"
     if not path.is_file():

@@ -26,6 +26,7 @@ from moto.server import ThreadedMotoServer
 from peerline.phone import mask_phone_numbers
 
 from peerline_ops.emulators import FunctionEndpoint, HttpApiEmulator, Route, SqsEventSourcePoller
+from peerline_ops.paths import project_root
 from peerline_ops.stack import FunctionSpec, LocalStack, provision
 from peerline_ops.twilio_fake import TwilioFake
 
@@ -34,14 +35,6 @@ log = logging.getLogger("peerline.local")
 REGION = "us-east-1"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 DEFAULT_LINE_NUMBER = "+15555550000"
-
-
-def project_root() -> Path:
-    """The folder holding ``template.yaml`` (the repository root)."""
-    for folder in [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]:
-        if (folder / "template.yaml").is_file():
-            return folder
-    raise FileNotFoundError("template.yaml not found: run from the Peerline repository")
 
 
 def free_port(preferred: int = 0) -> int:
@@ -228,9 +221,9 @@ class LocalLine:
             "simulator_url": self._fake.simulator_url,
             "stack_name": options.stack_name,
             "resources": {
-                logical_id: resource.ref
+                logical_id: resource.physical_id
                 for logical_id, resource in self.stack.resources.items()
-                if isinstance(resource.ref, str)
+                if resource.provisioned
             },
             "pid": os.getpid(),
         }
