@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ from moto.server import ThreadedMotoServer
 from peerline.phone import mask_phone_numbers
 
 from peerline_ops.emulators import FunctionEndpoint, HttpApiEmulator, Route, SqsEventSourcePoller
-from peerline_ops.paths import project_root
+from peerline_ops.paths import free_port, project_root
 from peerline_ops.stack import FunctionSpec, LocalStack, provision
 from peerline_ops.twilio_fake import TwilioFake
 
@@ -35,17 +34,6 @@ log = logging.getLogger("peerline.local")
 REGION = "us-east-1"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 DEFAULT_LINE_NUMBER = "+15555550000"
-
-
-def free_port(preferred: int = 0) -> int:
-    """``preferred`` if it is free on loopback (0 = any free port)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", preferred))
-        except OSError:
-            probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -1,7 +1,8 @@
-"""Where the project is."""
+"""Where the project is, and free loopback ports for what it runs."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 
@@ -11,3 +12,14 @@ def project_root() -> Path:
         if (folder / "template.yaml").is_file():
             return folder
     raise FileNotFoundError("template.yaml not found: run from the Peerline repository")
+
+
+def free_port(preferred: int = 0) -> int:
+    """``preferred`` if it is free on loopback (0 = any free port)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
