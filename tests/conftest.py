@@ -71,6 +71,7 @@ def lambda_context() -> FakeLambdaContext:
 def moto_endpoint() -> Iterator[str]:
     """A moto server on loopback, for integration tests (real HTTP, real botocore serialisation)."""
     from moto.server import ThreadedMotoServer
+
     from peerline_ops.paths import free_port
 
     saved = {key: os.environ.get(key) for key in [*_AWS_TEST_ENV, "AWS_ENDPOINT_URL"]}

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from peerline import composition
 from peerline.adapters.apigw import twiml_response, webhook_request_from
 from peerline.conversation import utc_now

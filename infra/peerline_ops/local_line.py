@@ -22,8 +22,8 @@ from typing import IO, Any
 import boto3
 import requests
 from moto.server import ThreadedMotoServer
-from peerline.phone import mask_phone_numbers
 
+from peerline.phone import mask_phone_numbers
 from peerline_ops.emulators import FunctionEndpoint, HttpApiEmulator, Route, SqsEventSourcePoller
 from peerline_ops.paths import free_port, project_root
 from peerline_ops.stack import FunctionSpec, LocalStack, provision

@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import load_event, load_handler
 from twilio.request_validator import RequestValidator
 
 from peerline.adapters.dynamo import from_item
@@ -22,6 +21,8 @@ from peerline_ops.sample_events import (
     signed_webhook_event,
     twilio_inbound_form,
 )
+
+from conftest import load_event, load_handler
 
 
 @pytest.fixture(scope="module")
