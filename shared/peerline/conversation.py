@@ -226,8 +226,8 @@ class ConversationEngine:
         change = StateChange(texter=texter, expected_texter_version=expected_version)
         event = _Event(text.message_sid, now)
 
-        if texter.opted_out and keyword is not Keyword.START:
-            # Carriers block texts to opted-out numbers; only START brings the texter back.
+        if texter.opted_out and keyword not in (Keyword.START, Keyword.HELP):
+            # Opted out means silence; only START brings the texter back (HELP is still answered, below).
             return self._finish(change, event), Outcome.IGNORED
 
         if keyword is Keyword.STOP:
@@ -258,7 +258,8 @@ class ConversationEngine:
 
     def _start_conversation(self, change: StateChange, event: _Event, text: InboundText, *, welcome_back: bool) -> None:
         now = event.at
-        language = detect_language(text.body)
+        # "START" says nothing about language: a returning texter keeps the one they were answered in.
+        language = change.texter.language if welcome_back else detect_language(text.body)
         conversation = ConversationRecord(
             # Derived from the first text, so re-deciding the same text can't open a second conversation.
             conversation_id=f"c{now:%Y%m%d}{hashlib.sha256(text.message_sid.encode()).hexdigest()[:20]}",
@@ -372,6 +373,8 @@ class ConversationEngine:
         if conversation.consent is Consent.GIVEN:
             change.conversation = closed.model_copy(
                 update={
+                    # Anonymous session information: unlinked from the texter once closed.
+                    "texter_id": "",
                     "closed_at": now,
                     "close_reason": reason,
                     "expires_at": _epoch(now + timedelta(days=self._settings.retention_days)),
@@ -412,6 +415,9 @@ class ConversationEngine:
     def _finish(self, change: StateChange, event: _Event) -> StateChange:
         """Stamp the change with the event, so a replay of it re-sends instead of re-deciding."""
         remembered = [*change.texter.recent_events, _applied(event.event_id, change)][-_REMEMBERED_EVENTS:]
+        if change.delete_conversation and change.conversation is not None:
+            # Without consent nothing about the conversation may remain, not even in this replay memory.
+            remembered = [_forget_conversation(applied, change.conversation.conversation_id) for applied in remembered]
         change.texter = change.texter.model_copy(update={"recent_events": remembered})
         return change
 
@@ -428,16 +434,25 @@ class ConversationEngine:
     def _replay(self, texter: TexterRecord, event_id: str) -> Outcome | None:
         for applied in texter.recent_events:
             if applied.event_id == event_id:
-                self._outbound.enqueue(applied.outbound)
-                self._timers.schedule(applied.timers)
+                if texter.opted_out:
+                    # A replay (a webhook has no timestamp) must never text an opted-out person again;
+                    # only the opt-out confirmation itself may be re-queued (the queue deduplicates it).
+                    self._outbound.enqueue([text for text in applied.outbound if text.purpose == "stopped"])
+                else:
+                    self._outbound.enqueue(applied.outbound)
+                    self._timers.schedule(applied.timers)
+                self._purge(applied.purge_messages_of)
                 return Outcome.REPLAYED
         return None
+
+    def _purge(self, conversation_ids: Sequence[str]) -> None:
+        for conversation_id in conversation_ids:
+            self._repository.delete_messages(conversation_id)
 
     def _dispatch(self, change: StateChange) -> None:
         self._outbound.enqueue(change.outbound)
         self._timers.schedule(change.timers)
-        for conversation_id in change.purge_messages_of:
-            self._repository.delete_messages(conversation_id)
+        self._purge(change.purge_messages_of)
 
 
 @dataclass(frozen=True)
@@ -447,4 +462,23 @@ class _Event:
 
 
 def _applied(event_id: str, change: StateChange) -> AppliedEvent:
-    return AppliedEvent(event_id=event_id, outbound=list(change.outbound), timers=list(change.timers))
+    return AppliedEvent(
+        event_id=event_id,
+        outbound=list(change.outbound),
+        timers=list(change.timers),
+        purge_messages_of=list(change.purge_messages_of),
+    )
+
+
+def _forget_conversation(applied: AppliedEvent, conversation_id: str) -> AppliedEvent:
+    return applied.model_copy(
+        update={
+            "outbound": [
+                text.model_copy(update={"conversation_id": None}) if text.conversation_id == conversation_id else text
+                for text in applied.outbound
+            ],
+            "timers": [timer for timer in applied.timers if timer.conversation_id != conversation_id],
+            # The bodies' TTL is the safety net if the purge right after this commit is lost.
+            "purge_messages_of": [other for other in applied.purge_messages_of if other != conversation_id],
+        }
+    )

@@ -22,35 +22,11 @@ _KEYWORDS = {
 # Twilio's Advanced Opt-Out reports the keyword it matched in the OptOutType field.
 _OPT_OUT_TYPES = {"STOP": Keyword.STOP, "START": Keyword.START, "HELP": Keyword.HELP}
 
+# Consent must be explicit: a bare "ok" may only acknowledge the welcome, so it is not a yes.
 _YES = frozenset(
     [
-        *[
-            "y",
-            "ya",
-            "yes",
-            "yess",
-            "yeah",
-            "yea",
-            "yep",
-            "yup",
-            "ok",
-            "okay",
-            "k",
-            "sure",
-            "si",
-            "sii",
-            "claro",
-            "vale",
-            "dale",
-        ],
-        "yes please",
-        "of course",
-        "ok yes",
-        "yes ok",
-        "si claro",
-        "claro que si",
-        "por supuesto",
-        "de acuerdo",
+        *["y", "yes", "yess", "yeah", "yea", "yep", "yup", "sure", "si", "sii", "claro"],
+        *["yes please", "of course", "ok yes", "yes ok", "si claro", "claro que si", "por supuesto", "de acuerdo"],
     ]
 )
 _NO = frozenset(

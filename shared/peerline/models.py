@@ -97,6 +97,7 @@ class AppliedEvent(BaseModel):
     event_id: str
     outbound: list[OutboundText] = Field(default_factory=list)
     timers: list[ConversationTimer] = Field(default_factory=list)
+    purge_messages_of: list[str] = Field(default_factory=list)
 
 
 class TexterRecord(BaseModel):

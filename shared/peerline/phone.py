@@ -8,12 +8,19 @@ import re
 
 E164_PATTERN = re.compile(r"^\+[1-9]\d{6,14}$")
 # Anything that looks like a phone number inside free text (log lines, error messages).
-_NUMBER_IN_TEXT = re.compile(r"\+?\d[\d\-\s().]{6,}\d")
+# Fixed (unit tests, test_phone.py): the old pattern also matched digit runs inside ids and every ISO timestamp, so
+# each Powertools log line came out as "timestamp":"2•••••2520:00:57". A run must now stand alone (not inside an id
+# like SM0…01 or c20240501…; a URL-encoded "%2B" before it still counts as standing alone) and not be a date or an
+# IPv4 address (the local line's "http://127.0.0.1:…" URLs).
+_NUMBER_IN_TEXT = re.compile(
+    r"(?:(?<=%2B)|(?<![\w.\-]))(?!\d{4}-\d{2}-\d{2}|\d{1,3}(?:\.\d{1,3}){3}\b)\+?\d[\d\-\s().]{6,}\d(?!\w)"
+)
 
 
 def is_e164(number: str) -> bool:
     """True when ``number`` is in E.164 form (``+`` then 7 to 15 digits)."""
-    return bool(E164_PATTERN.match(number))
+    # Fixed (unit tests): fullmatch, because ``$`` also matches before a trailing newline ("+1555…\n").
+    return bool(E164_PATTERN.fullmatch(number))
 
 
 def texter_id_for(number: str, pepper: str) -> str:

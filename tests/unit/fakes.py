@@ -100,9 +100,7 @@ class InMemoryConversationRepository:
                 )
                 self.conversations[conversation_id] = conversation.model_dump(mode="json")
         for message in change.new_messages:
-            self.messages.setdefault(message.conversation_id, {})[message.message_key] = message.model_dump(
-                mode="json"
-            )
+            self.messages.setdefault(message.conversation_id, {})[message.message_key] = message.model_dump(mode="json")
         for counter_id, increment in change.counters.items():
             self.counters[counter_id] = self.counters.get(counter_id, 0) + increment
         self.commits += 1

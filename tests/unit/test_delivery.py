@@ -1,0 +1,245 @@
+"""Sending texts through the gateway, and recording what happened to them."""
+
+from __future__ import annotations
+
+import pytest
+
+from peerline.delivery import (
+    INVALID_TO_NUMBER,
+    UNSUBSCRIBED_RECIPIENT,
+    RetryPolicy,
+    SendResult,
+    StatusReport,
+    record_delivery_status,
+    send_text,
+)
+from peerline.errors import TransientSmsError
+from peerline.models import OutboundText
+
+from .fakes import (
+    InMemoryDeliveryLog,
+    RecordingOptOuts,
+    RecordingSleep,
+    ReversibleVault,
+    ScriptedGateway,
+    permanent,
+    transient,
+)
+
+NUMBER = "+15555550001"
+TEXTER_ID = "t" * 64
+
+
+class Sender:
+    def __init__(self, *outcomes: Exception | str) -> None:
+        self.gateway = ScriptedGateway(*outcomes)
+        self.vault = ReversibleVault()
+        self.log = InMemoryDeliveryLog()
+        self.opt_outs = RecordingOptOuts()
+        self.sleep = RecordingSleep()
+
+    def text(self, texter_id: str | None = TEXTER_ID) -> OutboundText:
+        return OutboundText(
+            outbound_id="SM123:welcome",
+            recipient_id=texter_id or "oncall-1",
+            encrypted_to=self.vault.encrypt(NUMBER),
+            body="Peerline: welcome",
+            purpose="welcome",
+            texter_id=texter_id,
+        )
+
+    def send(self, text: OutboundText | None = None) -> SendResult:
+        return send_text(
+            text or self.text(),
+            gateway=self.gateway,
+            vault=self.vault,
+            log=self.log,
+            opt_outs=self.opt_outs,
+            retry=RetryPolicy(attempts=3, base_delay_seconds=0.5),
+            sleep=self.sleep,
+        )
+
+
+def test_sent_text_goes_to_the_decrypted_number_and_is_recorded_with_its_sid() -> None:
+    # given a gateway that accepts the text
+    sender = Sender("SMabc")
+
+    # when the text is sent
+    result = sender.send()
+
+    # then it went to the number, and the log keeps Twilio's sid (not the number, not the body)
+    assert result is SendResult.SENT
+    assert sender.gateway.sends == [(NUMBER, "Peerline: welcome")]
+    assert sender.log.deliveries["SMabc"] == {
+        "status": "queued",
+        "outbound_id": "SM123:welcome",
+        "purpose": "welcome",
+        "texter_id": TEXTER_ID,
+    }
+    assert sender.sleep.delays == []
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_transient_refusal_is_retried_after_a_pause(status: int) -> None:
+    # given a gateway that says "not now" once
+    sender = Sender(transient(status), "SMabc")
+
+    # when the text is sent
+    result = sender.send()
+
+    # then it was retried after the base delay and sent
+    assert result is SendResult.SENT
+    assert len(sender.gateway.sends) == 2
+    assert sender.sleep.delays == [0.5]
+
+
+def test_retries_back_off_exponentially() -> None:
+    # given a gateway that says "not now" twice
+    sender = Sender(transient(429), transient(503), "SMabc")
+
+    # when the text is sent
+    sender.send()
+
+    # then each pause doubles
+    assert sender.sleep.delays == [0.5, 1.0]
+
+
+def test_transient_refusal_on_the_last_attempt_is_raised() -> None:
+    # given a gateway that keeps saying "not now"
+    sender = Sender(transient(503), transient(503), transient(503))
+
+    # when the text is sent
+    # then the error is raised after the last attempt (the queue retries, then the DLQ keeps it)
+    with pytest.raises(TransientSmsError):
+        sender.send()
+    assert len(sender.gateway.sends) == 3
+    assert sender.sleep.delays == [0.5, 1.0]
+    assert sender.log.deliveries == {}
+    assert sender.log.failures == []
+
+
+def test_unsubscribed_recipient_is_recorded_marked_opted_out_and_not_retried() -> None:
+    # given a gateway that says the recipient opted out (21610)
+    sender = Sender(permanent(UNSUBSCRIBED_RECIPIENT))
+
+    # when the text is sent
+    result = sender.send()
+
+    # then it is recorded as failed, the texter is marked opted out, and nothing is retried or raised
+    assert result is SendResult.REFUSED
+    assert sender.log.failures == [
+        {"outbound_id": "SM123:welcome", "purpose": "welcome", "error_code": 21610, "texter_id": TEXTER_ID}
+    ]
+    assert sender.opt_outs.opted_out == [TEXTER_ID]
+    assert len(sender.gateway.sends) == 1
+    assert sender.sleep.delays == []
+
+
+def test_invalid_number_is_recorded_failed_without_opting_out() -> None:
+    # given a gateway that says the number is invalid (21211)
+    sender = Sender(permanent(INVALID_TO_NUMBER))
+
+    # when the text is sent
+    result = sender.send()
+
+    # then it is recorded as failed, not retried, and nobody is marked opted out
+    assert result is SendResult.REFUSED
+    assert [failure["error_code"] for failure in sender.log.failures] == [21211]
+    assert sender.opt_outs.opted_out == []
+    assert len(sender.gateway.sends) == 1
+
+
+def test_unsubscribed_non_texter_is_recorded_without_marking_anyone() -> None:
+    # given a text to someone who is not a texter (e.g. an on-call page), refused with 21610
+    sender = Sender(permanent(UNSUBSCRIBED_RECIPIENT))
+
+    # when it is sent
+    result = sender.send(sender.text(texter_id=None))
+
+    # then the refusal is recorded and no texter is marked
+    assert result is SendResult.REFUSED
+    assert len(sender.log.failures) == 1
+    assert sender.opt_outs.opted_out == []
+
+
+# ---------------------------------------------------------------- status callbacks
+def _sent_log() -> InMemoryDeliveryLog:
+    log = InMemoryDeliveryLog()
+    log.record_sent(message_sid="SMabc", outbound_id="o1", purpose="welcome", status="queued", texter_id=TEXTER_ID)
+    return log
+
+
+def test_status_callbacks_in_order_are_recorded() -> None:
+    # given a sent text
+    log, opt_outs = _sent_log(), RecordingOptOuts()
+
+    # when Twilio reports it sent, then delivered
+    results = [
+        record_delivery_status(StatusReport("SMabc", status, None), log=log, opt_outs=opt_outs)
+        for status in ("sent", "delivered")
+    ]
+
+    # then both are recorded
+    assert results == [True, True]
+    assert log.deliveries["SMabc"]["status"] == "delivered"
+
+
+def test_status_regression_is_ignored() -> None:
+    # given a text already reported delivered
+    log, opt_outs = _sent_log(), RecordingOptOuts()
+    record_delivery_status(StatusReport("SMabc", "delivered", None), log=log, opt_outs=opt_outs)
+
+    # when a late "sent" callback arrives
+    recorded = record_delivery_status(StatusReport("SMabc", "sent", None), log=log, opt_outs=opt_outs)
+
+    # then it is ignored and the status stays delivered
+    assert recorded is False
+    assert log.deliveries["SMabc"]["status"] == "delivered"
+
+
+def test_unsubscribed_callback_marks_the_texter_opted_out() -> None:
+    # given a sent text
+    log, opt_outs = _sent_log(), RecordingOptOuts()
+
+    # when Twilio reports it undelivered because the texter opted out
+    record_delivery_status(StatusReport("SMabc", "undelivered", UNSUBSCRIBED_RECIPIENT), log=log, opt_outs=opt_outs)
+
+    # then the texter is marked opted out
+    assert opt_outs.opted_out == [TEXTER_ID]
+
+
+def test_other_failure_callback_marks_nobody() -> None:
+    # given a sent text
+    log, opt_outs = _sent_log(), RecordingOptOuts()
+
+    # when Twilio reports another failure
+    record_delivery_status(StatusReport("SMabc", "failed", 30008), log=log, opt_outs=opt_outs)
+
+    # then it is recorded and nobody is marked
+    assert log.deliveries["SMabc"]["error_code"] == 30008
+    assert opt_outs.opted_out == []
+
+
+def test_status_report_reads_twilio_callback_form() -> None:
+    # given / when / then
+    form = {"MessageSid": "SMabc", "MessageStatus": "Delivered", "ErrorCode": ""}
+    assert StatusReport.from_form(form) == StatusReport("SMabc", "delivered", None)
+
+
+def test_status_report_reads_legacy_sms_fields_and_error_code() -> None:
+    # given / when / then
+    form = {"SmsSid": "SMabc", "SmsStatus": "undelivered", "ErrorCode": "21610"}
+    assert StatusReport.from_form(form) == StatusReport("SMabc", "undelivered", 21610)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"MessageStatus": "sent"},
+        {"MessageSid": "SMabc"},
+        {"MessageSid": "SMabc", "MessageStatus": "sent", "ErrorCode": "x"},
+    ],
+)
+def test_status_report_without_what_a_status_needs_is_none(form: dict[str, str]) -> None:
+    # given / when / then
+    assert StatusReport.from_form(form) is None
