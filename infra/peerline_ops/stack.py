@@ -410,12 +410,7 @@ class _Resolver:
 
     def resolve_text(self, value: Any, where: str) -> str:
         """Resolve a value that must end up a string (environment variables, outputs, names)."""
-        resolved = self.resolve(value, where)
-        if isinstance(resolved, list) and all(isinstance(item, str) for item in resolved):
-            return ",".join(resolved)
-        if isinstance(resolved, dict | list) or resolved is NO_VALUE or resolved is None:
-            raise TemplateError(f"{where}: expected a string, got {resolved!r}")
-        return _as_text(resolved)
+        return _text(self.resolve(value, where), where)
 
     def _intrinsic(self, name: str, argument: Any, where: str) -> Any:
         handler = self._HANDLERS.get(name)
@@ -544,6 +539,15 @@ class _Resolver:
     }
 
 
+def _text(resolved: Any, where: str) -> str:
+    """A resolved value as the string CloudFormation would make of it (lists of strings join with commas)."""
+    if isinstance(resolved, list) and all(isinstance(item, str) for item in resolved):
+        return ",".join(resolved)
+    if isinstance(resolved, dict | list) or resolved is NO_VALUE or resolved is None:
+        raise TemplateError(f"{where}: expected a string, got {resolved!r}")
+    return _as_text(resolved)
+
+
 # ---------------------------------------------------------------------------------------------------- ordering
 
 
@@ -584,7 +588,7 @@ def _properties_needed(definition: dict[str, Any]) -> Any:
     properties = definition.get("Properties") or {}
     if resource_type in _BUILDERS:
         return properties
-    name_property = _NAMES.get(resource_type, _Naming(None)).property_name
+    name_property = _naming(resource_type).property_name
     return properties.get(name_property) if name_property else None
 
 
@@ -614,6 +618,11 @@ _NAMES: dict[str, _Naming] = {
     "AWS::Logs::LogGroup": _Naming("LogGroupName", 512),
     "AWS::CloudWatch::Alarm": _Naming("AlarmName", 255),
 }
+
+
+def _naming(resource_type: str) -> _Naming:
+    # Most types without an entry here (SSM parameters, event buses, schedule groups ...) are named by "Name".
+    return _NAMES.get(resource_type, _Naming("Name"))
 
 
 class _Clients:
@@ -661,6 +670,8 @@ def _fit_to_shape(shape: botocore.model.Shape, value: Any, where: str) -> Any:
         items = value if isinstance(value, list) else [value]
         return [_fit_to_shape(shape.member, item, f"{where}[{index}]") for index, item in enumerate(items)]
     if isinstance(shape, botocore.model.MapShape):
+        if not isinstance(value, dict):
+            raise TemplateError(f"{where}: expected a mapping, got {value!r}")
         return {str(key): _fit_to_shape(shape.value, item, f"{where}.{key}") for key, item in value.items()}
     try:
         if shape.type_name in {"integer", "long"}:
@@ -705,7 +716,7 @@ class _ResourceBuilder:
 
     def physical_name(self, logical_id: str, resource_type: str, properties: dict[str, Any], suffix: str = "") -> str:
         """The explicit name, else CloudFormation's "{stack}-{LogicalId}-{RANDOM12}" within the type's length limit."""
-        naming = _NAMES.get(resource_type, _Naming(None))
+        naming = _naming(resource_type)
         if naming.property_name and properties.get(naming.property_name):
             return str(properties[naming.property_name])
         room = naming.max_length - len(suffix) - 13
@@ -717,7 +728,7 @@ class _ResourceBuilder:
     # -- resources the local line does not create, named so that references to them resolve
 
     def _named_only(self, logical_id: str, resource_type: str, raw_properties: dict[str, Any]) -> ResolvedResource:
-        naming = _NAMES.get(resource_type, _Naming(None))
+        naming = _naming(resource_type)
         properties: dict[str, Any] = {}
         if naming.property_name and naming.property_name in raw_properties:
             where = f"Resources.{logical_id}.Properties.{naming.property_name}"
@@ -777,7 +788,9 @@ class _ResourceBuilder:
         ttl = properties.get("TimeToLiveSpecification") or {}
         if _truthy(ttl.get("Enabled")):
             specification = {"Enabled": True, "AttributeName": ttl["AttributeName"]}
-            self.clients.call("dynamodb", "UpdateTimeToLive", {"TableName": name, "TimeToLiveSpecification": specification}, where)
+            self.clients.call(
+                "dynamodb", "UpdateTimeToLive", {"TableName": name, "TimeToLiveSpecification": specification}, where
+            )
         pitr = properties.get("PointInTimeRecoverySpecification") or {}
         if _truthy(pitr.get("PointInTimeRecoveryEnabled")):
             self._optional(
@@ -828,13 +841,17 @@ class _ResourceBuilder:
         queue_url = self.clients.call("sqs", "CreateQueue", request, where)["QueueUrl"]
         queue_arn = self.clients.get("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         arn = queue_arn["Attributes"]["QueueArn"]
-        return ResolvedResource(logical_id, SQS_QUEUE, queue_url, {"Arn": arn, "QueueUrl": queue_url, "QueueName": name})
+        return ResolvedResource(
+            logical_id, SQS_QUEUE, queue_url, {"Arn": arn, "QueueUrl": queue_url, "QueueName": name}
+        )
 
     # -- KMS
 
     def kms_key(self, logical_id: str, properties: dict[str, Any], where: str) -> ResolvedResource:
-        request = {
-            key: properties[key] for key in ("Description", "KeyUsage", "KeySpec", "MultiRegion", "Origin") if key in properties
+        request: dict[str, Any] = {
+            key: properties[key]
+            for key in ("Description", "KeyUsage", "KeySpec", "MultiRegion", "Origin")
+            if key in properties
         }
         if "KeyPolicy" in properties:
             policy = properties["KeyPolicy"]
@@ -858,7 +875,9 @@ class _ResourceBuilder:
 
     def secret(self, logical_id: str, properties: dict[str, Any], where: str) -> ResolvedResource:
         name = self.physical_name(logical_id, "AWS::SecretsManager::Secret", properties)
-        request = {key: properties[key] for key in ("Description", "KmsKeyId", "Tags") if key in properties}
+        request: dict[str, Any] = {
+            key: properties[key] for key in ("Description", "KmsKeyId", "Tags") if key in properties
+        }
         request["Name"] = name
         if "SecretString" in properties:
             request["SecretString"] = properties["SecretString"]
@@ -1037,9 +1056,12 @@ def _function_spec(
     if not isinstance(code_uri, str):
         raise TemplateError(f"{where}.CodeUri: the local line runs local code, so CodeUri must be a folder")
     variables = ((properties.get("Environment") or {}).get("Variables")) or {}
-    environment = {
-        name: resolver.resolve_text(value, f"{where}.Environment.Variables.{name}") for name, value in variables.items()
-    }
+    environment: dict[str, str] = {}
+    for name, value in variables.items():
+        variable_where = f"{where}.Environment.Variables.{name}"
+        resolved = resolver.resolve(value, variable_where)
+        if resolved is not NO_VALUE:  # `!If [Cond, x, !Ref AWS::NoValue]` leaves the variable out
+            environment[name] = _text(resolved, variable_where)
     sqs_sources: list[SqsEventSource] = []
     http_routes: list[HttpRoute] = []
     for event_name, event in (properties.get("Events") or {}).items():
