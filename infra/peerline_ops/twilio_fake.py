@@ -1,0 +1,789 @@
+"""A local stand-in for Twilio's Programmable Messaging: the REST API, signed webhooks and a phone simulator.
+
+The local line points the real ``twilio`` client at this fake (``client.api.base_url = fake.url``), so the sender
+function runs the same code it runs in production. The fake answers ``Messages.json`` like Twilio does (same JSON,
+same error codes, HTTP basic auth), posts signed status callbacks (queued → sent → delivered), posts signed inbound
+webhooks for simulated texters, and serves ``/simulator``: a page where a developer plays the texter.
+
+Stdlib HTTP only, so it starts in milliseconds and needs nothing but the packages the line already uses. It never
+logs a message body and masks every phone number in its log lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import hmac
+import http
+import itertools
+import json
+import logging
+import math
+import re
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+from twilio.request_validator import RequestValidator
+
+from peerline.phone import is_e164, mask_phone_numbers
+
+API_VERSION = "2010-04-01"
+DEFAULT_SIMULATED_TEXTER = "+15555550100"
+_DEFAULT_PAGE_SIZE = 50
+_MAX_PAGE_SIZE = 1000
+# Twilio gives up on a webhook after 15 s; a local receiver that takes longer is broken, not slow.
+_WEBHOOK_TIMEOUT_SECONDS = 15.0
+_CALLBACK_STATUSES = ("queued", "sent", "delivered")
+
+# The GSM 03.38 basic alphabet (one septet each) and its extension table (two septets: escape + char). Texts with any
+# other character go out as UCS-2, which is what makes an emoji cut a segment from 160 to 70 characters.
+_GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENDED = set("^{}\\[~]|€\f")
+
+_MESSAGES_LIST_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account_sid>[^/]+)/Messages\.json$")
+_MESSAGE_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account_sid>[^/]+)/Messages/(?P<message_sid>[^/]+)\.json$")
+
+
+class InboundWebhookNotConfiguredError(RuntimeError):
+    """``send_inbound`` was called before anyone told the fake where the line's inbound webhook is."""
+
+
+def new_message_sid() -> str:
+    """A Twilio-shaped message sid: ``SM`` and 32 hex digits."""
+    return "SM" + uuid.uuid4().hex
+
+
+def count_segments(body: str) -> int:
+    """How many SMS segments Twilio would bill ``body`` as (GSM-7: 160, or 153 when split; UCS-2: 70, or 67)."""
+    if all(character in _GSM_BASIC or character in _GSM_EXTENDED for character in body):
+        septets = sum(2 if character in _GSM_EXTENDED else 1 for character in body)
+        single, per_part = 160, 153
+    else:
+        # UCS-2 counts UTF-16 code units: an emoji outside the BMP takes two.
+        septets = len(body.encode("utf-16-le")) // 2
+        single, per_part = 70, 67
+    if septets <= single:
+        return 1
+    return math.ceil(septets / per_part)
+
+
+def _rfc2822(moment: datetime) -> str:
+    """Twilio's date format: ``Wed, 25 Nov 2026 19:44:32 +0000``."""
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0))
+
+
+@dataclass
+class _StoredMessage:
+    """One text the fake knows about, sent through the API or received from a simulated texter."""
+
+    sid: str
+    account_sid: str
+    to: str
+    from_: str
+    body: str
+    direction: str  # "outbound-api" or "inbound"
+    status: str
+    created_at: datetime
+    sequence: int
+    messaging_service_sid: str | None = None
+    sent_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def as_twilio_json(self) -> dict[str, Any]:
+        """The message resource exactly as Twilio's REST API renders it."""
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}.json"
+        return {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": self.body,
+            "date_created": _rfc2822(self.created_at),
+            "date_sent": _rfc2822(self.sent_at) if self.sent_at else None,
+            "date_updated": _rfc2822(self.updated_at or self.created_at),
+            "direction": self.direction,
+            "error_code": None,
+            "error_message": None,
+            "from": self.from_,
+            "messaging_service_sid": self.messaging_service_sid,
+            "num_media": "0",
+            "num_segments": str(count_segments(self.body)),
+            "price": None,
+            "price_unit": "USD",
+            "sid": self.sid,
+            "status": self.status,
+            "subresource_uris": {
+                "media": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}/Media.json",
+                "feedback": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}/Feedback.json",
+            },
+            "to": self.to,
+            "uri": uri,
+        }
+
+    def as_simulator_json(self) -> dict[str, Any]:
+        """The small shape the simulator page renders as a chat bubble."""
+        return {
+            "sid": self.sid,
+            "direction": "inbound" if self.direction == "inbound" else "outbound",
+            "body": self.body,
+            "status": self.status,
+            "at": self.created_at.isoformat(),
+        }
+
+
+@dataclass
+class _Fault:
+    """A failure the next matching ``Messages.json`` POSTs answer with, instead of creating a message."""
+
+    status: int
+    code: int | None
+    message: str
+    remaining: int
+    to: str | None
+
+
+@dataclass(order=True)
+class _StatusStep:
+    """One step of a message's delivery, due at ``due`` (a ``time.monotonic`` reading)."""
+
+    due: float
+    order: int
+    message_sid: str = field(compare=False)
+    status: str = field(compare=False)
+    callback_url: str | None = field(compare=False)
+
+
+class _ApiError(Exception):
+    """An error to answer in Twilio's JSON error shape."""
+
+    def __init__(self, status: int, code: int | None, message: str, *, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    def as_json(self) -> dict[str, Any]:
+        return _twilio_error_json(self.status, self.code, self.message)
+
+
+def _twilio_error_json(status: int, code: int | None, message: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message or http.HTTPStatus(status).phrase,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}" if code is not None else None,
+        "status": status,
+    }
+
+
+class TwilioFake:
+    """A Twilio-compatible messaging API, webhook sender and phone simulator on one local HTTP server.
+
+    Args:
+        account_sid: the account the fake answers for; requests for any other account get 404.
+        auth_token: the token clients must present (basic auth) and that signs every webhook the fake sends.
+        line_number: the line's number: the ``To`` of inbound texts, the only ``From`` outbound texts may use.
+        host: interface to bind; keep it on loopback.
+        port: port to bind; 0 picks a free one (read it back from ``url``).
+        inbound_webhook_url: where simulated texts are posted; may be set later, once the line is up.
+        status_delay_seconds: time between the queued → sent → delivered steps of every outbound message.
+        log: where to log; a module logger by default.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        line_number: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        inbound_webhook_url: str | None = None,
+        status_delay_seconds: float = 0.05,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.line_number = line_number
+        self.inbound_webhook_url = inbound_webhook_url
+        self.status_delay_seconds = status_delay_seconds
+        self._host = host
+        self._requested_port = port
+        self._log = log or logging.getLogger(__name__)
+        self._validator = RequestValidator(auth_token)
+
+        self._lock = threading.Lock()
+        self._messages: dict[str, _StoredMessage] = {}
+        self._faults: list[_Fault] = []
+        self._sequence = itertools.count()
+
+        self._steps_changed = threading.Condition()
+        self._steps: list[_StatusStep] = []
+        self._stopping = False
+
+        self._server: ThreadingHTTPServer | None = None
+        self._server_thread: threading.Thread | None = None
+        self._status_thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Bind the server and serve it (and the status-callback worker) in daemon threads."""
+        if self._server is not None or self._stopping:
+            raise RuntimeError("this TwilioFake has already been started; create a new one")
+        self._server = _FakeHttpServer((self._host, self._requested_port), _FakeRequestHandler, self)
+        self._server_thread = threading.Thread(
+            target=self._server.serve_forever, name="twilio-fake-http", kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._status_thread = threading.Thread(target=self._run_status_steps, name="twilio-fake-status", daemon=True)
+        self._server_thread.start()
+        self._status_thread.start()
+        self._info("Twilio fake listening on %s (line %s)", self.url, self.line_number)
+
+    def stop(self) -> None:
+        """Stop serving and drop any status callbacks not yet sent. Safe to call more than once."""
+        with self._steps_changed:
+            self._stopping = True
+            self._steps.clear()
+            self._steps_changed.notify_all()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for thread in (self._server_thread, self._status_thread):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=5)
+        self._server_thread = self._status_thread = None
+
+    def __enter__(self) -> TwilioFake:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL the ``/2010-04-01/...`` API hangs off, e.g. ``http://127.0.0.1:54321``."""
+        if self._server is None:
+            raise RuntimeError("the Twilio fake is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def simulator_url(self) -> str:
+        """The phone-simulator page."""
+        return f"{self.url}/simulator"
+
+    # ------------------------------------------------------------------ driving it from tests
+    def send_inbound(
+        self,
+        from_number: str,
+        body: str,
+        *,
+        message_sid: str | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """Text the line as ``from_number``: post Twilio's signed inbound webhook and return the line's response.
+
+        The text is stored first (as Twilio would have received it even if the webhook then fails), so the
+        simulator shows it. Raises ``InboundWebhookNotConfiguredError`` when there is no webhook URL, and
+        ``requests.RequestException`` when the webhook cannot be reached.
+        """
+        webhook_url = self.inbound_webhook_url
+        if not webhook_url:
+            raise InboundWebhookNotConfiguredError("the fake has no inbound_webhook_url to post texts to")
+        sid = message_sid or new_message_sid()
+        self._store(
+            _StoredMessage(
+                sid=sid,
+                account_sid=self.account_sid,
+                to=self.line_number,
+                from_=from_number,
+                body=body,
+                direction="inbound",
+                status="received",
+                created_at=datetime.now(UTC),
+                sequence=next(self._sequence),
+            )
+        )
+        # The field set of a real Twilio messaging webhook. Location fields are blank for most numbers, and Twilio
+        # signs the blank ones too, so they are sent (and signed) rather than left out.
+        params = {
+            "ToCountry": "US",
+            "ToState": "",
+            "SmsMessageSid": sid,
+            "NumMedia": "0",
+            "ToCity": "",
+            "FromZip": "",
+            "SmsSid": sid,
+            "FromState": "",
+            "SmsStatus": "received",
+            "FromCity": "",
+            "Body": body,
+            "FromCountry": "US",
+            "To": self.line_number,
+            "ToZip": "",
+            "NumSegments": str(count_segments(body)),
+            "MessageSid": sid,
+            "AccountSid": self.account_sid,
+            "From": from_number,
+            "ApiVersion": API_VERSION,
+            **(extra or {}),
+        }
+        response = self._post_signed(webhook_url, params)
+        self._info("inbound text %s from %s → webhook answered %s", sid, from_number, response.status_code)
+        return response
+
+    def messages(self, *, to: str | None = None, from_: str | None = None) -> list[dict[str, Any]]:
+        """Every message the fake knows (outbound and inbound), newest first, in Twilio's JSON shape."""
+        return [message.as_twilio_json() for message in self._matching(to=to, from_=from_, newest_first=True)]
+
+    def inject_fault(
+        self, *, status: int, code: int | None = None, message: str = "", count: int = 1, to: str | None = None
+    ) -> None:
+        """Make the next ``count`` message creations (only those to ``to``, if given) fail with a Twilio error."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        http.HTTPStatus(status)  # rejects a status no client could understand, here rather than mid-response
+        with self._lock:
+            self._faults.append(_Fault(status=status, code=code, message=message, remaining=count, to=to))
+        self._info("fault injected: next %d create(s) → %d (code %s)", count, status, code)
+
+    def clear_faults(self) -> None:
+        """Forget every injected fault not yet used."""
+        with self._lock:
+            self._faults.clear()
+
+    # ------------------------------------------------------------------ the REST API
+    def create_message(self, account_sid: str, form: dict[str, str]) -> _StoredMessage:
+        """Handle ``POST Messages.json`` after auth: validate like Twilio does, apply faults, store, schedule status."""
+        self._require_account(account_sid, f"/{API_VERSION}/Accounts/{account_sid}/Messages.json")
+        to = form.get("To", "")
+        fault = self._take_fault(to)
+        if fault is not None:
+            raise _ApiError(fault.status, fault.code, fault.message)
+        if not to:
+            raise _ApiError(400, 21604, "A 'To' phone number is required.")
+        body = form.get("Body", "")
+        if not body:
+            raise _ApiError(400, 21602, "Message body is required.")
+        if not is_e164(to):
+            raise _ApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        messaging_service_sid = form.get("MessagingServiceSid") or None
+        from_number = form.get("From", "") or (self.line_number if messaging_service_sid else "")
+        if not from_number:
+            raise _ApiError(400, 21603, "A 'From' phone number is required.")
+        if from_number != self.line_number:
+            # Twilio only sends from numbers the account owns; a wrong From here is a configuration bug in the line.
+            raise _ApiError(
+                400,
+                21606,
+                f"The From phone number {from_number} is not a valid, SMS-capable inbound phone number or short code "
+                "for your account.",
+            )
+        now = datetime.now(UTC)
+        message = _StoredMessage(
+            sid=new_message_sid(),
+            account_sid=self.account_sid,
+            to=to,
+            from_=from_number,
+            body=body,
+            direction="outbound-api",
+            status="queued",
+            created_at=now,
+            sequence=next(self._sequence),
+            messaging_service_sid=messaging_service_sid,
+        )
+        self._store(message)
+        self._schedule_delivery(message.sid, form.get("StatusCallback") or None)
+        self._info("message %s created to %s", message.sid, to)
+        return message
+
+    def list_messages(self, account_sid: str, query: dict[str, str]) -> dict[str, Any]:
+        """Handle ``GET Messages.json``: filter by To/From, page with Page/PageSize, in Twilio's list shape."""
+        base_path = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
+        self._require_account(account_sid, base_path)
+        try:
+            page_size = min(max(int(query.get("PageSize", _DEFAULT_PAGE_SIZE)), 1), _MAX_PAGE_SIZE)
+            page = max(int(query.get("Page", 0)), 0)
+        except ValueError as error:
+            raise _ApiError(400, 20001, "PageSize and Page must be integers.") from error
+        matching = self._matching(to=query.get("To") or None, from_=query.get("From") or None, newest_first=True)
+        start = page * page_size
+        on_page = matching[start : start + page_size]
+        filters = {key: query[key] for key in ("To", "From", "DateSent") if query.get(key)}
+
+        def page_uri(number: int) -> str:
+            return f"{base_path}?{urlencode({**filters, 'PageSize': page_size, 'Page': number})}"
+
+        return {
+            "messages": [message.as_twilio_json() for message in on_page],
+            "end": start + max(len(on_page) - 1, 0),
+            "first_page_uri": page_uri(0),
+            "next_page_uri": page_uri(page + 1) if start + page_size < len(matching) else None,
+            "page": page,
+            "page_size": page_size,
+            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+            "start": start,
+            "uri": page_uri(page),
+        }
+
+    def fetch_message(self, account_sid: str, message_sid: str) -> dict[str, Any]:
+        """Handle ``GET Messages/{Sid}.json``."""
+        path = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}.json"
+        self._require_account(account_sid, path)
+        with self._lock:
+            message = self._messages.get(message_sid)
+            if message is None:
+                raise _not_found(path)
+            return message.as_twilio_json()
+
+    def check_basic_auth(self, authorization: str | None) -> None:
+        """Raise Twilio's 401 unless ``authorization`` carries this account's sid and token."""
+        username, password = _basic_credentials(authorization)
+        valid = hmac.compare_digest(username.encode(), self.account_sid.encode()) and hmac.compare_digest(
+            password.encode(), self.auth_token.encode()
+        )
+        if not valid:
+            raise _ApiError(
+                401,
+                20003,
+                "Authenticate",
+                headers={"WWW-Authenticate": 'Basic realm="Twilio API"'},
+            )
+
+    # ------------------------------------------------------------------ the simulator
+    def simulator_thread(self, number: str) -> list[dict[str, Any]]:
+        """Messages to or from ``number``, oldest first, as the simulator page renders them."""
+        with self._lock:
+            involved = [message for message in self._messages.values() if number in (message.to, message.from_)]
+        involved.sort(key=lambda message: message.sequence)
+        return [message.as_simulator_json() for message in involved]
+
+    # ------------------------------------------------------------------ internals
+    def _require_account(self, account_sid: str, path: str) -> None:
+        if account_sid != self.account_sid:
+            raise _not_found(path)
+
+    def _store(self, message: _StoredMessage) -> None:
+        with self._lock:
+            self._messages[message.sid] = message
+
+    def _matching(self, *, to: str | None, from_: str | None, newest_first: bool) -> list[_StoredMessage]:
+        with self._lock:
+            found = [
+                message
+                for message in self._messages.values()
+                if (to is None or message.to == to) and (from_ is None or message.from_ == from_)
+            ]
+        found.sort(key=lambda message: message.sequence, reverse=newest_first)
+        return found
+
+    def _take_fault(self, to: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.to is None or fault.to == to:
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _schedule_delivery(self, message_sid: str, callback_url: str | None) -> None:
+        """Queue the message's queued → sent → delivered steps; the status advances with or without a callback."""
+        now = time.monotonic()
+        with self._steps_changed:
+            if self._stopping:
+                return
+            for index, status in enumerate(_CALLBACK_STATUSES):
+                heapq.heappush(
+                    self._steps,
+                    _StatusStep(
+                        due=now + index * self.status_delay_seconds,
+                        order=next(self._sequence),
+                        message_sid=message_sid,
+                        status=status,
+                        callback_url=callback_url,
+                    ),
+                )
+            self._steps_changed.notify_all()
+
+    def _run_status_steps(self) -> None:
+        """Worker: apply each due status step in order and post its callback; never let one failure stop it."""
+        while True:
+            with self._steps_changed:
+                while not self._stopping and (not self._steps or self._steps[0].due > time.monotonic()):
+                    timeout = self._steps[0].due - time.monotonic() if self._steps else None
+                    self._steps_changed.wait(timeout)
+                if self._stopping:
+                    return
+                step = heapq.heappop(self._steps)
+            try:
+                self._apply_status_step(step)
+            except Exception:
+                self._error("status step %s for %s failed:\n%s", step.status, step.message_sid, traceback.format_exc())
+
+    def _apply_status_step(self, step: _StatusStep) -> None:
+        now = datetime.now(UTC)
+        with self._lock:
+            message = self._messages.get(step.message_sid)
+            if message is None:
+                return
+            message.status = step.status
+            message.updated_at = now
+            if step.status == "sent":
+                message.sent_at = now
+            params = {
+                "SmsSid": message.sid,
+                "SmsStatus": step.status,
+                "MessageStatus": step.status,
+                "To": message.to,
+                "MessageSid": message.sid,
+                "AccountSid": message.account_sid,
+                "From": message.from_,
+                "ApiVersion": API_VERSION,
+            }
+        if step.callback_url is None:
+            return
+        try:
+            response = self._post_signed(step.callback_url, params)
+        except requests.RequestException as error:
+            # Twilio does not retry status callbacks either: log, drop, carry on.
+            self._warning("status callback %s for %s not delivered: %s", step.status, step.message_sid, error)
+            return
+        if not response.ok:
+            self._warning(
+                "status callback %s for %s answered %s; dropped", step.status, step.message_sid, response.status_code
+            )
+
+    def _post_signed(self, url: str, params: dict[str, str]) -> requests.Response:
+        """POST ``params`` form-encoded to ``url`` with the X-Twilio-Signature Twilio would compute."""
+        signature = self._validator.compute_signature(url, params)
+        # One request per call, no shared Session: the HTTP threads and the status worker post concurrently.
+        return requests.post(
+            url,
+            data=params,
+            headers={
+                "X-Twilio-Signature": signature,
+                "User-Agent": "TwilioProxy/1.1",
+                "I-Twilio-Idempotency-Token": str(uuid.uuid4()),
+            },
+            timeout=_WEBHOOK_TIMEOUT_SECONDS,
+        )
+
+    # Every log line goes through these so no phone number reaches the log in full.
+    def _info(self, template: str, *args: object) -> None:
+        self._emit(logging.INFO, template, args)
+
+    def _warning(self, template: str, *args: object) -> None:
+        self._emit(logging.WARNING, template, args)
+
+    def _error(self, template: str, *args: object) -> None:
+        self._emit(logging.ERROR, template, args)
+
+    def _debug(self, template: str, *args: object) -> None:
+        self._emit(logging.DEBUG, template, args)
+
+    def _emit(self, level: int, template: str, args: tuple[object, ...]) -> None:
+        if self._log.isEnabledFor(level):
+            self._log.log(level, "%s", mask_phone_numbers(template % args if args else template))
+
+
+def _not_found(path: str) -> _ApiError:
+    return _ApiError(404, 20404, f"The requested resource {path} was not found")
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str, str]:
+    """(username, password) from a Basic Authorization header; empty strings when absent or malformed."""
+    if not authorization or not authorization.lower().startswith("basic "):
+        return "", ""
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return "", ""
+    username, _, password = decoded.partition(":")
+    return username, password
+
+
+def _first_values(encoded: str) -> dict[str, str]:
+    """A query string or form body as a flat dict; blank values kept, as Twilio keeps (and signs) them."""
+    return {key: values[0] for key, values in parse_qs(encoded, keep_blank_values=True).items()}
+
+
+class _FakeHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fake: TwilioFake) -> None:
+        self.fake = fake
+        super().__init__(address, handler)
+
+
+class _FakeRequestHandler(BaseHTTPRequestHandler):
+    """Routes each request to one small method; answers every failure as JSON, never as a traceback."""
+
+    server: _FakeHttpServer
+    server_version = "TwilioFake/1.0"
+
+    @property
+    def fake(self) -> TwilioFake:
+        return self.server.fake
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Request lines carry numbers in query strings (To=%2B1555…, number=…); route them through the masking log.
+        self.fake._debug("%s %s", self.address_string(), format % args)
+
+    # ------------------------------------------------------------------ routing
+    def _dispatch(self, method: str) -> None:
+        split = urlsplit(self.path)
+        self._query = _first_values(split.query)
+        try:
+            route = self._route(method, split.path)
+            if route is None:
+                raise _ApiError(404, 20404, f"The requested resource {split.path} was not found")
+            route()
+        except _ApiError as error:
+            self._send_json(error.status, error.as_json(), headers=error.headers)
+        except Exception:
+            self.fake._error("%s %s failed:\n%s", method, split.path, traceback.format_exc())
+            self._send_json(500, _twilio_error_json(500, None, "The Twilio fake failed; see its log."))
+
+    def _route(self, method: str, path: str) -> Callable[[], None] | None:
+        if match := _MESSAGES_LIST_PATH.match(path):
+            account_sid = match["account_sid"]
+            routes = {
+                "POST": lambda: self._create_message(account_sid),
+                "GET": lambda: self._list_messages(account_sid),
+            }
+            return routes.get(method)
+        if (match := _MESSAGE_PATH.match(path)) and method == "GET":
+            account_sid, message_sid = match["account_sid"], match["message_sid"]
+            return lambda: self._fetch_message(account_sid, message_sid)
+        fixed_routes: dict[tuple[str, str], Callable[[], None]] = {
+            ("GET", "/simulator"): self._simulator_page,
+            ("GET", "/simulator/"): self._simulator_page,
+            ("GET", "/simulator/api/line"): self._simulator_line,
+            ("GET", "/simulator/api/messages"): self._simulator_messages,
+            ("POST", "/simulator/api/send"): self._simulator_send,
+            ("POST", "/_fake/faults"): self._inject_fault,
+            ("DELETE", "/_fake/faults"): self._clear_faults,
+        }
+        return fixed_routes.get((method, path))
+
+    # ------------------------------------------------------------------ REST API routes
+    def _create_message(self, account_sid: str) -> None:
+        self.fake.check_basic_auth(self.headers.get("Authorization"))
+        form = _first_values(self._read_body().decode("utf-8", errors="replace"))
+        message = self.fake.create_message(account_sid, form)
+        self._send_json(201, message.as_twilio_json())
+
+    def _list_messages(self, account_sid: str) -> None:
+        self.fake.check_basic_auth(self.headers.get("Authorization"))
+        self._send_json(200, self.fake.list_messages(account_sid, self._query))
+
+    def _fetch_message(self, account_sid: str, message_sid: str) -> None:
+        self.fake.check_basic_auth(self.headers.get("Authorization"))
+        self._send_json(200, self.fake.fetch_message(account_sid, message_sid))
+
+    # ------------------------------------------------------------------ simulator routes
+    def _simulator_page(self) -> None:
+        # Read on every request, so editing the page needs a browser refresh, not a restart.
+        page = resources.files("peerline_ops").joinpath("static/simulator.html").read_bytes()
+        self._send(200, page, "text/html; charset=utf-8")
+
+    def _simulator_line(self) -> None:
+        self._send_json(200, {"line_number": self.fake.line_number, "default_number": DEFAULT_SIMULATED_TEXTER})
+
+    def _simulator_messages(self) -> None:
+        number = self._query.get("number", "")
+        if not is_e164(number):
+            self._send_json(400, {"error": "number must be an E.164 phone number, like +15555550100"})
+            return
+        self._send_json(200, self.fake.simulator_thread(number))
+
+    def _simulator_send(self) -> None:
+        payload = self._read_json()
+        from_number = str(payload.get("from", "")).strip()
+        body = str(payload.get("body", ""))
+        if not is_e164(from_number):
+            self._send_json(400, {"ok": False, "error": "Your number must be in E.164 form, like +15555550100."})
+            return
+        if not body.strip():
+            self._send_json(400, {"ok": False, "error": "Type a message first."})
+            return
+        try:
+            response = self.fake.send_inbound(from_number, body)
+        except InboundWebhookNotConfiguredError:
+            self._send_json(502, {"ok": False, "error": "The line's inbound webhook URL is not set yet."})
+            return
+        except requests.RequestException as error:
+            self.fake._warning("inbound webhook unreachable: %s", error)
+            self._send_json(502, {"ok": False, "error": "The line did not answer its inbound webhook. Is it running?"})
+            return
+        self._send_json(200, {"ok": response.ok, "webhook_status": response.status_code})
+
+    # ------------------------------------------------------------------ fault routes
+    def _inject_fault(self) -> None:
+        payload = self._read_json()
+        try:
+            self.fake.inject_fault(
+                status=int(payload["status"]),
+                code=int(payload["code"]) if payload.get("code") is not None else None,
+                message=str(payload.get("message", "")),
+                count=int(payload.get("count", 1)),
+                to=payload.get("to") or None,
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            self._send_json(400, {"ok": False, "error": f"invalid fault: {error!r}"})
+            return
+        self._send_json(201, {"ok": True})
+
+    def _clear_faults(self) -> None:
+        self.fake.clear_faults()
+        self._send_json(200, {"ok": True})
+
+    # ------------------------------------------------------------------ plumbing
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_json(self) -> dict[str, Any]:
+        try:
+            payload = json.loads(self._read_body() or b"{}")
+        except json.JSONDecodeError as error:
+            raise _ApiError(400, None, "The request body is not valid JSON.") from error
+        if not isinstance(payload, dict):
+            raise _ApiError(400, None, "The request body must be a JSON object.")
+        return payload
+
+    def _send_json(self, status: int, payload: Any, *, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", headers=headers)
+
+    def _send(self, status: int, body: bytes, content_type: str, *, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
