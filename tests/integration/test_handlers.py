@@ -307,12 +307,16 @@ def test_sender_retries_twilio_5xx_then_reports_the_item_failed(
     message = {"MessageId": "m-2", "ReceiptHandle": "r-2", "Body": json.dumps(outbound), "MD5OfBody": ""}
     handler = load_handler("send_sms")
 
-    # when the sender handles it
+    # when the sender handles it (with a second, healthy text in the same batch)
+    healthy = {**outbound, "outbound_id": "SMtest:healthy", "recipient_id": "v" * 64, "texter_id": "v" * 64,
+               "encrypted_to": KmsNumberVault(key_id, aws["kms"]).encrypt("+15555550156"), "body": "healthy"}  # fmt: skip
+    other = {"MessageId": "m-3", "ReceiptHandle": "r-3", "Body": json.dumps(healthy), "MD5OfBody": ""}
     with as_function("SendSmsFunction", TWILIO_API_BASE_URL=twilio_fake.url, RETRY_BASE_DELAY_SECONDS="0"):
-        result = handler.lambda_handler(sqs_event([message]), lambda_context)
-        # then the item is reported failed (the queue will retry, then the DLQ keeps it), nothing sent yet
+        result = handler.lambda_handler(sqs_event([message, other]), lambda_context)
+        # then only the failing item is reported (the queue retries it, then the DLQ keeps it); the other is sent
         assert result == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
         assert twilio_fake.messages(to=number) == []
+        assert [m["body"] for m in twilio_fake.messages(to="+15555550156")] == ["healthy"]
         # and once Twilio recovers, the retry goes through exactly once
         twilio_fake.clear_faults()
         assert handler.lambda_handler(sqs_event([message]), lambda_context) == {"batchItemFailures": []}
