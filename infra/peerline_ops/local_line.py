@@ -141,6 +141,7 @@ class LocalLine:
         aws_url = f"http://127.0.0.1:{aws_port}"
         api_url = f"http://127.0.0.1:{api_port}"
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
         self._moto.start()
         session = boto3.session.Session(
@@ -149,7 +150,13 @@ class LocalLine:
             aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
             region_name=REGION,
         )
-        parameters = {"LineNumber": options.line_number, "PublicBaseUrl": api_url, **options.parameters}
+        parameters = {
+            "LineNumber": options.line_number,
+            "PublicBaseUrl": api_url,
+            # Per stack: lines started one after another in one process share moto's in-memory backend.
+            "TwilioSecretName": f"{options.stack_name}/twilio",
+            **options.parameters,
+        }
         self.stack = provision(
             options.root / "template.yaml",
             parameters=parameters,
@@ -157,7 +164,7 @@ class LocalLine:
             session=session,
             endpoint_url=aws_url,
         )
-        twilio_secret_name = parameters.get("TwilioSecretName", "peerline/twilio")
+        twilio_secret_name = parameters["TwilioSecretName"]
         session.client("secretsmanager", endpoint_url=aws_url).create_secret(
             Name=twilio_secret_name,
             SecretString=json.dumps({"account_sid": self.account_sid, "auth_token": self.auth_token}),

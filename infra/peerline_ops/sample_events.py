@@ -165,7 +165,11 @@ def sample_events() -> dict[str, dict[str, Any]]:
         "conversation_engine/sqs_batch.json": {
             "Records": [
                 _sqs_record(
-                    text, index=index, queue="InboundQueue.fifo", group=_SAMPLE_TEXTER_ID, dedup=str(text["message_sid"])
+                    text,
+                    index=index,
+                    queue="InboundQueue.fifo",
+                    group=_SAMPLE_TEXTER_ID,
+                    dedup=str(text["message_sid"]),
                 )
                 for index, text in enumerate(inbound_texts)
             ]

@@ -331,13 +331,15 @@ def test_local_json_describes_the_line(line: dict[str, Any]) -> None:
 
 def test_the_line_starts_again_after_a_stop(tmp_path: Path) -> None:
     # given a line that was started and stopped
-    options = LocalLineOptions(root=project_root(), state_dir=tmp_path, log_sink=lambda *_: None)
-    first = LocalLine(options)
+    def options(name: str) -> LocalLineOptions:
+        return LocalLineOptions(root=project_root(), state_dir=tmp_path, stack_name=name, log_sink=lambda *_: None)
+
+    first = LocalLine(options("restart-first"))
     first.start()
     first.stop()
 
     # when it is started again, it answers again
-    second = LocalLine(options)
+    second = LocalLine(options("restart-second"))
     info = second.start()
     try:
         number = "+15555550999"
