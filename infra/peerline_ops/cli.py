@@ -47,7 +47,9 @@ def _dev(args: argparse.Namespace) -> int:
     )
     line = LocalLine(options)
     stopped = threading.Event()
+    # Both, explicitly: a shell may start a background job with SIGINT ignored.
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
     print("Starting the local line (moto, functions, HTTP API, Twilio fake)…", flush=True)
     started = time.monotonic()
     try:
@@ -67,10 +69,7 @@ def _dev(args: argparse.Namespace) -> int:
         f'\nTry:  .venv/bin/peerline text "hi, I need to talk"      Ctrl-C stops everything.\n',
         flush=True,
     )
-    try:
-        while not stopped.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+    while not stopped.wait(0.5):
         pass
     print("\nStopping the local line…", flush=True)
     line.stop()
@@ -94,17 +93,18 @@ def _text(args: argparse.Namespace) -> int:
 
     info = _load_local_info(args.state_dir)
     body = " ".join(args.body)
+    client = Client(info["twilio_account_sid"], info["twilio_auth_token"])
+    client.api.base_url = info["twilio_api_url"]
+    # Snapshot first: the line can answer before the POST below returns.
+    before = {message.sid for message in client.messages.list(to=args.from_number)}
     response = requests.post(
         f"{info['simulator_url']}/api/send", json={"from": args.from_number, "body": body}, timeout=10
     )
     if response.status_code >= 300:
         print(f"The line did not take the text: HTTP {response.status_code} {response.text[:200]}", file=sys.stderr)
         return 1
-    client = Client(info["twilio_account_sid"], info["twilio_auth_token"])
-    client.api.base_url = info["twilio_api_url"]
     seen: set[str] = set()
     deadline = time.monotonic() + args.wait
-    before = {message.sid for message in client.messages.list(to=args.from_number)}
     while time.monotonic() < deadline:
         for message in reversed(client.messages.list(to=args.from_number)):
             if message.sid not in before and message.sid not in seen:

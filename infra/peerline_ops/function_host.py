@@ -12,7 +12,9 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -56,6 +58,18 @@ def _error_payload(error: BaseException) -> dict[str, Any]:
     }
 
 
+def _exit_with_parent() -> None:
+    """A host orphaned by a killed local line exits by itself instead of lingering on a port."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--name", required=True)
@@ -96,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
+    _exit_with_parent()
     # Not threaded on purpose: one execution environment handles one event at a time, as on Lambda.
     server = HTTPServer(("127.0.0.1", 0), InvokeHandler)
     print(f"READY {server.server_address[1]}", flush=True)
