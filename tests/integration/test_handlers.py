@@ -349,3 +349,108 @@ def test_status_callback_with_forged_signature_is_forbidden(as_function: Any, la
     event["headers"]["x-twilio-signature"] = "forged"
     with as_function("StatusCallbackFunction"):
         assert load_handler("status_callback").lambda_handler(event, lambda_context)["statusCode"] == 403
+
+
+def _outbound_message(aws: Any, stack: Any, *, number: str, outbound_id: str, texter_id: str) -> dict[str, Any]:
+    from peerline.adapters.kms import KmsNumberVault
+
+    key_id = stack.functions["SendSmsFunction"].environment["PHONE_KEY_ID"]
+    body = {
+        "outbound_id": outbound_id,
+        "recipient_id": texter_id,
+        "encrypted_to": KmsNumberVault(key_id, aws["kms"]).encrypt(number),
+        "body": "hello",
+        "purpose": "welcome",
+        "texter_id": texter_id,
+    }
+    return {"MessageId": outbound_id, "ReceiptHandle": "r", "Body": json.dumps(body), "MD5OfBody": ""}
+
+
+def test_twilio_21610_marks_the_texter_opted_out_without_retrying(
+    webhook: Any, engine: Any, as_function: Any, lambda_context: Any, aws: Any, stack: Any, twilio_fake: Any
+) -> None:
+    # given a texter known to the line
+    number = "+15555550166"
+    webhook(text_event("hi", from_number=number, sid="SM" + "6" * 32))
+    engine()
+    queued = drain(aws["sqs"], queue_url(stack, "OutboundQueue"))
+    texter_id = json.loads(queued[0]["Body"])["texter_id"]
+    # and Twilio answering that the number has unsubscribed (they texted STOP to the carrier)
+    twilio_fake.inject_fault(status=400, code=21610, message="Attempt to send to unsubscribed recipient", to=number)
+
+    # when the sender tries to text them
+    with as_function("SendSmsFunction", TWILIO_API_BASE_URL=twilio_fake.url):
+        result = load_handler("send_sms").lambda_handler(sqs_event(queued), lambda_context)
+
+    # then the text is not retried, and the texter is marked opted out
+    assert result == {"batchItemFailures": []}
+    texter = aws["dynamodb"].get_item(
+        TableName=stack.resources["TextersTable"].physical_id, Key={"texter_id": {"S": texter_id}}
+    )["Item"]
+    assert from_item(texter)["opted_out"] is True
+    failed = aws["dynamodb"].get_item(
+        TableName=stack.resources["DeliveriesTable"].physical_id,
+        Key={"message_sid": {"S": f"failed#{json.loads(queued[0]['Body'])['outbound_id']}"}},
+    )["Item"]
+    assert from_item(failed)["error_code"] == 21610
+
+
+def test_twilio_21211_invalid_number_is_recorded_and_not_retried(
+    as_function: Any, lambda_context: Any, aws: Any, stack: Any, twilio_fake: Any
+) -> None:
+    message = _outbound_message(aws, stack, number="+1555", outbound_id="SMbad:welcome", texter_id="w" * 64)
+    with as_function("SendSmsFunction", TWILIO_API_BASE_URL=twilio_fake.url):
+        result = load_handler("send_sms").lambda_handler(sqs_event([message]), lambda_context)
+    assert result == {"batchItemFailures": []}
+    failed = aws["dynamodb"].get_item(
+        TableName=stack.resources["DeliveriesTable"].physical_id, Key={"message_sid": {"S": "failed#SMbad:welcome"}}
+    )["Item"]
+    assert from_item(failed)["error_code"] == 21211
+
+
+@pytest.mark.parametrize(
+    ("function_folder", "logical_id"),
+    [("send_sms", "SendSmsFunction"), ("conversation_engine", "ConversationEngineFunction")],
+)
+def test_poison_message_fails_alone_and_is_left_for_the_dead_letter_queue(
+    as_function: Any, lambda_context: Any, aws: Any, stack: Any, function_folder: str, logical_id: str
+) -> None:
+    # given a batch with a message nobody can read, in another FIFO group than a readable one
+    poison = {"MessageId": "poison", "ReceiptHandle": "p", "Body": "{not json", "MD5OfBody": "",
+              "Attributes": {"MessageGroupId": "group-a"}}  # fmt: skip
+    event = sqs_event([poison])
+    event["Records"][0]["attributes"] = {"MessageGroupId": "group-a"}
+
+    # when the consumer handles it, it raises nothing unexpected and reports the poison item as failed,
+    # so SQS redelivers it until maxReceiveCount moves it to the DLQ (redrive policy, see tests/infra)
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with as_function(logical_id), pytest.raises(BatchProcessingError):
+        load_handler(function_folder).lambda_handler(event, lambda_context)
+
+
+def test_sample_engine_batch_is_handled_in_order(as_function: Any, lambda_context: Any, aws: Any, stack: Any) -> None:
+    # given the sample batch: a first text, then "YES", from one texter
+    drain(aws["sqs"], queue_url(stack, "OutboundQueue"))
+    with as_function("ConversationEngineFunction"):
+        result = load_handler("conversation_engine").lambda_handler(
+            load_event("conversation_engine/sqs_batch.json"), lambda_context
+        )
+
+    # then both are applied: welcome, then thanks and "finding someone", in that order
+    assert result == {"batchItemFailures": []}
+    purposes = [json.loads(m["Body"])["purpose"] for m in drain(aws["sqs"], queue_url(stack, "OutboundQueue"))]
+    assert purposes == ["welcome", "consent_given", "finding"]
+
+
+def test_sample_timer_batch_is_stale_and_does_nothing(
+    as_function: Any, lambda_context: Any, aws: Any, stack: Any
+) -> None:
+    # the sample timer's conversation does not exist here: a timer for a moved-on state does nothing
+    drain(aws["sqs"], queue_url(stack, "OutboundQueue"))
+    with as_function("ConversationTimersFunction"):
+        result = load_handler("conversation_timers").lambda_handler(
+            load_event("conversation_timers/sqs_batch.json"), lambda_context
+        )
+    assert result == {"batchItemFailures": []}
+    assert drain(aws["sqs"], queue_url(stack, "OutboundQueue")) == []
