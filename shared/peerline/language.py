@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from enum import StrEnum
+
+from peerline.keywords import normalize
 
 
 class Language(StrEnum):
@@ -131,14 +131,6 @@ _ENGLISH_WORDS = frozenset(
         "okay",
     ]
 )
-_WORD = re.compile(r"[a-zñ']+")
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch) or ch == "\u0303")
-
-
 def detect_language(text: str) -> Language:
     """Spanish when the text reads as Spanish (``hola``, ``ayuda``, ``¿``, ``ñ`` …), English otherwise.
 
@@ -147,7 +139,7 @@ def detect_language(text: str) -> Language:
     """
     if any(mark in text for mark in "¿¡ñÑ"):
         return Language.SPANISH
-    words = _WORD.findall(_fold(text).replace("\u0303", ""))
+    words = normalize(text).split()
     spanish = sum(word in _SPANISH_WORDS for word in words)
     english = sum(word in _ENGLISH_WORDS for word in words)
     return Language.SPANISH if spanish > english else Language.ENGLISH
