@@ -11,13 +11,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from peerline import composition
 from peerline.adapters.apigw import twiml_response, webhook_request_from
 from peerline.conversation import utc_now
-from peerline.inbound import WebhookVerdict, accept_inbound_text
+from peerline.inbound import WebhookVerdict, accept_inbound_text, unavailable_reply
 from peerline.observability import make_logger
 
 logger = make_logger()
 tracer = Tracer()
 
-_STATUS = {WebhookVerdict.ACCEPTED: 200, WebhookVerdict.FORBIDDEN: 403, WebhookVerdict.MALFORMED: 400}
+_STATUS = {
+    WebhookVerdict.ACCEPTED: 200,
+    WebhookVerdict.FORBIDDEN: 403,
+    WebhookVerdict.MALFORMED: 400,
+    WebhookVerdict.UNAVAILABLE: 200,  # 200 so that Twilio texts the fallback reply
+}
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -35,4 +40,6 @@ def lambda_handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dic
         now=utc_now(),
     )
     logger.info("inbound webhook answered", verdict=str(verdict))
+    if verdict is WebhookVerdict.UNAVAILABLE:
+        return twiml_response(_STATUS[verdict], reply=unavailable_reply(webhook.settings.emergency_resources_text))
     return twiml_response(_STATUS[verdict])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,11 +14,14 @@ from pydantic import ValidationError
 from peerline.models import InboundText
 from peerline.phone import is_e164
 
+logger = logging.getLogger(__name__)
+
 
 class WebhookVerdict(StrEnum):
     ACCEPTED = "accepted"
     FORBIDDEN = "forbidden"  # missing or forged signature: 403, nothing queued
     MALFORMED = "malformed"  # signed, but not a text we can handle: 400, nothing queued
+    UNAVAILABLE = "unavailable"  # genuine, but it could not be queued: answer the texter directly
 
 
 @dataclass(frozen=True)
@@ -74,5 +78,20 @@ def accept_inbound_text(
         )
     except (ValidationError, ValueError):
         return WebhookVerdict.MALFORMED
-    queue.enqueue_once(text)
+    try:
+        queue.enqueue_once(text)
+    except Exception:
+        # Twilio does not retry a failed webhook: rather than leave the texter in silence, the handler answers
+        # them directly (TwiML) with emergency resources and a request to text again.
+        logger.exception("inbound text could not be queued", extra={"message_sid": text.message_sid})
+        return WebhookVerdict.UNAVAILABLE
     return WebhookVerdict.ACCEPTED
+
+
+def unavailable_reply(emergency_resources: str) -> str:
+    """What a texter is told when their text could not be taken in (both languages: we don't know theirs yet)."""
+    return (
+        "Peerline: sorry, we couldn't receive your message just now. Please text again in a minute. "
+        f"{emergency_resources} / Peerline: no pudimos recibir tu mensaje. Escríbenos de nuevo en un minuto. "
+        "Si estás en peligro, llama al 911 o al 988."
+    )

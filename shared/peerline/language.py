@@ -131,6 +131,8 @@ _ENGLISH_WORDS = frozenset(
         "okay",
     ]
 )
+
+
 def detect_language(text: str) -> Language:
     """Spanish when the text reads as Spanish (``hola``, ``ayuda``, ``¿``, ``ñ`` …), English otherwise.
 

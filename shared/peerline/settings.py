@@ -26,6 +26,8 @@ class WebhookSettings(_FromEnvironment):
     twilio_secret_name: str
     # Empty = rebuild the URL Twilio called from the request's own domain (the default execute-api endpoint).
     public_base_url: str = ""
+    # Texted straight back (TwiML) when a text can't be queued, so nobody is left in silence.
+    emergency_resources_text: str = "If you are in danger now, call 911. You can also call or text 988."
     # How long a MessageSid is remembered: a replay within this window is answered but not processed again.
     replay_window_seconds: int = Field(default=7 * 24 * 3600, ge=60)
 

@@ -454,3 +454,20 @@ def test_sample_timer_batch_is_stale_and_does_nothing(
         )
     assert result == {"batchItemFailures": []}
     assert drain(aws["sqs"], queue_url(stack, "OutboundQueue")) == []
+
+
+def test_text_that_cannot_be_queued_gets_a_direct_reply_with_emergency_resources(
+    as_function: Any, lambda_context: Any, aws: Any
+) -> None:
+    # given the inbound queue is unreachable
+    event = text_event("please help", from_number="+15555550188", sid="SM" + "8" * 32)
+    broken = "http://127.0.0.1:9/000000000000/missing.fifo"
+
+    # when a genuine text arrives
+    with as_function("InboundWebhookFunction", INBOUND_QUEUE_URL=broken):
+        response = load_handler("inbound_webhook").lambda_handler(event, lambda_context)
+
+    # then Twilio is told to text the texter back at once (TwiML <Message>), never silence or a 5xx
+    assert response["statusCode"] == 200
+    assert "<Message>" in response["body"]
+    assert "988" in response["body"] and "text again" in response["body"]

@@ -191,3 +191,28 @@ def test_text_without_body_is_accepted_as_empty(webhook: Webhook) -> None:
     assert verdict is WebhookVerdict.ACCEPTED
     assert webhook.queue.texts[0].body == ""
     assert webhook.queue.texts[0].num_media == 1
+
+
+class BrokenQueue:
+    def enqueue_once(self, text: object) -> None:
+        raise ConnectionError("queue unreachable")
+
+
+def test_text_that_cannot_be_queued_is_answered_directly_not_dropped(webhook: Webhook) -> None:
+    # given a queue that is down
+    webhook.queue = BrokenQueue()  # type: ignore[assignment]
+
+    # when a genuine text arrives
+    verdict = webhook.accept(webhook.signed(FORM))
+
+    # then the webhook says so, so that the handler texts the texter back itself
+    assert verdict is WebhookVerdict.UNAVAILABLE
+
+
+def test_unavailable_reply_asks_to_text_again_with_emergency_resources_in_both_languages() -> None:
+    from peerline.inbound import unavailable_reply
+
+    reply = unavailable_reply("Call 911 or text 988.")
+    assert "text again" in reply
+    assert "Call 911 or text 988." in reply
+    assert "Escríbenos de nuevo" in reply

@@ -47,6 +47,13 @@ def webhook_request_from(event: APIGatewayProxyEventV2, public_base_url: str) ->
     )
 
 
-def twiml_response(status_code: int) -> dict[str, Any]:
-    """An empty TwiML answer: Twilio texts nothing back by itself (a text/plain body would be texted)."""
-    return {"statusCode": status_code, "headers": {"Content-Type": "text/xml"}, "body": _EMPTY_TWIML}
+def twiml_response(status_code: int, reply: str | None = None) -> dict[str, Any]:
+    """A TwiML answer: empty (Twilio texts nothing by itself; a text/plain body would be texted), or one reply."""
+    body = _EMPTY_TWIML
+    if reply:
+        from twilio.twiml.messaging_response import MessagingResponse  # only on the rare fallback path
+
+        twiml = MessagingResponse()
+        twiml.message(reply)
+        body = str(twiml)
+    return {"statusCode": status_code, "headers": {"Content-Type": "text/xml"}, "body": body}
