@@ -1,7 +1,7 @@
 """The composition root: each function's ports built once per container from its settings.
 
 Handlers call one of these; tests point everything at moto or the local Twilio fake through the environment
-(``AWS_ENDPOINT_URL``, ``TWILIO_API_BASE_URL``) and call ``cache_clear()`` between set-ups.
+(``AWS_ENDPOINT_URL``, ``TWILIO_API_BASE_URL``) and call ``reset()`` between set-ups.
 """
 
 from __future__ import annotations
@@ -23,20 +23,6 @@ from peerline.replies import ReplyBook
 from peerline.settings import EngineFunctionSettings, SenderSettings, StatusCallbackSettings, WebhookSettings
 
 
-@dataclass(frozen=True)
-class InboundWebhookPorts:
-    settings: WebhookSettings
-    vault: KmsNumberVault
-    queue: Any  # InboundQueueOnce
-    once: Once
-
-    def checker(self) -> TwilioSignatureChecker:
-        return TwilioSignatureChecker(twilio_credentials(self.settings.twilio_secret_name).auth_token)
-
-    def texter_id_for(self, number: str) -> str:
-        return texter_id_for(number, secret_string(self.settings.pepper_secret_arn))
-
-
 class _IdempotentInboundQueue:
     def __init__(self, queue: SqsInboundQueue, once: Once) -> None:
         self._enqueue = once.wrap(self._enqueue_text)
@@ -48,6 +34,20 @@ class _IdempotentInboundQueue:
 
     def enqueue_once(self, text: InboundText) -> None:
         self._enqueue(text)
+
+
+@dataclass(frozen=True)
+class InboundWebhookPorts:
+    settings: WebhookSettings
+    vault: KmsNumberVault
+    queue: _IdempotentInboundQueue
+    once: Once
+
+    def checker(self) -> TwilioSignatureChecker:
+        return TwilioSignatureChecker(twilio_credentials(self.settings.twilio_secret_name).auth_token)
+
+    def texter_id_for(self, number: str) -> str:
+        return texter_id_for(number, secret_string(self.settings.pepper_secret_arn))
 
 
 @cache
