@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -63,6 +63,8 @@ class InboundText(BaseModel):
 class TimerKind(StrEnum):
     CONSENT_TIMEOUT = "consent_timeout"
     STILL_WAITING = "still_waiting"
+    OFFER_EXPIRY = "offer_expiry"
+    INACTIVITY = "inactivity"
 
 
 class ConversationTimer(BaseModel):
@@ -75,6 +77,11 @@ class ConversationTimer(BaseModel):
     conversation_id: str
     texter_id: str
     fire_at: datetime
+    # For offer expiry: which offer; for inactivity: the activity it was scheduled after. A timer whose offer or
+    # activity is no longer current is stale and does nothing.
+    offer_id: str | None = None
+    volunteer_id: str | None = None
+    activity_at: datetime | None = None
 
 
 class OutboundText(BaseModel):
@@ -135,10 +142,56 @@ class ConversationRecord(BaseModel):
     outbound_count: int = 0
     resources_sent: bool = False
     expires_at: int
+    # Routing: who holds it (offered to, or active with), the current offer, and who must not get it again.
+    volunteer_id: str | None = None
+    offer_id: str | None = None
+    offer_expires_at: datetime | None = None
+    excluded_volunteers: list[str] = Field(default_factory=list)
+    accepted_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    needs_supervisor: bool = False
+    outcome: str | None = None
+    tags: list[str] = Field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+
+class VolunteerStatus(StrEnum):
+    AVAILABLE = "available"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class Role(StrEnum):
+    VOLUNTEER = "volunteer"
+    SUPERVISOR = "supervisor"
+
+
+class VolunteerRecord(BaseModel):
+    """A trained volunteer, keyed by their Cognito ``sub``. ``load`` = offers held + active conversations."""
+
+    volunteer_id: str = Field(min_length=1)
+    username: str = Field(min_length=1)
+    display_name: str = Field(min_length=1, max_length=40)
+    roles: list[Role] = Field(default_factory=lambda: [Role.VOLUNTEER], min_length=1)
+    certified_until: date | None = None
+    languages: list[Language] = Field(default_factory=lambda: [Language.ENGLISH], min_length=1)
+    max_concurrent: int = Field(default=2, ge=1, le=10)
+    status: VolunteerStatus = VolunteerStatus.OFFLINE
+    active: bool = True
+    load: int = Field(default=0, ge=0)
+    # ISO timestamp (a string so it sorts in the ByStatus index); "0" = never assigned, first in line.
+    last_assigned_at: str = "0"
+    version: int = 0
+
+    def is_certified(self, today: date) -> bool:
+        return self.certified_until is not None and self.certified_until >= today
+
+    @property
+    def is_supervisor(self) -> bool:
+        return Role.SUPERVISOR in self.roles
 
 
 class StoredMessage(BaseModel):
