@@ -65,6 +65,24 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "{emergency}"
         ),
     },
+    "joined": {
+        Language.ENGLISH: "You're now texting with {name}, a trained peer volunteer. What's on your mind?",
+        Language.SPANISH: "Ahora estás conversando con {name}, un voluntario capacitado. ¿Qué te preocupa?",
+    },
+    "closed": {
+        Language.ENGLISH: "Thank you for reaching out to Peerline. You can text us again anytime. {emergency}",
+        Language.SPANISH: "Gracias por comunicarte con Peerline. Puedes escribirnos cuando quieras. {emergency}",
+    },
+    "closed_inactive": {
+        Language.ENGLISH: (
+            "We haven't heard from you in a while, so we've closed this conversation. Text us again anytime. "
+            "{emergency}"
+        ),
+        Language.SPANISH: (
+            "No hemos sabido de ti en un rato, así que cerramos esta conversación. Escríbenos cuando quieras. "
+            "{emergency}"
+        ),
+    },
     "help": {
         Language.ENGLISH: (
             "Peerline is a free, confidential peer support text line. Text us anything to reach a trained peer "
@@ -85,7 +103,7 @@ class ReplyBook:
     emergency_resources: str
     emergency_resources_es: str
 
-    def text(self, name: str, language: Language) -> str:
-        """The reply ``name`` in ``language``."""
+    def text(self, reply: str, language: Language, **values: str) -> str:
+        """The reply named ``reply`` in ``language`` (``values`` fill placeholders such as a volunteer's ``name``)."""
         emergency = self.emergency_resources_es if language is Language.SPANISH else self.emergency_resources
-        return _TEXTS[name][language].format(emergency=emergency)
+        return _TEXTS[reply][language].format(emergency=emergency, **values)

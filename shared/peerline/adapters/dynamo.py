@@ -39,10 +39,19 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
 def conversation_item(conversation: ConversationRecord) -> dict[str, Any]:
     """A conversation as stored; only waiting conversations carry the sparse queue index keys."""
     values = conversation.model_dump(mode="json")
+    if conversation.state in (ConversationState.OFFERED, ConversationState.ACTIVE) and conversation.volunteer_id:
+        values["holder"] = conversation.volunteer_id
     if conversation.state is ConversationState.WAITING and conversation.waiting_since is not None:
         values["queue"] = WAITING_QUEUE
         values["queue_rank"] = f"{PRIORITY_RANK[conversation.priority]}#{conversation.waiting_since.isoformat()}"
     return to_item(values)
+
+
+def conversation_from(item: Mapping[str, Any]) -> ConversationRecord:
+    values = from_item(item)
+    for derived in ("queue", "queue_rank", "holder"):
+        values.pop(derived, None)
+    return ConversationRecord.model_validate(values)
 
 
 class DynamoConversationRepository:
@@ -79,10 +88,7 @@ class DynamoConversationRepository:
         ).get("Item")
         if not item:
             return None
-        values = from_item(item)
-        values.pop("queue", None)
-        values.pop("queue_rank", None)
-        return ConversationRecord.model_validate(values)
+        return conversation_from(item)
 
     def commit(self, change: StateChange) -> None:
         actions: list[dict[str, Any]] = [self._texter_action(change)]

@@ -1,0 +1,594 @@
+"""Routing waiting texters to trained volunteers: offers, pulls, relay, transfer and close.
+
+The invariants, each protected by a condition in the same transaction as the change it guards:
+- a conversation is never active with two volunteers (every move is conditioned on the conversation's version,
+  and accepting on the offer being the caller's);
+- a volunteer never holds more than their cap (offers and active conversations count as ``load``; taking one is
+  conditioned on ``load < max_concurrent``);
+- an accepted offer can't be accepted again, and a stale offer-expiry or inactivity timer does nothing (they are
+  conditioned on the offer id / last activity they were scheduled for).
+Queries (the waiting index, available volunteers) only nominate candidates; the conditional writes decide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from peerline.conversation import (
+    ConcurrentUpdateError,
+    OutboundQueue,
+    TimerQueue,
+    transition,
+    utc_now,
+)
+from peerline.models import (
+    Consent,
+    ConversationRecord,
+    ConversationState,
+    ConversationTimer,
+    OutboundText,
+    Priority,
+    Role,
+    StoredMessage,
+    TexterRecord,
+    TimerKind,
+    VolunteerRecord,
+    VolunteerStatus,
+)
+from peerline.replies import ReplyBook
+
+PRIORITY_WEIGHT = {Priority.NONE: 0.0, Priority.CONCERN: 1.0, Priority.HIGH: 2.0, Priority.IMMINENT: 3.0}
+# Waiting this long raises a conversation by one priority level, up to just below imminent.
+AGING_SECONDS_PER_LEVEL = 600.0
+_AGED_CEILING = PRIORITY_WEIGHT[Priority.IMMINENT] - 0.01
+_MAX_ATTEMPTS = 5
+
+
+class RoutingError(Exception):
+    """Base of the errors a volunteer's request can meet."""
+
+
+class NotFoundError(RoutingError):
+    """No such conversation, or not one the caller may see (a volunteer can't tell which)."""
+
+
+class ConflictError(RoutingError):
+    """The conversation is not in a state that allows this (already accepted, closed, no longer offered…)."""
+
+
+class NotEligibleError(RoutingError):
+    """The volunteer can't take conversations now (not certified, deactivated, offline, at their cap…)."""
+
+
+@dataclass(frozen=True)
+class LoadChange:
+    """A change to a volunteer's load, with the condition that makes it safe."""
+
+    volunteer_id: str
+    delta: int
+    # Taking load requires being available (or at least not offline for pulls) and under the cap.
+    require_capacity: bool = False
+    require_status: VolunteerStatus | None = None
+    assigned_at: str | None = None
+
+
+@dataclass
+class RoutingChange:
+    """Everything one routing step changes, committed atomically (``ConcurrentUpdateError`` if any condition fails)."""
+
+    conversation: ConversationRecord
+    expected_version: int
+    delete_conversation: bool = False
+    loads: list[LoadChange] = field(default_factory=list)
+    new_messages: list[StoredMessage] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+    volunteer_status: tuple[str, VolunteerStatus] | None = None
+
+
+class RoutingRepository(Protocol):
+    def get_conversation(self, conversation_id: str) -> ConversationRecord | None: ...
+
+    def get_volunteer(self, volunteer_id: str) -> VolunteerRecord | None: ...
+
+    def get_texter(self, texter_id: str) -> TexterRecord | None: ...
+
+    def waiting_conversations(self) -> list[ConversationRecord]: ...
+
+    def conversations_held_by(self, volunteer_id: str) -> list[ConversationRecord]: ...
+
+    def open_conversations(self) -> list[ConversationRecord]: ...
+
+    def available_volunteers(self) -> list[VolunteerRecord]: ...
+
+    def set_volunteer_status(self, volunteer_id: str, status: VolunteerStatus) -> VolunteerRecord: ...
+
+    def commit_routing(self, change: RoutingChange) -> None: ...
+
+    def list_messages(self, conversation_id: str) -> list[StoredMessage]: ...
+
+    def delete_messages(self, conversation_id: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    offer_timeout_seconds: int = 45
+    inactivity_close_minutes: int = 30
+    message_ttl_hours: int = 24
+    retention_days: int = 90
+
+
+def urgency(conversation: ConversationRecord, now: datetime) -> float:
+    """How urgent a waiting conversation is: its priority, aged by waiting time (never above imminent)."""
+    weight = PRIORITY_WEIGHT[conversation.priority]
+    waited = (now - (conversation.waiting_since or now)).total_seconds()
+    aged = weight + max(0.0, waited) / AGING_SECONDS_PER_LEVEL
+    return aged if conversation.priority is Priority.IMMINENT else min(aged, _AGED_CEILING)
+
+
+def queue_order(conversations: Sequence[ConversationRecord], now: datetime) -> list[ConversationRecord]:
+    """Most urgent first; equal urgency → longest waiting first."""
+    return sorted(
+        conversations,
+        key=lambda conversation: (-urgency(conversation, now), conversation.waiting_since or now),
+    )
+
+
+def may_take(volunteer: VolunteerRecord, today: date) -> bool:
+    """Whether the volunteer may be given conversations at all (status and capacity aside)."""
+    return (
+        volunteer.active
+        and volunteer.is_certified(today)
+        and bool({Role.VOLUNTEER, Role.SUPERVISOR} & set(volunteer.roles))
+    )
+
+
+def is_eligible(volunteer: VolunteerRecord, conversation: ConversationRecord, today: date) -> bool:
+    """Certified, active, available, speaks the texter's language, under their cap, and never excluded."""
+    return (
+        may_take(volunteer, today)
+        and volunteer.status is VolunteerStatus.AVAILABLE
+        and volunteer.load < volunteer.max_concurrent
+        and conversation.language in volunteer.languages
+        and volunteer.volunteer_id not in conversation.excluded_volunteers
+    )
+
+
+def candidates_for(
+    conversation: ConversationRecord, volunteers: Sequence[VolunteerRecord], today: date
+) -> list[VolunteerRecord]:
+    """Eligible volunteers, least recently assigned first."""
+    eligible = [volunteer for volunteer in volunteers if is_eligible(volunteer, conversation, today)]
+    return sorted(eligible, key=lambda volunteer: (volunteer.last_assigned_at, volunteer.volunteer_id))
+
+
+class Router:
+    """Moves conversations between the queue and volunteers, and relays between them."""
+
+    def __init__(
+        self,
+        repository: RoutingRepository,
+        outbound: OutboundQueue,
+        timers: TimerQueue,
+        replies: ReplyBook,
+        settings: RoutingSettings,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._repository = repository
+        self._outbound = outbound
+        self._timers = timers
+        self._replies = replies
+        self._settings = settings
+        self._clock = clock
+
+    # ------------------------------------------------------------------ push
+    def route_waiting(self) -> list[tuple[str, str]]:
+        """Offer waiting conversations, most urgent first, to eligible available volunteers.
+
+        Returns the (conversation id, volunteer id) offers made. Safe to call from anywhere, any number of times.
+        """
+        now = self._clock()
+        offers: list[tuple[str, str]] = []
+        volunteers = {volunteer.volunteer_id: volunteer for volunteer in self._repository.available_volunteers()}
+        for conversation in queue_order(self._repository.waiting_conversations(), now):
+            for volunteer in candidates_for(conversation, list(volunteers.values()), now.date()):
+                try:
+                    self._offer(conversation, volunteer, now)
+                except ConcurrentUpdateError:
+                    # The conversation moved, or the volunteer filled up: re-read the volunteer and go on.
+                    fresh = self._repository.get_volunteer(volunteer.volunteer_id)
+                    if fresh is not None:
+                        volunteers[volunteer.volunteer_id] = fresh
+                    current = self._repository.get_conversation(conversation.conversation_id)
+                    if current is None or current.state is not ConversationState.WAITING:
+                        break
+                    conversation = current
+                    continue
+                offers.append((conversation.conversation_id, volunteer.volunteer_id))
+                volunteers[volunteer.volunteer_id] = volunteer.model_copy(update={"load": volunteer.load + 1})
+                break
+        return offers
+
+    def _offer(self, conversation: ConversationRecord, volunteer: VolunteerRecord, now: datetime) -> None:
+        offer_id = uuid.uuid4().hex
+        expires = now + timedelta(seconds=self._settings.offer_timeout_seconds)
+        offered = transition(conversation, ConversationState.OFFERED).model_copy(
+            update={"volunteer_id": volunteer.volunteer_id, "offer_id": offer_id, "offer_expires_at": expires}
+        )
+        self._repository.commit_routing(
+            RoutingChange(
+                conversation=offered,
+                expected_version=conversation.version,
+                loads=[
+                    LoadChange(
+                        volunteer.volunteer_id, +1, require_capacity=True, require_status=VolunteerStatus.AVAILABLE
+                    )
+                ],
+            )
+        )
+        self._timers.schedule(
+            [
+                ConversationTimer(
+                    timer_id=f"offer:{offer_id}",
+                    kind=TimerKind.OFFER_EXPIRY,
+                    conversation_id=conversation.conversation_id,
+                    texter_id=conversation.texter_id,
+                    fire_at=expires,
+                    offer_id=offer_id,
+                    volunteer_id=volunteer.volunteer_id,
+                )
+            ]
+        )
+
+    def accept(self, volunteer_id: str, conversation_id: str) -> ConversationRecord:
+        """Accept the conversation offered to the caller: it becomes active with them."""
+        now = self._clock()
+        conversation = self._held(conversation_id, volunteer_id, ConversationState.OFFERED)
+        volunteer = self._volunteer(volunteer_id)
+        active = transition(conversation, ConversationState.ACTIVE).model_copy(
+            update={"offer_id": None, "offer_expires_at": None, "accepted_at": now, "last_activity_at": now}
+        )
+        self._commit_or_conflict(
+            RoutingChange(
+                conversation=active,
+                expected_version=conversation.version,
+                loads=[LoadChange(volunteer_id, 0, assigned_at=now.isoformat())],
+            )
+        )
+        self._text_texter(active, f"joined:{conversation.version}", self._joined_text(active, volunteer))
+        self._schedule_inactivity(active, now)
+        return active
+
+    def decline(self, volunteer_id: str, conversation_id: str) -> None:
+        """Decline an offer: the conversation goes back to the queue and never to the caller again."""
+        conversation = self._held(conversation_id, volunteer_id, ConversationState.OFFERED)
+        self._commit_or_conflict(self._back_to_queue(conversation, volunteer_id))
+        self.route_waiting()
+
+    def expire_offer(self, timer: ConversationTimer) -> bool:
+        """An offer's time ran out: next volunteer. A timer for an offer no longer current does nothing."""
+        conversation = self._repository.get_conversation(timer.conversation_id)
+        if (
+            conversation is None
+            or conversation.state is not ConversationState.OFFERED
+            or conversation.offer_id != timer.offer_id
+            or conversation.volunteer_id is None
+        ):
+            return False
+        try:
+            self._repository.commit_routing(self._back_to_queue(conversation, conversation.volunteer_id))
+        except ConcurrentUpdateError:
+            return False
+        self.route_waiting()
+        return True
+
+    # ------------------------------------------------------------------ pull
+    def take_next(self, volunteer_id: str) -> ConversationRecord:
+        """Atomically claim the most urgent waiting conversation the caller is eligible for."""
+        now = self._clock()
+        volunteer = self._volunteer(volunteer_id)
+        if not may_take(volunteer, now.date()) or volunteer.status is VolunteerStatus.OFFLINE:
+            raise NotEligibleError("not certified, deactivated or offline")
+        if volunteer.load >= volunteer.max_concurrent:
+            raise NotEligibleError("at your maximum of concurrent conversations")
+        for conversation in queue_order(self._repository.waiting_conversations(), now):
+            if conversation.language not in volunteer.languages or volunteer_id in conversation.excluded_volunteers:
+                continue
+            active = transition(conversation, ConversationState.ACTIVE).model_copy(
+                update={"volunteer_id": volunteer_id, "accepted_at": now, "last_activity_at": now}
+            )
+            try:
+                self._repository.commit_routing(
+                    RoutingChange(
+                        conversation=active,
+                        expected_version=conversation.version,
+                        loads=[LoadChange(volunteer_id, +1, require_capacity=True, assigned_at=now.isoformat())],
+                    )
+                )
+            except ConcurrentUpdateError:
+                continue
+            self._text_texter(active, f"joined:{conversation.version}", self._joined_text(active, volunteer))
+            self._schedule_inactivity(active, now)
+            return active
+        raise NotFoundError("nobody you can take is waiting")
+
+    # ------------------------------------------------------------------ availability
+    def set_availability(self, volunteer_id: str, status: VolunteerStatus) -> VolunteerRecord:
+        """Change the caller's status. Offline: their offers move on at once, their active conversations are
+        flagged for supervisors. Available: waiting conversations are offered."""
+        volunteer = self._volunteer(volunteer_id)
+        if not volunteer.active:
+            raise NotEligibleError("deactivated")
+        updated = self._repository.set_volunteer_status(volunteer_id, status)
+        if status is VolunteerStatus.OFFLINE:
+            for conversation in self._repository.conversations_held_by(volunteer_id):
+                if conversation.state is ConversationState.OFFERED:
+                    self._try(self._back_to_queue(conversation, volunteer_id))
+                elif conversation.state is ConversationState.ACTIVE and not conversation.needs_supervisor:
+                    flagged = conversation.model_copy(update={"needs_supervisor": True})
+                    self._try(RoutingChange(conversation=flagged, expected_version=conversation.version))
+        self.route_waiting()
+        return updated
+
+    # ------------------------------------------------------------------ transfer and close
+    def transfer(self, caller: VolunteerRecord, conversation_id: str, to: str) -> ConversationRecord:
+        """Hand an active conversation back to the queue (``to="queue"``) or offer it to another volunteer.
+
+        The conversation never goes back to the one who transferred it away.
+        """
+        now = self._clock()
+        conversation = self._held(conversation_id, caller.volunteer_id, ConversationState.ACTIVE, caller=caller)
+        holder = conversation.volunteer_id or caller.volunteer_id
+        if to == "queue":
+            change = self._back_to_queue(conversation, holder)
+            self._commit_or_conflict(change)
+            self.route_waiting()
+            return change.conversation
+        target = self._repository.get_volunteer(to)
+        if target is None or target.volunteer_id == holder:
+            raise NotFoundError("no such volunteer to transfer to")
+        if not is_eligible(target, conversation, now.date()):
+            raise NotEligibleError(f"{target.display_name} can't take it now")
+        offer_id = uuid.uuid4().hex
+        expires = now + timedelta(seconds=self._settings.offer_timeout_seconds)
+        waiting = transition(conversation, ConversationState.WAITING)
+        offered = transition(waiting, ConversationState.OFFERED).model_copy(
+            update={
+                "volunteer_id": target.volunteer_id,
+                "offer_id": offer_id,
+                "offer_expires_at": expires,
+                "excluded_volunteers": sorted({*conversation.excluded_volunteers, holder}),
+                "needs_supervisor": False,
+                "waiting_since": now,
+            }
+        )
+        self._commit_or_conflict(
+            RoutingChange(
+                conversation=offered,
+                expected_version=conversation.version,
+                loads=[
+                    LoadChange(holder, -1),
+                    LoadChange(
+                        target.volunteer_id, +1, require_capacity=True, require_status=VolunteerStatus.AVAILABLE
+                    ),
+                ],
+            )
+        )
+        self._timers.schedule(
+            [
+                ConversationTimer(
+                    timer_id=f"offer:{offer_id}",
+                    kind=TimerKind.OFFER_EXPIRY,
+                    conversation_id=conversation_id,
+                    texter_id=conversation.texter_id,
+                    fire_at=expires,
+                    offer_id=offer_id,
+                    volunteer_id=target.volunteer_id,
+                )
+            ]
+        )
+        return offered
+
+    def close(
+        self,
+        caller: VolunteerRecord,
+        conversation_id: str,
+        *,
+        outcome: str,
+        tags: Sequence[str],
+        reason: str = "wrap_up",
+    ) -> None:
+        """Close an active conversation with a wrap-up: closing text, bodies deleted, metadata only with consent."""
+        conversation = self._held(conversation_id, caller.volunteer_id, ConversationState.ACTIVE, caller=caller)
+        self._close(conversation, outcome=outcome, tags=list(tags), reason=reason)
+
+    def close_if_inactive(self, timer: ConversationTimer) -> bool:
+        """The inactivity timer: close only if nothing happened since the activity it was scheduled after."""
+        conversation = self._repository.get_conversation(timer.conversation_id)
+        if (
+            conversation is None
+            or conversation.state is not ConversationState.ACTIVE
+            or conversation.last_activity_at != timer.activity_at
+        ):
+            return False
+        try:
+            self._close(conversation, outcome="inactive", tags=[], reason="inactivity")
+        except ConflictError:
+            return False
+        return True
+
+    def _close(self, conversation: ConversationRecord, *, outcome: str, tags: list[str], reason: str) -> None:
+        now = self._clock()
+        closed = transition(conversation, ConversationState.CLOSED)
+        loads = [LoadChange(conversation.volunteer_id, -1)] if conversation.volunteer_id else []
+        counters = {f"conversations_closed#{now:%Y-%m-%d}": 1}
+        if conversation.consent is Consent.GIVEN:
+            change = RoutingChange(
+                conversation=closed.model_copy(
+                    update={
+                        "texter_id": "",  # anonymous session information, unlinked from the texter
+                        "closed_at": now,
+                        "close_reason": reason,
+                        "outcome": outcome,
+                        "tags": tags,
+                        "offer_id": None,
+                        "offer_expires_at": None,
+                        "expires_at": int((now + timedelta(days=self._settings.retention_days)).timestamp()),
+                    }
+                ),
+                expected_version=conversation.version,
+                loads=loads,
+                counters=counters,
+            )
+        else:
+            change = RoutingChange(
+                conversation=closed,
+                expected_version=conversation.version,
+                delete_conversation=True,
+                loads=loads,
+                counters=counters,
+            )
+        self._commit_or_conflict(change)
+        name = "closed_inactive" if reason == "inactivity" else "closed"
+        self._text_texter(conversation, name, self._replies.text(name, conversation.language))
+        self._repository.delete_messages(conversation.conversation_id)
+        self.route_waiting()
+
+    # ------------------------------------------------------------------ relay
+    def send_reply(self, volunteer_id: str, conversation_id: str, body: str) -> StoredMessage:
+        """A volunteer's reply: kept with the conversation and texted from the line's number."""
+        now = self._clock()
+        conversation = self._held(conversation_id, volunteer_id, ConversationState.ACTIVE)
+        message_id = f"out-{uuid.uuid4().hex}"
+        message = StoredMessage(
+            conversation_id=conversation_id,
+            message_key=f"{now.isoformat()}#{message_id}",
+            message_id=message_id,
+            direction="outbound",
+            body=body,
+            at=now,
+            expires_at=int((now + timedelta(hours=self._settings.message_ttl_hours)).timestamp()),
+        )
+        updated = conversation.model_copy(
+            update={"last_activity_at": now, "outbound_count": conversation.outbound_count + 1}
+        )
+        self._commit_or_conflict(
+            RoutingChange(conversation=updated, expected_version=conversation.version, new_messages=[message])
+        )
+        self._text_texter(conversation, message_id, body, purpose="relay")
+        self._schedule_inactivity(updated, now)
+        return message
+
+    def messages(self, caller: VolunteerRecord, conversation_id: str) -> list[StoredMessage]:
+        """The transcript, for the volunteer holding the conversation (or a supervisor)."""
+        conversation = self._repository.get_conversation(conversation_id)
+        if conversation is None or not self._may_see(caller, conversation):
+            raise NotFoundError("no such conversation")
+        return sorted(self._repository.list_messages(conversation_id), key=lambda message: message.message_key)
+
+    def visible_conversations(self, caller: VolunteerRecord) -> list[ConversationRecord]:
+        """The caller's offered and active conversations; supervisors see every open one."""
+        if caller.is_supervisor:
+            return [c for c in self._repository.open_conversations() if c.state is not ConversationState.CLOSED]
+        return self._repository.conversations_held_by(caller.volunteer_id)
+
+    # ------------------------------------------------------------------ helpers
+    def _may_see(self, caller: VolunteerRecord, conversation: ConversationRecord) -> bool:
+        if caller.is_supervisor:
+            return conversation.is_open
+        return conversation.volunteer_id == caller.volunteer_id and conversation.state in (
+            ConversationState.OFFERED,
+            ConversationState.ACTIVE,
+        )
+
+    def _held(
+        self,
+        conversation_id: str,
+        volunteer_id: str,
+        state: ConversationState,
+        *,
+        caller: VolunteerRecord | None = None,
+    ) -> ConversationRecord:
+        conversation = self._repository.get_conversation(conversation_id)
+        supervisor = caller is not None and caller.is_supervisor
+        if conversation is None or (conversation.volunteer_id != volunteer_id and not supervisor):
+            # Indistinguishable from "doesn't exist": a volunteer learns nothing about others' conversations.
+            raise NotFoundError("no such conversation")
+        if conversation.state is not state:
+            raise ConflictError(f"the conversation is {conversation.state}, not {state}")
+        return conversation
+
+    def _volunteer(self, volunteer_id: str) -> VolunteerRecord:
+        volunteer = self._repository.get_volunteer(volunteer_id)
+        if volunteer is None:
+            raise NotEligibleError("not a registered volunteer")
+        return volunteer
+
+    def _back_to_queue(self, conversation: ConversationRecord, volunteer_id: str) -> RoutingChange:
+        now = self._clock()
+        waiting = transition(conversation, ConversationState.WAITING).model_copy(
+            update={
+                "volunteer_id": None,
+                "offer_id": None,
+                "offer_expires_at": None,
+                "needs_supervisor": False,
+                "excluded_volunteers": sorted({*conversation.excluded_volunteers, volunteer_id}),
+                # A transferred-back conversation keeps its place: it has waited since it first waited.
+                "waiting_since": conversation.waiting_since or now,
+            }
+        )
+        return RoutingChange(
+            conversation=waiting, expected_version=conversation.version, loads=[LoadChange(volunteer_id, -1)]
+        )
+
+    def _commit_or_conflict(self, change: RoutingChange) -> None:
+        try:
+            self._repository.commit_routing(change)
+        except ConcurrentUpdateError as error:
+            raise ConflictError("the conversation changed meanwhile; reload and try again") from error
+
+    def _try(self, change: RoutingChange) -> None:
+        """Best effort: if the conversation moved meanwhile, whatever moved it took care of it."""
+        with contextlib.suppress(ConcurrentUpdateError):
+            self._repository.commit_routing(change)
+
+    def _joined_text(self, conversation: ConversationRecord, volunteer: VolunteerRecord) -> str:
+        return self._replies.text("joined", conversation.language, name=volunteer.display_name)
+
+    def _text_texter(
+        self, conversation: ConversationRecord, key: str, body: str, *, purpose: str | None = None
+    ) -> None:
+        texter = self._repository.get_texter(conversation.texter_id) if conversation.texter_id else None
+        if texter is None or texter.opted_out:
+            return
+        self._outbound.enqueue(
+            [
+                OutboundText(
+                    outbound_id=f"{conversation.conversation_id}:{key}",
+                    recipient_id=texter.texter_id,
+                    encrypted_to=texter.encrypted_number,
+                    body=body,
+                    purpose=purpose or key.split(":")[0],
+                    conversation_id=conversation.conversation_id,
+                    texter_id=texter.texter_id,
+                )
+            ]
+        )
+
+    def _schedule_inactivity(self, conversation: ConversationRecord, activity_at: datetime) -> None:
+        self._timers.schedule(
+            [
+                ConversationTimer(
+                    timer_id=f"inactivity:{conversation.conversation_id}:{activity_at.isoformat()}",
+                    kind=TimerKind.INACTIVITY,
+                    conversation_id=conversation.conversation_id,
+                    texter_id=conversation.texter_id,
+                    fire_at=activity_at + timedelta(minutes=self._settings.inactivity_close_minutes),
+                    activity_at=activity_at,
+                )
+            ]
+        )
