@@ -1,4 +1,4 @@
-"""Conversation timers: consent timeout and still-waiting resources; a timer whose state moved on does nothing."""
+"""Conversation timers: consent timeout, still waiting, offer expiry, inactivity; stale timers do nothing."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peerline import composition
+from peerline.conversation import utc_now
 from peerline.models import ConversationTimer
 from peerline.observability import make_logger
+from peerline.timers import fire_timer
 
 logger = make_logger()
 tracer = Tracer()
@@ -22,7 +24,13 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @tracer.capture_method
 def handle_timer(record: SQSRecord) -> None:
     timer = ConversationTimer.model_validate_json(record.body)
-    outcome = composition.conversation_engine().handle_timer(timer)
+    outcome = fire_timer(
+        timer,
+        engine=composition.conversation_engine(),
+        router=composition.router(),
+        timers=composition.timer_queue(),
+        now=utc_now(),
+    )
     logger.info(
         "timer handled", timer_kind=str(timer.kind), conversation_id=timer.conversation_id, outcome=str(outcome)
     )

@@ -1,1 +1,141 @@
-"""placeholder"""
+"""Volunteer API: availability, offers, take next, transcript and replies, transfer, close (OpenAPI at /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ForbiddenError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from peerline import composition
+from peerline.api_models import (
+    AvailabilityRequest,
+    CloseRequest,
+    ConversationList,
+    ConversationSummary,
+    Me,
+    MessageList,
+    MessageOut,
+    SendMessageRequest,
+    TransferRequest,
+)
+from peerline.models import VolunteerRecord, VolunteerStatus
+from peerline.observability import make_logger
+from peerline.routing import ConflictError, NotEligibleError, NotFoundError
+
+logger = make_logger()
+tracer = Tracer()
+app = APIGatewayHttpResolver(enable_validation=True)
+
+ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def caller() -> VolunteerRecord:
+    """The signed-in volunteer (API Gateway verified the token; the registry decides what they may do)."""
+    subject = app.current_event.request_context.authorizer.jwt_claim.get("sub")
+    volunteer = composition.conversation_repository().get_volunteer(str(subject)) if subject else None
+    if volunteer is None or not volunteer.active:
+        raise ForbiddenError("not an active volunteer")
+    return volunteer
+
+
+@app.get("/volunteer/me", operation_id="getMe")
+def get_me() -> Me:
+    return Me.of(caller())
+
+
+@app.put("/volunteer/me/availability", operation_id="setAvailability")
+def set_availability(request: AvailabilityRequest) -> Me:
+    volunteer = composition.router().set_availability(caller().volunteer_id, VolunteerStatus(request.status))
+    return Me.of(volunteer)
+
+
+@app.get("/volunteer/conversations", operation_id="listConversations")
+def list_conversations() -> ConversationList:
+    conversations = composition.router().visible_conversations(caller())
+    return ConversationList(conversations=[ConversationSummary.of(c) for c in conversations])
+
+
+@app.post("/volunteer/conversations/take-next", operation_id="takeNext")
+def take_next() -> ConversationSummary:
+    return ConversationSummary.of(composition.router().take_next(caller().volunteer_id))
+
+
+@app.post("/volunteer/conversations/<conversation_id>/accept", operation_id="acceptConversation")
+def accept_conversation(conversation_id: ConversationId) -> ConversationSummary:
+    return ConversationSummary.of(composition.router().accept(caller().volunteer_id, conversation_id))
+
+
+@app.post("/volunteer/conversations/<conversation_id>/decline", operation_id="declineConversation")
+def decline_conversation(conversation_id: ConversationId) -> Response[None]:
+    composition.router().decline(caller().volunteer_id, conversation_id)
+    return Response(204, content_types.APPLICATION_JSON, None)
+
+
+@app.get("/volunteer/conversations/<conversation_id>/messages", operation_id="listMessages")
+def list_messages(conversation_id: ConversationId) -> MessageList:
+    messages = composition.router().messages(caller(), conversation_id)
+    return MessageList(messages=[MessageOut.of(message) for message in messages])
+
+
+@app.post("/volunteer/conversations/<conversation_id>/messages", operation_id="sendMessage")
+def send_message(conversation_id: ConversationId, request: SendMessageRequest) -> MessageOut:
+    return MessageOut.of(composition.router().send_reply(caller().volunteer_id, conversation_id, request.body))
+
+
+@app.post("/volunteer/conversations/<conversation_id>/transfer", operation_id="transferConversation")
+def transfer_conversation(conversation_id: ConversationId, request: TransferRequest) -> ConversationSummary:
+    return ConversationSummary.of(composition.router().transfer(caller(), conversation_id, request.to))
+
+
+@app.post("/volunteer/conversations/<conversation_id>/close", operation_id="closeConversation")
+def close_conversation(conversation_id: ConversationId, request: CloseRequest) -> Response[None]:
+    composition.router().close(caller(), conversation_id, outcome=request.outcome, tags=request.tags)
+    return Response(204, content_types.APPLICATION_JSON, None)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    return Response(200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title="Peerline volunteer API"))
+
+
+def _problem(status: int, message: str) -> Response[dict[str, str]]:
+    return Response(status, content_types.APPLICATION_JSON, {"message": message})
+
+
+@app.exception_handler(NotFoundError)
+def not_found(error: NotFoundError) -> Response[dict[str, str]]:
+    return _problem(404, str(error))
+
+
+@app.exception_handler(ConflictError)
+def conflict(error: ConflictError) -> Response[dict[str, str]]:
+    return _problem(409, str(error))
+
+
+@app.exception_handler(NotEligibleError)
+def not_eligible(error: NotEligibleError) -> Response[dict[str, str]]:
+    return _problem(403, str(error))
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    # Readable: where and what, without echoing the submitted values (a reply may hold a texter's words).
+    details = [
+        {"where": ".".join(str(part) for part in issue.get("loc", [])), "problem": issue.get("msg", "invalid")}
+        for issue in error.errors()
+    ]
+    summary = "; ".join(f"{detail['where']}: {detail['problem']}" for detail in details)
+    return Response(
+        422, content_types.APPLICATION_JSON, {"message": f"invalid request — {summary}", "details": details}
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

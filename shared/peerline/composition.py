@@ -10,16 +10,18 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from peerline.adapters.dynamo import DynamoConversationRepository, DynamoDeliveryLog, DynamoTexterOptOuts
+from peerline.adapters.dynamo import DynamoDeliveryLog, DynamoTexterOptOuts
 from peerline.adapters.idempotency import Once
 from peerline.adapters.kms import KmsNumberVault
 from peerline.adapters.queues import SqsInboundQueue, SqsOutboundQueue, SqsTimerQueue
+from peerline.adapters.routing_store import DynamoRoutingRepository
 from peerline.adapters.secrets import forget_cached_secrets, secret_string, twilio_credentials
 from peerline.adapters.twilio_signature import TwilioSignatureChecker
 from peerline.conversation import ConversationEngine, EngineSettings
 from peerline.models import InboundText
 from peerline.phone import texter_id_for
 from peerline.replies import ReplyBook
+from peerline.routing import Router, RoutingSettings
 from peerline.settings import EngineFunctionSettings, SenderSettings, StatusCallbackSettings, WebhookSettings
 
 
@@ -73,25 +75,53 @@ def conversation_engine() -> ConversationEngine:
         repository=conversation_repository(),
         outbound=SqsOutboundQueue(settings.outbound_queue_url),
         timers=SqsTimerQueue(settings.timer_queue_url),
-        replies=ReplyBook(settings.emergency_resources_text, settings.emergency_resources_text_es),
+        replies=_replies(settings),
         settings=EngineSettings(
             still_waiting_seconds=settings.still_waiting_seconds,
             consent_timeout_seconds=settings.consent_timeout_seconds,
+            message_ttl_hours=settings.message_ttl_hours,
+            retention_days=settings.retention_days,
+            inactivity_close_minutes=settings.inactivity_close_minutes,
+        ),
+        on_queued=router().route_waiting,
+    )
+
+
+@cache
+def conversation_repository() -> DynamoRoutingRepository:
+    settings = EngineFunctionSettings.from_env()
+    return DynamoRoutingRepository(
+        texters_table=settings.texters_table,
+        conversations_table=settings.conversations_table,
+        messages_table=settings.messages_table,
+        counters_table=settings.counters_table,
+        volunteers_table=settings.volunteers_table,
+    )
+
+
+@cache
+def router() -> Router:
+    settings = EngineFunctionSettings.from_env()
+    return Router(
+        repository=conversation_repository(),
+        outbound=SqsOutboundQueue(settings.outbound_queue_url),
+        timers=SqsTimerQueue(settings.timer_queue_url),
+        replies=_replies(settings),
+        settings=RoutingSettings(
+            offer_timeout_seconds=settings.offer_timeout_seconds,
+            inactivity_close_minutes=settings.inactivity_close_minutes,
             message_ttl_hours=settings.message_ttl_hours,
             retention_days=settings.retention_days,
         ),
     )
 
 
-@cache
-def conversation_repository() -> DynamoConversationRepository:
-    settings = EngineFunctionSettings.from_env()
-    return DynamoConversationRepository(
-        texters_table=settings.texters_table,
-        conversations_table=settings.conversations_table,
-        messages_table=settings.messages_table,
-        counters_table=settings.counters_table,
-    )
+def timer_queue() -> SqsTimerQueue:
+    return SqsTimerQueue(EngineFunctionSettings.from_env().timer_queue_url)
+
+
+def _replies(settings: EngineFunctionSettings) -> ReplyBook:
+    return ReplyBook(settings.emergency_resources_text, settings.emergency_resources_text_es)
 
 
 @dataclass(frozen=True)
@@ -164,7 +194,7 @@ def status_callback() -> StatusCallbackPorts:
 
 def reset() -> None:
     """Forget every built port (tests change the environment between set-ups)."""
-    for factory in (inbound_webhook, conversation_engine, conversation_repository, sender, status_callback):
+    for factory in (inbound_webhook, conversation_engine, conversation_repository, router, sender, status_callback):
         factory.cache_clear()
     _twilio_gateway.cache_clear()
     forget_cached_secrets()

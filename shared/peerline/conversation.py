@@ -88,6 +88,10 @@ class StateChange:
     timers: list[ConversationTimer] = field(default_factory=list)
     # Conversations whose message bodies must go once this change is committed.
     purge_messages_of: list[str] = field(default_factory=list)
+    # A volunteer whose offer or conversation this change ends (their load goes down in the same transaction).
+    release_volunteer_id: str | None = None
+    # Whether the conversation entered the queue (then the router offers it).
+    entered_queue: bool = False
 
 
 class ConversationRepository(Protocol):
@@ -120,6 +124,7 @@ class EngineSettings:
     consent_timeout_seconds: int = 120
     message_ttl_hours: int = 24
     retention_days: int = 90
+    inactivity_close_minutes: int = 30
 
 
 def utc_now() -> datetime:
@@ -148,6 +153,7 @@ class ConversationEngine:
         replies: ReplyBook,
         settings: EngineSettings,
         clock: Callable[[], datetime] = utc_now,
+        on_queued: Callable[[], object] | None = None,
     ) -> None:
         self._repository = repository
         self._outbound = outbound
@@ -155,6 +161,8 @@ class ConversationEngine:
         self._replies = replies
         self._settings = settings
         self._clock = clock
+        # Called after a conversation entered the queue (the router offers it to a volunteer).
+        self._on_queued = on_queued
 
     # ------------------------------------------------------------------ events
     def handle_text(self, text: InboundText) -> Outcome:
@@ -305,6 +313,18 @@ class ConversationEngine:
             return
         # waiting / offered / active: the text is kept for (or relayed to) the volunteer.
         self._store_inbound(change, event, text)
+        if conversation.state is ConversationState.ACTIVE:
+            change.conversation = change.conversation.model_copy(update={"last_activity_at": event.at})
+            change.timers.append(
+                ConversationTimer(
+                    timer_id=f"inactivity:{conversation.conversation_id}:{event.at.isoformat()}",
+                    kind=TimerKind.INACTIVITY,
+                    conversation_id=conversation.conversation_id,
+                    texter_id=conversation.texter_id,
+                    fire_at=event.at + timedelta(minutes=self._settings.inactivity_close_minutes),
+                    activity_at=event.at,
+                )
+            )
 
     def _decide_timer(
         self, timer: ConversationTimer, texter: TexterRecord, conversation: ConversationRecord
@@ -335,6 +355,7 @@ class ConversationEngine:
         assert change.conversation is not None
         waiting = transition(change.conversation, ConversationState.WAITING)
         change.conversation = waiting.model_copy(update={"waiting_since": event.at})
+        change.entered_queue = True
         self._reply(change, event, "finding", waiting.language)
         self._schedule(change, event, TimerKind.STILL_WAITING, self._settings.still_waiting_seconds)
 
@@ -368,6 +389,8 @@ class ConversationEngine:
         """Close: bodies go; metadata stays only with consent, else only an anonymous counter remains."""
         closed = transition(conversation, ConversationState.CLOSED)
         change.expected_conversation_version = conversation.version
+        if conversation.volunteer_id and conversation.state in (ConversationState.OFFERED, ConversationState.ACTIVE):
+            change.release_volunteer_id = conversation.volunteer_id
         change.purge_messages_of.append(conversation.conversation_id)
         change.counters[f"conversations_closed#{now:%Y-%m-%d}"] = 1
         if conversation.consent is Consent.GIVEN:
@@ -375,6 +398,8 @@ class ConversationEngine:
                 update={
                     # Anonymous session information: unlinked from the texter once closed.
                     "texter_id": "",
+                    "offer_id": None,
+                    "offer_expires_at": None,
                     "closed_at": now,
                     "close_reason": reason,
                     "expires_at": _epoch(now + timedelta(days=self._settings.retention_days)),
@@ -453,6 +478,8 @@ class ConversationEngine:
         self._outbound.enqueue(change.outbound)
         self._timers.schedule(change.timers)
         self._purge(change.purge_messages_of)
+        if (change.entered_queue or change.release_volunteer_id) and self._on_queued is not None:
+            self._on_queued()
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ class EngineFunctionSettings(_FromEnvironment):
     message_ttl_hours: int = Field(default=24, ge=1)
     still_waiting_seconds: int = Field(default=300, ge=1)
     consent_timeout_seconds: int = Field(default=120, ge=1)
+    volunteers_table: str
+    offer_timeout_seconds: int = Field(default=45, ge=1)
+    inactivity_close_minutes: int = Field(default=30, ge=1)
 
 
 class SenderSettings(_FromEnvironment):

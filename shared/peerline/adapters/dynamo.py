@@ -5,6 +5,8 @@ Every state change is one ``TransactWriteItems`` whose conditions are the optimi
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +18,7 @@ from peerline.adapters.aws import client
 from peerline.conversation import ConcurrentUpdateError, StateChange
 from peerline.models import ConversationRecord, ConversationState, Priority, TexterRecord
 
+logger = logging.getLogger(__name__)
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -23,7 +26,7 @@ _deserializer = TypeDeserializer()
 PRIORITY_RANK = {Priority.IMMINENT: 0, Priority.HIGH: 1, Priority.CONCERN: 2, Priority.NONE: 3}
 WAITING_QUEUE = "waiting"
 # Anonymous counters outlive everything else, but not forever.
-_COUNTER_RETENTION = timedelta(days=800)
+COUNTER_RETENTION = timedelta(days=800)
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,12 +67,14 @@ class DynamoConversationRepository:
         conversations_table: str,
         messages_table: str,
         counters_table: str,
+        volunteers_table: str | None = None,
         dynamodb_client: Any = None,
     ) -> None:
         self._texters = texters_table
         self._conversations = conversations_table
         self._messages = messages_table
         self._counters = counters_table
+        self._volunteers = volunteers_table
         self._dynamodb = dynamodb_client
 
     @property
@@ -107,18 +112,45 @@ class DynamoConversationRepository:
                     "UpdateExpression": "ADD #count :n SET expires_at = :expires",
                     "ExpressionAttributeNames": {"#count": "count"},
                     "ExpressionAttributeValues": to_item(
-                        {":n": increment, ":expires": int((now + _COUNTER_RETENTION).timestamp())}
+                        {":n": increment, ":expires": int((now + COUNTER_RETENTION).timestamp())}
                     ),
                 }
             }
             for counter_id, increment in change.counters.items()
         ]
+        release = self._release_action(change)
         try:
-            self._client.transact_write_items(TransactItems=actions)
+            self._client.transact_write_items(TransactItems=[*actions, *release])
         except ClientError as error:
-            if error.response["Error"]["Code"] in ("TransactionCanceledException", "ConditionalCheckFailedException"):
-                raise ConcurrentUpdateError(str(error)) from error
-            raise
+            if error.response["Error"]["Code"] not in (
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            ):
+                raise
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if release and reasons[-1:] == ["ConditionalCheckFailed"] and "ConditionalCheckFailed" not in reasons[:-1]:
+                # Only the volunteer's release failed (volunteer gone, or load already zero): a texter's STOP
+                # must never wait on a volunteer record, so apply the texter's change without it.
+                logger.error("volunteer release skipped", extra={"volunteer_id": change.release_volunteer_id})
+                self.commit(dataclasses.replace(change, release_volunteer_id=None))
+                return
+            raise ConcurrentUpdateError(str(error)) from error
+
+    def _release_action(self, change: StateChange) -> list[dict[str, Any]]:
+        if change.release_volunteer_id is None or self._volunteers is None:
+            return []
+        return [
+            {
+                "Update": {
+                    "TableName": self._volunteers,
+                    "Key": to_item({"volunteer_id": change.release_volunteer_id}),
+                    "UpdateExpression": "SET version = version + :one ADD #load :minus",
+                    "ConditionExpression": "attribute_exists(volunteer_id) AND #load >= :one",
+                    "ExpressionAttributeNames": {"#load": "load"},
+                    "ExpressionAttributeValues": to_item({":one": 1, ":minus": -1}),
+                }
+            }
+        ]
 
     def _texter_action(self, change: StateChange) -> dict[str, Any]:
         expected = change.expected_texter_version
