@@ -1,0 +1,214 @@
+"""The volunteer API handler in-process against moto (resources from template.yaml), events as API Gateway
+sends them after its JWT authorizer accepted the token."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from test_handlers import drain, queue_url, sqs_event, text_event
+
+from peerline.adapters.volunteers import DynamoVolunteerRegistry
+from peerline.models import Language, Role, VolunteerRecord
+from peerline_ops.emulators import api_gateway_v2_event
+from peerline_ops.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN
+
+from conftest import load_handler
+
+OPERATIONS = {
+    "getMe",
+    "setAvailability",
+    "listConversations",
+    "takeNext",
+    "acceptConversation",
+    "declineConversation",
+    "listMessages",
+    "sendMessage",
+    "transferConversation",
+    "closeConversation",
+}
+
+
+@pytest.fixture(scope="module")
+def aws(stack: Any) -> dict[str, Any]:
+    session = boto3.session.Session(region_name="us-east-1")
+    clients = {name: session.client(name) for name in ("sqs", "dynamodb", "secretsmanager")}
+    clients["secretsmanager"].create_secret(
+        Name=stack.functions["SendSmsFunction"].environment["TWILIO_SECRET_NAME"],
+        SecretString=json.dumps({"account_sid": SAMPLE_ACCOUNT_SID, "auth_token": SAMPLE_AUTH_TOKEN}),
+    )
+    registry = DynamoVolunteerRegistry(stack.resources["VolunteersTable"].physical_id, clients["dynamodb"])
+    certified = date.today() + timedelta(days=365)
+    for volunteer_id, name, languages, roles in [
+        ("sub-ana", "Ana", [Language.ENGLISH], [Role.VOLUNTEER]),
+        ("sub-ben", "Ben", [Language.ENGLISH], [Role.VOLUNTEER]),
+        ("sub-sol", "Sol", [Language.ENGLISH, Language.SPANISH], [Role.VOLUNTEER, Role.SUPERVISOR]),
+    ]:
+        registry.create(
+            VolunteerRecord(
+                volunteer_id=volunteer_id,
+                username=name.lower(),
+                display_name=name,
+                roles=roles,
+                languages=languages,
+                certified_until=certified,
+            )
+        )
+    return clients
+
+
+@pytest.fixture
+def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Callable[..., tuple[int, Any]]:
+    handler = load_handler("volunteer_api")
+
+    def call(method: str, path: str, sub: str | None = "sub-ana", body: Any = None) -> tuple[int, Any]:
+        raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        event = api_gateway_v2_event(
+            method=method,
+            path=path,
+            query="",
+            headers={"content-type": "application/json", "host": "api.example.org"},
+            body=raw,
+            source_ip="127.0.0.1",
+            domain="api.example.org",
+        )
+        route = "GET /openapi.json" if path == "/openapi.json" else "ANY /volunteer/{proxy+}"
+        event["routeKey"] = event["requestContext"]["routeKey"] = route
+        if sub is not None:
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": sub}, "scopes": None}}
+        with as_function("VolunteerApiFunction"):
+            response = handler.lambda_handler(event, lambda_context)
+        payload = response.get("body") or ""
+        return int(response["statusCode"]), json.loads(payload) if payload else None
+
+    return call
+
+
+@pytest.fixture
+def texter_texts(as_function: Callable[..., Any], lambda_context: Any, aws: Any, stack: Any) -> Callable[..., None]:
+    webhook = load_handler("inbound_webhook")
+    engine = load_handler("conversation_engine")
+
+    def text(number: str, body: str, sid: str) -> None:
+        with as_function("InboundWebhookFunction"):
+            assert (
+                webhook.lambda_handler(text_event(body, from_number=number, sid=sid), lambda_context)["statusCode"]
+                == 200
+            )
+        with as_function("ConversationEngineFunction"):
+            messages = drain(aws["sqs"], queue_url(stack, "InboundQueue"))
+            assert engine.lambda_handler(sqs_event(messages), lambda_context) == {"batchItemFailures": []}
+
+    return text
+
+
+def test_openapi_document_is_public_and_names_every_operation(api: Any) -> None:
+    status, document = api("GET", "/openapi.json", sub=None)
+    assert status == 200
+    operation_ids = {op["operationId"] for path in document["paths"].values() for op in path.values()}
+    assert operation_ids >= OPERATIONS
+
+
+def test_unknown_caller_is_forbidden(api: Any) -> None:
+    assert api("GET", "/volunteer/me", sub="sub-nobody")[0] == 403
+
+
+def test_bad_bodies_are_422_with_a_readable_message(api: Any) -> None:
+    status, problem = api("PUT", "/volunteer/me/availability", body={"status": "sleeping"})
+    assert status == 422
+    assert "status" in problem["message"]
+    assert api("PUT", "/volunteer/me/availability", body=b"{not json")[0] == 422
+    assert api("PUT", "/volunteer/me/availability", body={"status": "away", "extra": 1})[0] == 422
+
+
+def test_a_texter_reaches_a_volunteer_and_they_talk_both_ways(
+    api: Any, texter_texts: Any, aws: Any, stack: Any
+) -> None:
+    # given Ana is available (Ben and Sol are offline)
+    status, me = api("PUT", "/volunteer/me/availability", body={"status": "available"})
+    assert (status, me["status"]) == (200, "available")
+
+    # when a texter texts and answers NO to the consent question
+    texter_texts("+15555550301", "hi, I need to talk", "SM" + "a1" * 16)
+    texter_texts("+15555550301", "no", "SM" + "a2" * 16)
+
+    # then the conversation is offered to Ana, shown with an alias and no number
+    status, listing = api("GET", "/volunteer/conversations")
+    [offered] = [c for c in listing["conversations"] if c["status"] == "offered"]
+    assert offered["texter_alias"].startswith("Texter ")
+    assert "5555550301" not in json.dumps(listing)
+    conversation = offered["id"]
+
+    # when Ana accepts, Ben can't (404: not offered to him), nor can Ana twice (409)
+    assert api("POST", f"/volunteer/conversations/{conversation}/accept")[0] == 200
+    assert api("POST", f"/volunteer/conversations/{conversation}/accept", sub="sub-ben")[0] == 404
+    assert api("POST", f"/volunteer/conversations/{conversation}/accept")[0] == 409
+
+    # then she reads the texter's first text, and her reply goes out through the outbound queue
+    status, transcript = api("GET", f"/volunteer/conversations/{conversation}/messages")
+    assert [m["body"] for m in transcript["messages"]] == ["hi, I need to talk"]
+    status, sent = api("POST", f"/volunteer/conversations/{conversation}/messages", body={"body": "Hi, I'm Ana."})
+    assert (status, sent["direction"]) == (200, "outbound")
+    outbound = [json.loads(m["Body"]) for m in drain(aws["sqs"], queue_url(stack, "OutboundQueue"))]
+    assert any(text["body"].startswith("You're now texting with Ana") for text in outbound)
+    assert any(text["body"] == "Hi, I'm Ana." for text in outbound)
+
+    # and a texter's next text reaches her transcript
+    texter_texts("+15555550301", "thanks for answering", "SM" + "a3" * 16)
+    messages = api("GET", f"/volunteer/conversations/{conversation}/messages")[1]["messages"]
+    assert [m["direction"] for m in messages] == ["inbound", "outbound", "inbound"]
+
+    # when Ana closes with a wrap-up
+    status, _ = api(
+        "POST", f"/volunteer/conversations/{conversation}/close", body={"outcome": "supported", "tags": ["anxiety"]}
+    )
+    assert status == 204
+
+    # then the texter who said NO leaves no record of the conversation, its bodies are gone, Ana's load is back
+    table = stack.resources["ConversationsTable"].physical_id
+    assert "Item" not in aws["dynamodb"].get_item(TableName=table, Key={"conversation_id": {"S": conversation}})
+    messages_table = stack.resources["MessagesTable"].physical_id
+    remaining = aws["dynamodb"].query(
+        TableName=messages_table,
+        KeyConditionExpression="conversation_id = :c",
+        ExpressionAttributeValues={":c": {"S": conversation}},
+    )["Items"]
+    assert remaining == []
+    assert api("GET", "/volunteer/me")[1]["load"] == 0
+    closing = [json.loads(m["Body"])["purpose"] for m in drain(aws["sqs"], queue_url(stack, "OutboundQueue"))]
+    assert "closed" in closing
+
+
+_cases = iter(range(100))
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("POST", "accept", None),
+        ("POST", "decline", None),
+        ("GET", "messages", None),
+        ("POST", "messages", {"body": "hello"}),
+        ("POST", "transfer", {"to": "queue"}),
+        ("POST", "close", {"outcome": "x", "tags": []}),
+    ],
+)
+def test_a_volunteer_cannot_act_on_a_conversation_not_theirs(
+    api: Any, texter_texts: Any, method: str, suffix: str, body: Any
+) -> None:
+    # given a conversation offered to Ana
+    api("PUT", "/volunteer/me/availability", body={"status": "available"})
+    case = next(_cases)
+    number = f"+1555555{400 + case:04d}"
+    texter_texts(number, "hello?", f"SM{case:030d}c1")
+    texter_texts(number, "yes", f"SM{case:030d}c2")
+    offered = [c for c in api("GET", "/volunteer/conversations")[1]["conversations"] if c["status"] == "offered"]
+    assert offered, "nothing was offered to Ana"
+
+    # when Ben tries any operation on it, it doesn't exist for him
+    status, _ = api(method, f"/volunteer/conversations/{offered[0]['id']}/{suffix}", sub="sub-ben", body=body)
+    assert status == 404
