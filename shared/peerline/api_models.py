@@ -43,6 +43,7 @@ class Me(BaseModel):
     certified_until: date | None
     max_concurrent: int
     load: int
+    notices: list[str]
 
     @classmethod
     def of(cls, volunteer: VolunteerRecord) -> Me:
@@ -55,6 +56,7 @@ class Me(BaseModel):
             certified_until=volunteer.certified_until,
             max_concurrent=volunteer.max_concurrent,
             load=volunteer.load,
+            notices=volunteer.notices[-20:],
         )
 
 

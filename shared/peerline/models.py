@@ -184,6 +184,8 @@ class VolunteerRecord(BaseModel):
     load: int = Field(default=0, ge=0)
     # ISO timestamp (a string so it sorts in the ByStatus index); "0" = never assigned, first in line.
     last_assigned_at: str = "0"
+    # Things the volunteer must be told that happened without them (e.g. an inactivity close).
+    notices: list[str] = Field(default_factory=list)
     version: int = 0
 
     def is_certified(self, today: date) -> bool:

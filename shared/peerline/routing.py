@@ -40,6 +40,7 @@ from peerline.models import (
     VolunteerRecord,
     VolunteerStatus,
 )
+from peerline.phone import texter_alias
 from peerline.replies import ReplyBook
 
 PRIORITY_WEIGHT = {Priority.NONE: 0.0, Priority.CONCERN: 1.0, Priority.HIGH: 2.0, Priority.IMMINENT: 3.0}
@@ -75,6 +76,8 @@ class LoadChange:
     require_capacity: bool = False
     require_status: VolunteerStatus | None = None
     assigned_at: str | None = None
+    # Something the volunteer must be told (shown by getMe), e.g. that a conversation closed on its own.
+    notice: str | None = None
 
 
 @dataclass
@@ -424,7 +427,11 @@ class Router:
     def _close(self, conversation: ConversationRecord, *, outcome: str, tags: list[str], reason: str) -> None:
         now = self._clock()
         closed = transition(conversation, ConversationState.CLOSED)
-        loads = [LoadChange(conversation.volunteer_id, -1)] if conversation.volunteer_id else []
+        notice = None
+        if reason == "inactivity":
+            alias = texter_alias(conversation.texter_id) if conversation.texter_id else "A texter"
+            notice = f"{now:%H:%M} UTC: the conversation with {alias} was closed after {self._settings.inactivity_close_minutes} minutes without a text."
+        loads = [LoadChange(conversation.volunteer_id, -1, notice=notice)] if conversation.volunteer_id else []
         counters = {f"conversations_closed#{now:%Y-%m-%d}": 1}
         if conversation.consent is Consent.GIVEN:
             change = RoutingChange(

@@ -212,3 +212,54 @@ def test_a_volunteer_cannot_act_on_a_conversation_not_theirs(
     # when Ben tries any operation on it, it doesn't exist for him
     status, _ = api(method, f"/volunteer/conversations/{offered[0]['id']}/{suffix}", sub="sub-ben", body=body)
     assert status == 404
+
+
+def test_an_inactive_conversation_is_closed_with_a_notice_to_both_sides(
+    api: Any, texter_texts: Any, as_function: Any, lambda_context: Any, aws: Any, stack: Any
+) -> None:
+    # given an active conversation of Sol's (Ana is made away)
+    api("PUT", "/volunteer/me/availability", body={"status": "away"})
+    api("PUT", "/volunteer/me/availability", sub="sub-sol", body={"status": "available"})
+    texter_texts("+15555550501", "hola", "SM" + "d1" * 16)
+    texter_texts("+15555550501", "sí", "SM" + "d2" * 16)
+    listing = api("GET", "/volunteer/conversations", sub="sub-sol")[1]["conversations"]
+    # (Sol may first be offered older English conversations still waiting from earlier tests)
+    conversation = next(c["id"] for c in listing if c["status"] == "offered")
+    assert api("POST", f"/volunteer/conversations/{conversation}/accept", sub="sub-sol")[0] == 200
+    drain(aws["sqs"], queue_url(stack, "OutboundQueue"))
+    item = aws["dynamodb"].get_item(
+        TableName=stack.resources["ConversationsTable"].physical_id, Key={"conversation_id": {"S": conversation}}
+    )["Item"]
+    last_activity = item["last_activity_at"]["S"]
+
+    # when its inactivity timer fires (due now), and a stale one for an older activity too
+    def timer(activity_at: str) -> dict[str, Any]:
+        body = {
+            "timer_id": f"inactivity:{conversation}:{activity_at}",
+            "kind": "inactivity",
+            "conversation_id": conversation,
+            "texter_id": item["texter_id"]["S"],
+            "fire_at": "2020-01-01T00:00:00Z",
+            "activity_at": activity_at,
+        }
+        return {"MessageId": activity_at, "ReceiptHandle": "r", "Body": json.dumps(body), "MD5OfBody": ""}
+
+    with as_function("ConversationTimersFunction"):
+        timers = load_handler("conversation_timers")
+        assert timers.lambda_handler(sqs_event([timer("2020-01-01T00:00:00+00:00")]), lambda_context) == {
+            "batchItemFailures": []
+        }
+        listing = api("GET", "/volunteer/conversations", sub="sub-sol")[1]["conversations"]
+        assert next(c for c in listing if c["id"] == conversation)["status"] == "active"
+        timers.lambda_handler(sqs_event([timer(last_activity)]), lambda_context)
+
+    # then the texter is told (in their language) and Sol gets a notice; the conversation is gone from her list
+    texts = [json.loads(m["Body"]) for m in drain(aws["sqs"], queue_url(stack, "OutboundQueue"))]
+    assert [t["purpose"] for t in texts] == ["closed_inactive"]
+    expected = "No hemos sabido de ti" if item["language"]["S"] == "es" else "We haven't heard from you"
+    assert texts[0]["body"].startswith(expected)
+    me = api("GET", "/volunteer/me", sub="sub-sol")[1]
+    assert any("closed after" in notice for notice in me["notices"])
+    assert all(
+        c["id"] != conversation for c in api("GET", "/volunteer/conversations", sub="sub-sol")[1]["conversations"]
+    )

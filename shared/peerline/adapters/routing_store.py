@@ -175,6 +175,10 @@ class DynamoRoutingRepository(DynamoConversationRepository):
         if load.assigned_at is not None:
             sets.append("last_assigned_at = :assigned")
             values[":assigned"] = load.assigned_at
+        if load.notice is not None:
+            sets.append("notices = list_append(if_not_exists(notices, :no_notices), :notice)")
+            values[":no_notices"] = []
+            values[":notice"] = [load.notice]
         if load.require_capacity:
             # Invariant: a volunteer never holds more than their own cap.
             conditions.append("#load < max_concurrent AND active = :yes")
