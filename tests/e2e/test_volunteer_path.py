@@ -1,0 +1,183 @@
+"""End to end on the local line: a texter reaches a volunteer signed in through Cognito, and they talk."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from peerline_ops.local_line import LocalLine, LocalLineOptions
+from peerline_ops.paths import project_root
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state_dir = tmp_path_factory.mktemp("volunteer-line")
+    local = LocalLine(
+        LocalLineOptions(
+            root=project_root(),
+            state_dir=state_dir,
+            stack_name="e2e-volunteers",
+            parameters={"ConsentTimeoutSeconds": "600", "StillWaitingSeconds": "600", "OfferTimeoutSeconds": "30"},
+            log_sink=lambda *_: None,
+        )
+    )
+    local.start()
+    yield json.loads((state_dir / "local.json").read_text())
+    local.stop()
+
+
+@pytest.fixture(scope="module")
+def twilio(line: dict[str, Any]) -> Client:
+    client = Client(line["twilio_account_sid"], line["twilio_auth_token"])
+    client.api.base_url = line["twilio_api_url"]
+    return client
+
+
+def _aws(line: dict[str, Any], service: str) -> Any:
+    return boto3.session.Session(
+        aws_access_key_id=line["aws_access_key_id"],
+        aws_secret_access_key=line["aws_secret_access_key"],
+        region_name=line["region"],
+    ).client(service, endpoint_url=line["aws_endpoint_url"])
+
+
+def sign_in(line: dict[str, Any], username: str) -> str:
+    """A volunteer's access token, exactly as the dashboard gets it (USER_PASSWORD_AUTH against the pool)."""
+    [user] = [user for user in line["demo_users"] if user["username"] == username]
+    result = _aws(line, "cognito-idp").initiate_auth(
+        ClientId=line["user_pool_client_id"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": user["password"]},
+    )
+    return str(result["AuthenticationResult"]["AccessToken"])
+
+
+class Volunteer:
+    def __init__(self, line: dict[str, Any], token: str) -> None:
+        self._base = line["api_url"]
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, path: str, body: Any = None) -> requests.Response:
+        return requests.request(method, f"{self._base}{path}", json=body, headers=self._headers, timeout=10)
+
+    def conversations(self) -> list[dict[str, Any]]:
+        response = self.call("GET", "/volunteer/conversations")
+        assert response.status_code == 200, response.text
+        return list(response.json()["conversations"])
+
+    def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
+        response = self.call("GET", f"/volunteer/conversations/{conversation_id}/messages")
+        assert response.status_code == 200, response.text
+        return list(response.json()["messages"])
+
+
+def eventually(probe: Callable[[], Any], timeout: float = 8.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.1)
+    return probe()
+
+
+def text_line(line: dict[str, Any], number: str, body: str, sid: str | None = None) -> str:
+    url = line["inbound_sms_url"]
+    sid = sid or "SM" + uuid.uuid4().hex
+    form = {"From": number, "To": line["line_number"], "Body": body, "MessageSid": sid,
+            "AccountSid": line["twilio_account_sid"], "NumMedia": "0"}  # fmt: skip
+    signature = RequestValidator(line["twilio_auth_token"]).compute_signature(url, form)
+    response = requests.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=10)
+    assert response.status_code == 200
+    return sid
+
+
+def test_local_json_has_the_user_pool_and_demo_users(line: dict[str, Any]) -> None:
+    assert line["user_pool_id"] and line["user_pool_client_id"]
+    roles = {user["role"] for user in line["demo_users"]}
+    assert {"volunteer", "supervisor"} <= roles
+    assert len([u for u in line["demo_users"] if u["role"] == "volunteer"]) >= 2
+
+
+def test_the_api_refuses_requests_without_a_valid_token(line: dict[str, Any]) -> None:
+    assert requests.get(f"{line['api_url']}/volunteer/me", timeout=5).status_code == 401
+    forged = {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"}
+    assert requests.get(f"{line['api_url']}/volunteer/me", headers=forged, timeout=5).status_code == 401
+    # while the OpenAPI document is public
+    document = requests.get(f"{line['api_url']}/openapi.json", timeout=5).json()
+    assert "acceptConversation" in json.dumps(document)
+
+
+def test_a_texter_reaches_a_volunteer_and_they_talk(line: dict[str, Any], twilio: Client) -> None:
+    # given two volunteers signed in through Cognito; only the first is available
+    first = Volunteer(line, sign_in(line, "volunteer.en"))
+    second = Volunteer(line, sign_in(line, "volunteer.es"))
+    assert first.call("PUT", "/volunteer/me/availability", {"status": "available"}).status_code == 200
+    assert second.call("PUT", "/volunteer/me/availability", {"status": "offline"}).status_code == 200
+    display_name = first.call("GET", "/volunteer/me").json()["display_name"]
+
+    # when a texter texts, declines consent, and is queued
+    number = "+15555550601"
+    text_line(line, number, "hi, can someone talk with me?")
+    text_line(line, number, "NO")
+
+    # then the conversation is offered to the first volunteer without reloading anything
+    offered = eventually(lambda: [c for c in first.conversations() if c["status"] == "offered"])
+    assert offered, "no offer reached the available volunteer"
+    conversation = offered[0]["id"]
+    assert number[2:] not in json.dumps(offered)
+
+    # when they accept; the second volunteer is refused
+    assert first.call("POST", f"/volunteer/conversations/{conversation}/accept").status_code == 200
+    assert second.call("POST", f"/volunteer/conversations/{conversation}/accept").status_code == 404
+    assert second.call("GET", f"/volunteer/conversations/{conversation}/messages").status_code == 404
+
+    # then the texter is told who they're texting with, and the volunteer reads the first text
+    assert eventually(lambda: any(display_name in m.body for m in twilio.messages.list(to=number)))
+    assert [m["body"] for m in first.transcript(conversation)] == ["hi, can someone talk with me?"]
+
+    # when the volunteer replies, the texter receives it from the line's number
+    reply = "Hi, I'm here. What's going on tonight?"
+    assert first.call("POST", f"/volunteer/conversations/{conversation}/messages", {"body": reply}).status_code == 200
+    received = eventually(lambda: [m for m in twilio.messages.list(to=number) if m.body == reply])
+    assert received and received[0].from_ == line["line_number"]
+
+    # when the texter texts again — and Twilio retries that webhook — it shows once
+    sid = text_line(line, number, "it's been a rough week")
+    text_line(line, number, "it's been a rough week", sid=sid)
+    assert eventually(lambda: len(first.transcript(conversation)) == 3)
+    time.sleep(0.5)
+    bodies = [m["body"] for m in first.transcript(conversation)]
+    assert bodies.count("it's been a rough week") == 1
+
+    # when the volunteer closes with a wrap-up
+    closed = first.call(
+        "POST", f"/volunteer/conversations/{conversation}/close", {"outcome": "supported", "tags": ["stress"]}
+    )
+    assert closed.status_code == 204
+
+    # then bodies are gone, and a texter who answered NO leaves no record of the conversation
+    dynamodb = _aws(line, "dynamodb")
+    messages = dynamodb.query(
+        TableName=line["resources"]["MessagesTable"],
+        KeyConditionExpression="conversation_id = :c",
+        ExpressionAttributeValues={":c": {"S": conversation}},
+    )["Items"]
+    assert messages == []
+    item = dynamodb.get_item(
+        TableName=line["resources"]["ConversationsTable"], Key={"conversation_id": {"S": conversation}}
+    )
+    assert "Item" not in item
+    assert eventually(lambda: any("Thank you for reaching out" in m.body for m in twilio.messages.list(to=number)))
+    assert first.call("GET", "/volunteer/me").json()["load"] == 0
