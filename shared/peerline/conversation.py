@@ -13,6 +13,7 @@ queued, with ids derived from the event, so that:
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,8 @@ from peerline.models import (
     TimerKind,
 )
 from peerline.replies import ReplyBook
+
+logger = logging.getLogger(__name__)
 
 # How many applied events a texter record remembers, with what they queued, to make replays harmless.
 _REMEMBERED_EVENTS = 5
@@ -479,7 +482,11 @@ class ConversationEngine:
         self._timers.schedule(change.timers)
         self._purge(change.purge_messages_of)
         if (change.entered_queue or change.release_volunteer_id) and self._on_queued is not None:
-            self._on_queued()
+            try:
+                self._on_queued()
+            except Exception:
+                # The text itself is applied; routing is retried by every timer and availability change.
+                logger.exception("routing after a state change failed")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,11 @@ def fire_timer(
         timers.schedule([timer])
         return "rescheduled"
     if timer.kind is TimerKind.OFFER_EXPIRY:
-        return "applied" if router.expire_offer(timer) else "stale"
-    if timer.kind is TimerKind.INACTIVITY:
-        return "applied" if router.close_if_inactive(timer) else "stale"
-    return str(engine.handle_timer(timer))
+        outcome = "applied" if router.expire_offer(timer) else "stale"
+    elif timer.kind is TimerKind.INACTIVITY:
+        outcome = "applied" if router.close_if_inactive(timer) else "stale"
+    else:
+        outcome = str(engine.handle_timer(timer))
+    # Every timer is also a chance to route: a safety net for a trigger lost to a crash.
+    router.route_waiting()
+    return outcome
