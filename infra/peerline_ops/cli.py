@@ -2,6 +2,7 @@
 
 peerline dev                 start the whole line locally (what ``make dev`` runs); Ctrl-C stops it
 peerline text "hello"        text the running local line as a simulated texter, and print its replies
+peerline volunteers …        add, list, import, certify or deactivate volunteers (local line or a deployed stack)
 """
 
 from __future__ import annotations
@@ -66,7 +67,12 @@ def _dev(args: argparse.Namespace) -> int:
         f"  Twilio fake API   {info['twilio_api_url']}/2010-04-01/Accounts/{info['twilio_account_sid']}/Messages.json\n"
         f"  line number       {info['line_number']}\n"
         f"  details           {line.state_dir / 'local.json'}\n"
-        f'\nTry:  .venv/bin/peerline text "hi, I need to talk"      Ctrl-C stops everything.\n',
+        f"\nVolunteer sign-ins (Cognito user pool {info['user_pool_id']}, app client {info['user_pool_client_id']}):\n"
+        + "".join(
+            f"  {user['username']:<14} {user['password']:<24} {user['role']:<11} shown to texters as {user['display_name']}\n"
+            for user in info["demo_users"]
+        )
+        + '\nTry:  .venv/bin/peerline text "hi, I need to talk"      Ctrl-C stops everything.\n',
         flush=True,
     )
     while not stopped.wait(0.5):
@@ -116,6 +122,176 @@ def _text(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------------- volunteers
+
+_BAD_INPUT = 2  # the exit code for refused input (argparse uses it too)
+
+
+def _volunteer_admin(args: argparse.Namespace) -> Any:
+    """A VolunteerAdmin for the local line (``--local``, the default) or a deployed stack (``--stack``)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from peerline.adapters.volunteers import DynamoVolunteerRegistry
+    from peerline_ops.volunteers import VolunteerAdmin
+
+    if args.stack:
+        try:
+            session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+            stacks = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"]
+        except (BotoCoreError, ClientError) as error:
+            raise SystemExit(f"Cannot read stack {args.stack!r}: {error}") from None
+        outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs") or []}
+        missing = [name for name in ("VolunteersTableName", "UserPoolId") if name not in outputs]
+        if missing:
+            raise SystemExit(f"Stack {args.stack!r} has no output {', '.join(missing)}: is it a Peerline stack?")
+        cognito = session.client("cognito-idp")
+        dynamodb = session.client("dynamodb")
+        table, pool_id = outputs["VolunteersTableName"], outputs["UserPoolId"]
+    else:
+        info = _load_local_info(args.state_dir)
+        if "user_pool_id" not in info:
+            raise SystemExit("The local line's local.json has no user_pool_id: restart it with `make dev`.")
+        session = boto3.session.Session(
+            aws_access_key_id=info.get("aws_access_key_id", "testing"),
+            aws_secret_access_key=info.get("aws_secret_access_key", "testing"),
+            region_name=info["region"],
+        )
+        cognito = session.client("cognito-idp", endpoint_url=info["aws_endpoint_url"])
+        dynamodb = session.client("dynamodb", endpoint_url=info["aws_endpoint_url"])
+        table, pool_id = info["resources"]["VolunteersTable"], info["user_pool_id"]
+    return VolunteerAdmin(cognito, pool_id, DynamoVolunteerRegistry(table, dynamodb))
+
+
+def _volunteers(args: argparse.Namespace) -> int:
+    from peerline_ops.volunteers import VolunteerAdminError
+
+    admin = _volunteer_admin(args)
+    try:
+        result: int = args.action(admin, args)
+    except VolunteerAdminError as error:
+        print(f"peerline volunteers {args.volunteers_command}: refused, nothing was written:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return _BAD_INPUT
+    return result
+
+
+def _describe(volunteer: Any) -> str:
+    certified = volunteer.certified_until.isoformat() if volunteer.certified_until else "not certified"
+    return (
+        f"{volunteer.username} ({volunteer.display_name}): roles {','.join(volunteer.roles)}, "
+        f"languages {','.join(volunteer.languages)}, certified until {certified}, "
+        f"max {volunteer.max_concurrent} concurrent"
+    )
+
+
+def _volunteers_add(admin: Any, args: argparse.Namespace) -> int:
+    from peerline_ops.volunteers import parse_list
+
+    volunteer, temporary = admin.add(
+        args.username,
+        args.email,
+        args.display_name,
+        parse_list(args.languages),
+        args.certified_until,
+        roles=parse_list(args.roles),
+        max_concurrent=args.max_concurrent,
+        password=args.password,
+    )
+    suffix = f"; temporary password {temporary} (to change at first sign-in)" if temporary else ""
+    print(f"added {_describe(volunteer)}{suffix}")
+    return 0
+
+
+def _volunteers_import(admin: Any, args: argparse.Namespace) -> int:
+    created = admin.import_csv(args.csv)
+    for volunteer, temporary in created:
+        print(f"added {_describe(volunteer)}; temporary password {temporary} (to change at first sign-in)")
+    print(f"imported {len(created)} volunteer{'s' if len(created) != 1 else ''} from {args.csv}")
+    return 0
+
+
+def _volunteers_list(admin: Any, args: argparse.Namespace) -> int:
+    volunteers = admin.list()
+    rows = [("USERNAME", "DISPLAY NAME", "ROLES", "LANGUAGES", "CERTIFIED UNTIL", "STATUS", "ACTIVE")]
+    for volunteer in volunteers:
+        rows.append(
+            (
+                volunteer.username,
+                volunteer.display_name,
+                ",".join(volunteer.roles),
+                ",".join(volunteer.languages),
+                volunteer.certified_until.isoformat() if volunteer.certified_until else "-",
+                str(volunteer.status),
+                "yes" if volunteer.active else "no",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    if not volunteers:
+        print("(no volunteers yet: add one with `peerline volunteers add`)")
+    return 0
+
+
+def _volunteers_certify(admin: Any, args: argparse.Namespace) -> int:
+    volunteer = admin.certify(args.username, args.until)
+    print(f"certified {volunteer.username} until {volunteer.certified_until.isoformat()}")
+    return 0
+
+
+def _volunteers_deactivate(admin: Any, args: argparse.Namespace) -> int:
+    volunteer = admin.deactivate(args.username)
+    print(f"deactivated {volunteer.username}: Cognito sign-in disabled, marked inactive and offline")
+    return 0
+
+
+def _add_volunteer_commands(commands: Any) -> None:
+    target = argparse.ArgumentParser(add_help=False)
+    where = target.add_argument_group("which line (default: the running local line)")
+    where.add_argument("--local", action="store_true", help="the local line started by `make dev` (the default)")
+    where.add_argument("--stack", metavar="NAME", help="a deployed stack (its outputs name the table and user pool)")
+    where.add_argument("--region", help="the deployed stack's region (default: your AWS configuration's)")
+    where.add_argument("--profile", help="the AWS profile to use for a deployed stack")
+    where.add_argument("--state-dir", type=Path, default=None, help="where the local line wrote local.json")
+
+    volunteers = commands.add_parser("volunteers", help="manage volunteers: add, list, import, certify, deactivate")
+    actions = volunteers.add_subparsers(dest="volunteers_command", required=True)
+
+    add = actions.add_parser("add", parents=[target], help="create a volunteer (Cognito user + registry record)")
+    add.add_argument("username", help="sign-in name: letters, digits, '.', '_' or '-'")
+    add.add_argument("--email", required=True)
+    add.add_argument("--display-name", "--name", dest="display_name", required=True, help="what texters may see")
+    add.add_argument("--languages", default="en", help="language codes, e.g. en or en,es (known: en, es)")
+    add.add_argument("--certified-until", default=None, metavar="YYYY-MM-DD", help="training certification expiry")
+    add.add_argument("--roles", default="volunteer", help="volunteer and/or supervisor, e.g. volunteer,supervisor")
+    add.add_argument("--max-concurrent", default="2", help="most conversations at once (1-10, default 2)")
+    add.add_argument("--password", default=None, help="a permanent password (default: a temporary one is printed)")
+    add.set_defaults(action=_volunteers_add)
+
+    listing = actions.add_parser("list", parents=[target], help="every volunteer as a table")
+    listing.set_defaults(action=_volunteers_list)
+
+    csv_import = actions.add_parser("import", parents=[target], help="add every volunteer of a CSV file, or none")
+    csv_import.add_argument(
+        "csv", type=Path, help="header: username,email,display_name,languages,certified_until,roles,max_concurrent"
+    )
+    csv_import.set_defaults(action=_volunteers_import)
+
+    certify = actions.add_parser("certify", parents=[target], help="set a volunteer's certification expiry")
+    certify.add_argument("username")
+    certify.add_argument("--until", required=True, metavar="YYYY-MM-DD")
+    certify.set_defaults(action=_volunteers_certify)
+
+    deactivate = actions.add_parser("deactivate", parents=[target], help="disable a volunteer's sign-in and routing")
+    deactivate.add_argument("username")
+    deactivate.set_defaults(action=_volunteers_deactivate)
+
+    for parser in (add, listing, csv_import, certify, deactivate):
+        parser.set_defaults(run=_volunteers)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="peerline", description="Peerline: the peer support text line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -137,7 +313,11 @@ def main(argv: list[str] | None = None) -> int:
     text.add_argument("--state-dir", type=Path, default=None)
     text.set_defaults(run=_text)
 
+    _add_volunteer_commands(commands)
+
     args = parser.parse_args(argv)
+    if getattr(args, "stack", None) and getattr(args, "local", False):
+        parser.error("--local and --stack are mutually exclusive")
     result: int = args.run(args)
     return result
 

@@ -2,6 +2,10 @@
 
 - ``HttpApiEmulator`` serves the HTTP API routes declared in ``template.yaml`` and invokes the function behind each
   route with a real API Gateway v2 (payload 2.0) event — form bodies base64-encoded, as HTTP APIs deliver them.
+  Route templates match as API Gateway matches them (``/volunteer/{proxy+}``, ``/hooks/{id}``, ``ANY``); routes
+  behind a JWT authorizer get what API Gateway does to them (``JwtVerifier``: signature against the issuer's JWKS,
+  issuer, audience or ``client_id``, expiry; 401 without invoking the function; the claims in
+  ``requestContext.authorizer.jwt``); CORS preflights are answered from the API's ``CorsConfiguration``.
 - ``SqsEventSourcePoller`` polls a queue declared as a function's SQS event source and invokes the function with
   real SQS events: batch size honoured, FIFO groups in order, partial batch failures (only the reported items
   stay on the queue, to come back after the visibility timeout and go to the DLQ by the redrive policy), message
@@ -14,6 +18,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -22,9 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+import jwt
 import requests
+
+from peerline_ops.stack import CorsConfiguration, JwtAuthorizer
 
 log = logging.getLogger("peerline.local")
 
@@ -54,21 +62,44 @@ class FunctionEndpoint:
 
 @dataclass(frozen=True)
 class Route:
+    """A route of the API: method ("ANY" matches every method), path template, function, and its JWT authorizer."""
+
     method: str
     path: str
     function: FunctionEndpoint
+    authorizer: JwtAuthorizer | None = None
+    authorization_scopes: tuple[str, ...] = ()
+
+    @property
+    def route_key(self) -> str:
+        return self.path if self.path == "$default" else f"{self.method} {self.path}"
 
 
 def api_gateway_v2_event(
-    *, method: str, path: str, query: str, headers: dict[str, str], body: bytes, source_ip: str, domain: str
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    source_ip: str,
+    domain: str,
+    route_key: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An HTTP API payload-2.0 event, as API Gateway builds it for a ``$default`` stage."""
+    """An HTTP API payload-2.0 event, as API Gateway builds it for a ``$default`` stage.
+
+    ``route_key`` is the matched route's template ("ANY /volunteer/{proxy+}"; default "METHOD path");
+    ``authorizer`` is what the route's authorizer hands on (``{"jwt": {"claims": ..., "scopes": ...}}``).
+    """
     content_type = headers.get("content-type", "")
     is_text = any(content_type.startswith(kind) for kind in _TEXT_TYPES)
     now = datetime.now(UTC)
-    return {
+    route_key = route_key or f"{method} {path}"
+    event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": f"{method} {path}",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": query,
         "cookies": [],
@@ -87,7 +118,7 @@ def api_gateway_v2_event(
                 "userAgent": headers.get("user-agent", ""),
             },
             "requestId": uuid.uuid4().hex[:16],
-            "routeKey": f"{method} {path}",
+            "routeKey": route_key,
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
@@ -95,6 +126,11 @@ def api_gateway_v2_event(
         "body": body.decode() if is_text else base64.b64encode(body).decode(),
         "isBase64Encoded": not is_text,
     }
+    if path_parameters:  # API Gateway leaves the key out when the route has no parameters
+        event["pathParameters"] = path_parameters
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
+    return event
 
 
 def _query_params(query: str) -> dict[str, str] | None:
@@ -109,10 +145,23 @@ def _query_params(query: str) -> dict[str, str] | None:
 
 
 class HttpApiEmulator:
-    """The template's HTTP API on a loopback port."""
+    """The template's HTTP API on a loopback port: route matching, JWT authorizers and CORS as API Gateway does them."""
 
-    def __init__(self, routes: list[Route], *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._routes = {(route.method, route.path): route for route in routes}
+    def __init__(
+        self,
+        routes: list[Route],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        cors: CorsConfiguration | None = None,
+        verifier: JwtVerifier | None = None,
+    ) -> None:
+        self._routes = [(route, _PathTemplate.parse(route.path)) for route in routes]
+        self._cors = cors
+        needs_verifier = any(route.authorizer is not None for route in routes)
+        if needs_verifier and verifier is None:
+            raise ValueError("routes behind a JWT authorizer need a JwtVerifier (where to fetch the issuer's JWKS)")
+        self._verifier = verifier
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -133,6 +182,12 @@ class HttpApiEmulator:
             def do_PATCH(self) -> None:
                 emulator._serve(self)
 
+            def do_OPTIONS(self) -> None:
+                emulator._serve(self)
+
+            def do_HEAD(self) -> None:
+                emulator._serve(self)
+
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
@@ -151,15 +206,56 @@ class HttpApiEmulator:
         self._server.shutdown()
         self._server.server_close()
 
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route API Gateway would pick for ``method path``, with its path parameters (None: 404)."""
+        candidates: list[tuple[tuple[int, int, int, int], Route, dict[str, str]]] = []
+        for route, template in self._routes:
+            if route.method not in ("ANY", method):
+                continue
+            parameters = template.match(path)
+            if parameters is not None:
+                # The most specific route wins: literal paths, then more literal segments, then single-segment
+                # parameters over greedy ones, then a route for the method over ANY; $default comes last.
+                rank = (template.is_default, template.greedy, -template.literals, route.method == "ANY")
+                candidates.append((rank, route, parameters))
+        if not candidates:
+            return None
+        _, route, parameters = min(candidates, key=lambda candidate: candidate[0])
+        return route, parameters
+
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         split = urlsplit(request.path)
-        route = self._routes.get((request.command, split.path))
         length = int(request.headers.get("content-length") or 0)
         body = request.rfile.read(length) if length else b""
-        if route is None:
-            self._respond(request, 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
-            return
         headers = {name.lower(): value for name, value in request.headers.items()}
+        cors_headers = _cors_headers(self._cors, headers)
+        if request.command == "OPTIONS" and self._cors is not None:
+            # API Gateway answers preflights itself, for any path, before routes and authorizers.
+            self._respond(request, 204, _preflight_headers(self._cors, headers), b"")
+            return
+        matched = self.match(request.command, split.path)
+        if matched is None:
+            self._respond(
+                request, 404, {"Content-Type": "application/json", **cors_headers}, b'{"message":"Not Found"}'
+            )
+            return
+        route, path_parameters = matched
+        authorizer_context: dict[str, Any] | None = None
+        if route.authorizer is not None:
+            assert self._verifier is not None
+            try:
+                authorizer_context = self._verifier.authorize(
+                    route.authorizer, _identity(route.authorizer, headers, split.query), route.authorization_scopes
+                )
+            except JwtRejectedError as rejection:
+                log.info("route %s: token refused (%s)", route.route_key, rejection.reason)
+                self._respond(
+                    request,
+                    rejection.status,
+                    {"Content-Type": "application/json", **rejection.headers, **cors_headers},
+                    json.dumps({"message": rejection.message}, separators=(",", ":")).encode(),
+                )
+                return
         event = api_gateway_v2_event(
             method=request.command,
             path=split.path,
@@ -168,15 +264,30 @@ class HttpApiEmulator:
             body=body,
             source_ip=request.client_address[0],
             domain=headers.get("host", "127.0.0.1"),
+            route_key=route.route_key,
+            path_parameters=path_parameters,
+            authorizer=authorizer_context,
         )
         try:
             result = route.function.invoke(event, timeout=30)
         except Exception as error:  # what API Gateway answers when the integration fails
-            log.error("route %s %s failed: %s", route.method, route.path, type(error).__name__)
-            self._respond(request, 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}')
+            log.error("route %s failed: %s", route.route_key, type(error).__name__)
+            self._respond(
+                request,
+                500,
+                {"Content-Type": "application/json", **cors_headers},
+                b'{"message":"Internal Server Error"}',
+            )
             return
         status, response_headers, response_body = _http_response_of(result)
-        self._respond(request, status, response_headers, response_body)
+        if self._cors is not None:
+            # With a CorsConfiguration, API Gateway replaces whatever CORS headers the integration returned.
+            response_headers = {
+                name: value
+                for name, value in response_headers.items()
+                if not name.lower().startswith("access-control-")
+            }
+        self._respond(request, status, {**response_headers, **cors_headers}, response_body)
 
     @staticmethod
     def _respond(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -186,7 +297,260 @@ class HttpApiEmulator:
                 request.send_header(name, value)
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
-        request.wfile.write(body)
+        if request.command != "HEAD":
+            request.wfile.write(body)
+
+
+@dataclass(frozen=True)
+class _PathTemplate:
+    """A route path as API Gateway reads it: literal segments, ``{name}`` (one segment), ``{name+}`` (the rest)."""
+
+    segments: tuple[str, ...]
+    is_default: bool
+    greedy: bool
+    literals: int
+
+    @classmethod
+    def parse(cls, path: str) -> _PathTemplate:
+        if path == "$default":
+            return cls((), True, True, 0)
+        segments = tuple(path.strip("/").split("/")) if path.strip("/") else ()
+        for index, segment in enumerate(segments):
+            if segment.endswith("+}") and index != len(segments) - 1:
+                raise ValueError(f"{path}: a greedy path variable must be the last segment")
+        greedy = bool(segments) and segments[-1].endswith("+}")
+        literals = sum(1 for segment in segments if not segment.startswith("{"))
+        return cls(segments, False, greedy, literals)
+
+    def match(self, path: str) -> dict[str, str] | None:
+        if self.is_default:
+            return {}
+        parts = path.strip("/").split("/") if path.strip("/") else []
+        parameters: dict[str, str] = {}
+        for index, segment in enumerate(self.segments):
+            if segment.startswith("{") and segment.endswith("+}"):
+                rest = parts[index:]
+                if not rest or not all(rest):  # a greedy variable takes one or more non-empty segments
+                    return None
+                parameters[segment[1:-2]] = unquote("/".join(rest))
+                return parameters
+            if index >= len(parts):
+                return None
+            if segment.startswith("{") and segment.endswith("}"):
+                if not parts[index]:
+                    return None
+                parameters[segment[1:-1]] = unquote(parts[index])
+            elif segment != parts[index]:
+                return None
+        return parameters if len(parts) == len(self.segments) else None
+
+
+# ---------------------------------------------------------------------------------------------------- CORS
+
+
+def _allowed_origin(cors: CorsConfiguration, origin: str | None) -> str | None:
+    if not origin:
+        return None
+    if "*" in cors.allow_origins and not cors.allow_credentials:
+        return "*"
+    return origin if origin in cors.allow_origins or "*" in cors.allow_origins else None
+
+
+def _cors_headers(cors: CorsConfiguration | None, request_headers: dict[str, str]) -> dict[str, str]:
+    """The CORS headers API Gateway adds to an actual response (only for a request with an allowed Origin)."""
+    if cors is None:
+        return {}
+    origin = _allowed_origin(cors, request_headers.get("origin"))
+    if origin is None:
+        return {}
+    headers = {"Access-Control-Allow-Origin": origin}
+    if origin != "*":
+        headers["Vary"] = "Origin"
+    if cors.expose_headers:
+        headers["Access-Control-Expose-Headers"] = ",".join(cors.expose_headers)
+    if cors.allow_credentials:
+        headers["Access-Control-Allow-Credentials"] = "true"
+    return headers
+
+
+def _preflight_headers(cors: CorsConfiguration, request_headers: dict[str, str]) -> dict[str, str]:
+    """API Gateway's answer to a preflight: the allowed origin, methods and headers (nothing for other origins)."""
+    headers = _cors_headers(cors, request_headers)
+    if not headers:
+        return {}
+    requested_method = request_headers.get("access-control-request-method", "")
+    requested_headers = request_headers.get("access-control-request-headers", "")
+    methods = ",".join(cors.allow_methods)
+    headers["Access-Control-Allow-Methods"] = requested_method if "*" in cors.allow_methods else methods
+    if cors.allow_headers:
+        allowed = ",".join(cors.allow_headers)
+        headers["Access-Control-Allow-Headers"] = requested_headers if "*" in cors.allow_headers else allowed
+    if cors.max_age is not None:
+        headers["Access-Control-Max-Age"] = str(cors.max_age)
+    return headers
+
+
+# ---------------------------------------------------------------------------------------------------- JWT
+
+
+class JwtRejectedError(Exception):
+    """API Gateway refuses the request before the function runs (401 Unauthorized, 403 Forbidden for scopes)."""
+
+    def __init__(self, reason: str, *, status: int = 401) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+    @property
+    def message(self) -> str:
+        return "Unauthorized" if self.status == 401 else "Forbidden"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self.status != 401:
+            return {}
+        return {"WWW-Authenticate": f'Bearer error="invalid_token" error_description="{self.reason}"'}
+
+
+def _identity(authorizer: JwtAuthorizer, headers: dict[str, str], query: str) -> str | None:
+    """The token from the authorizer's identity source (``$request.header.X`` or ``$request.querystring.X``)."""
+    source = authorizer.identity_source.split(",")[0].strip()
+    if source.startswith("$request.header."):
+        value = headers.get(source.removeprefix("$request.header.").lower())
+    elif source.startswith("$request.querystring."):
+        value = (_query_params(query) or {}).get(source.removeprefix("$request.querystring."))
+    else:
+        raise ValueError(f"identity source {source!r} is not emulated")
+    if value is None:
+        return None
+    value = value.strip()
+    # API Gateway takes the token with or without the "Bearer " scheme.
+    return value[7:].strip() if value[:7].lower() == "bearer " else value
+
+
+def cognito_jwks_url(aws_endpoint_url: str | None) -> Callable[[str], str]:
+    """Where an issuer's keys are: a Cognito issuer's on the AWS emulator when one is given, else the issuer's own."""
+    cognito = re.compile(r"https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/(?P<pool>[\w-]+)")
+
+    def url(issuer: str) -> str:
+        found = cognito.fullmatch(issuer)
+        if found and aws_endpoint_url:
+            return f"{aws_endpoint_url.rstrip('/')}/{found['pool']}/.well-known/jwks.json"
+        return f"{issuer.rstrip('/')}/.well-known/jwks.json"
+
+    return url
+
+
+class JwtVerifier:
+    """Validates a token as an HTTP API JWT authorizer does, with each issuer's JWKS fetched once and cached.
+
+    A token passes when it is an RS256 JWT signed by a key of the issuer's JWKS (matched by ``kid``), its ``iss`` is
+    the authorizer's issuer, its ``aud`` — or, without ``aud``, its ``client_id`` (Cognito access tokens) — is one
+    of the audience entries, ``exp`` is in the future and ``nbf``/``iat`` not, and it holds one of the route's
+    scopes if the route has any.
+    """
+
+    def __init__(
+        self,
+        jwks_url: Callable[[str], str],
+        *,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+        refetch_after_seconds: float = 300.0,
+    ) -> None:
+        self._jwks_url = jwks_url
+        self._session = session or requests.Session()
+        self._clock = clock
+        self._refetch_after = refetch_after_seconds
+        self._keys: dict[str, tuple[float, dict[str, jwt.PyJWK]]] = {}
+        self._lock = threading.Lock()
+
+    def authorize(self, authorizer: JwtAuthorizer, token: str | None, scopes: tuple[str, ...] = ()) -> dict[str, Any]:
+        """``requestContext.authorizer`` for a valid token; ``JwtRejectedError`` otherwise."""
+        claims = self.verify(authorizer, token)
+        granted = _token_scopes(claims)
+        if scopes and not set(scopes) & set(granted or []):
+            raise JwtRejectedError("the token has none of the route's scopes", status=403)
+        return {"jwt": {"claims": {name: _claim_text(value) for name, value in claims.items()}, "scopes": granted}}
+
+    def verify(self, authorizer: JwtAuthorizer, token: str | None) -> dict[str, Any]:
+        """The token's claims if it is valid for ``authorizer``; ``JwtRejectedError`` (with the reason) if not."""
+        if not token:
+            raise JwtRejectedError("no token in " + authorizer.identity_source)
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            raise JwtRejectedError("not a JWT") from None
+        if header.get("alg") != "RS256":
+            raise JwtRejectedError(f"signing algorithm {header.get('alg')!r} is not accepted")
+        if unverified.get("iss") != authorizer.issuer:
+            raise JwtRejectedError("the token's issuer is not the authorizer's")
+        key = self._key(authorizer.issuer, str(header.get("kid", "")))
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=["RS256"],
+                issuer=authorizer.issuer,
+                options={"require": ["exp", "iss"], "verify_aud": False},
+                leeway=0,
+            )
+        except jwt.ExpiredSignatureError:
+            raise JwtRejectedError("the token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise JwtRejectedError("the token is not valid yet") from None
+        except jwt.InvalidTokenError as error:
+            raise JwtRejectedError(f"invalid token: {type(error).__name__}") from None
+        # API Gateway checks `aud`, and `client_id` only when the token has no `aud`.
+        audience = claims.get("aud") if "aud" in claims else claims.get("client_id")
+        presented = audience if isinstance(audience, list) else [audience]
+        if not set(map(str, presented)) & set(authorizer.audience):
+            raise JwtRejectedError("the token's audience is not the authorizer's")
+        return claims
+
+    def _key(self, issuer: str, kid: str) -> jwt.PyJWK:
+        with self._lock:
+            fetched_at, keys = self._keys.get(issuer, (0.0, {}))
+            stale = self._clock() - fetched_at > self._refetch_after
+            if kid not in keys and (stale or not keys):
+                keys = self._fetch(issuer)
+                self._keys[issuer] = (self._clock(), keys)
+        if kid not in keys:
+            raise JwtRejectedError("the token's key is not in the issuer's JWKS")
+        return keys[kid]
+
+    def _fetch(self, issuer: str) -> dict[str, jwt.PyJWK]:
+        url = self._jwks_url(issuer)
+        try:
+            response = self._session.get(url, timeout=5)
+            response.raise_for_status()
+            key_set = jwt.PyJWKSet.from_dict(response.json())
+        except (requests.RequestException, ValueError, jwt.PyJWTError) as error:
+            log.warning("cannot read the JWKS of %s at %s: %s", issuer, url, type(error).__name__)
+            raise JwtRejectedError("the issuer's JWKS cannot be read") from None
+        return {str(key.key_id): key for key in key_set.keys}
+
+
+def _token_scopes(claims: dict[str, Any]) -> list[str] | None:
+    if isinstance(claims.get("scope"), str):
+        return claims["scope"].split()
+    if isinstance(claims.get("scp"), list):
+        return [str(scope) for scope in claims["scp"]]
+    return None
+
+
+def _claim_text(value: Any) -> str:
+    """A claim as API Gateway hands it on: every value a string, lists and maps written the way Go prints them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + " ".join(_claim_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{key}:{_claim_text(item)}" for key, item in sorted(value.items())) + "]"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _http_response_of(result: Any) -> tuple[int, dict[str, str], bytes]:

@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,17 +24,64 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
+from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.phone import mask_phone_numbers
-from peerline_ops.emulators import FunctionEndpoint, HttpApiEmulator, Route, SqsEventSourcePoller
+from peerline_ops.emulators import (
+    FunctionEndpoint,
+    HttpApiEmulator,
+    JwtVerifier,
+    Route,
+    SqsEventSourcePoller,
+    cognito_jwks_url,
+)
 from peerline_ops.paths import free_port, project_root
 from peerline_ops.stack import FunctionSpec, LocalStack, provision
 from peerline_ops.twilio_fake import TwilioFake
+from peerline_ops.volunteers import VolunteerAdmin
 
 log = logging.getLogger("peerline.local")
 
 REGION = "us-east-1"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 DEFAULT_LINE_NUMBER = "+15555550000"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """A volunteer the local line signs up at start, with a known password (meets the pool's policy)."""
+
+    username: str
+    password: str
+    role: str  # "volunteer" or "supervisor": what they are for in a demo
+    display_name: str
+    email: str
+    languages: tuple[str, ...]
+    roles: tuple[str, ...]
+
+
+DEMO_USERS = (
+    DemoUser(
+        "volunteer.en", "Peerline-Volunteer-1", "volunteer", "Alex", "volunteer.en@example.org", ("en",), ("volunteer",)
+    ),
+    DemoUser(
+        "volunteer.es",
+        "Peerline-Voluntaria-2",
+        "volunteer",
+        "Sofía",
+        "volunteer.es@example.org",
+        ("es", "en"),
+        ("volunteer",),
+    ),
+    DemoUser(
+        "supervisor",
+        "Peerline-Supervisor-3",
+        "supervisor",
+        "Jordan",
+        "supervisor@example.org",
+        ("en", "es"),
+        ("volunteer", "supervisor"),
+    ),
+)
 
 
 @dataclass
@@ -179,12 +227,25 @@ class LocalLine:
         )
         self._fake.start()
 
+        user_pool_id = self.stack.physical_id("VolunteerUserPool")
+        user_pool_client_id = self.stack.physical_id("DashboardUserPoolClient")
+        demo_users = self._sign_up_demo_users(session, aws_url, user_pool_id)
+
         environment = self._function_environment(aws_url)
         endpoints = self._start_functions(environment)
         routes = [
-            Route(route.method, route.path, endpoints[route.function_logical_id]) for route in self.stack.http_routes
+            Route(
+                route.method,
+                route.path,
+                endpoints[route.function_logical_id],
+                authorizer=self.stack.http_authorizers[route.authorizer] if route.authorizer else None,
+                authorization_scopes=route.authorization_scopes,
+            )
+            for route in self.stack.http_routes
         ]
-        self._api = HttpApiEmulator(routes, port=api_port)
+        # API Gateway fetches the issuer's JWKS; a Cognito issuer's keys are served by moto here.
+        verifier = JwtVerifier(cognito_jwks_url(aws_url))
+        self._api = HttpApiEmulator(routes, port=api_port, cors=self.stack.http_cors, verifier=verifier)
         self._api.start()
         sqs = session.client("sqs", endpoint_url=aws_url)
         for spec in self.stack.functions.values():
@@ -215,6 +276,9 @@ class LocalLine:
             "line_number": options.line_number,
             "simulator_url": self._fake.simulator_url,
             "stack_name": options.stack_name,
+            "user_pool_id": user_pool_id,
+            "user_pool_client_id": user_pool_client_id,
+            "demo_users": demo_users,
             "resources": {
                 logical_id: resource.physical_id
                 for logical_id, resource in self.stack.resources.items()
@@ -224,6 +288,34 @@ class LocalLine:
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "local.json").write_text(json.dumps(self.info, indent=2) + "\n")
+
+    def _sign_up_demo_users(
+        self, session: boto3.session.Session, aws_url: str, user_pool_id: str
+    ) -> list[dict[str, str]]:
+        """Volunteers to sign in as (through the same administration code operators use), certified for a year."""
+        assert self.stack is not None
+        admin = VolunteerAdmin(
+            session.client("cognito-idp", endpoint_url=aws_url),
+            user_pool_id,
+            DynamoVolunteerRegistry(
+                self.stack.physical_id("VolunteersTable"), session.client("dynamodb", endpoint_url=aws_url)
+            ),
+        )
+        certified_until = date.today() + timedelta(days=365)
+        for user in DEMO_USERS:
+            admin.add(
+                user.username,
+                user.email,
+                user.display_name,
+                user.languages,
+                certified_until,
+                roles=user.roles,
+                password=user.password,
+            )
+        return [
+            {"username": user.username, "password": user.password, "role": user.role, "display_name": user.display_name}
+            for user in DEMO_USERS
+        ]
 
     def _function_environment(self, aws_url: str) -> dict[str, str]:
         assert self._fake is not None

@@ -73,11 +73,39 @@ class SqsEventSource:
 
 @dataclass(frozen=True)
 class HttpRoute:
-    """An HTTP API route: method upper-case, path as written in the template (e.g. "/sms/inbound")."""
+    """An HTTP API route: method upper-case (or "ANY"), path as written in the template ("/sms/inbound",
+    "/volunteer/{proxy+}"), and the authorizer that guards it: its own ``Auth.Authorizer``, else its API's
+    ``DefaultAuthorizer``; None for an open route (``Authorizer: NONE``, or no authorizer at all)."""
 
     method: str
     path: str
     function_logical_id: str
+    authorizer: str | None = None
+    api_logical_id: str = ""
+    authorization_scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JwtAuthorizer:
+    """A JWT authorizer of an HTTP API with its ``JwtConfiguration`` resolved (issuer and audience are physical)."""
+
+    name: str
+    api_logical_id: str
+    issuer: str
+    audience: tuple[str, ...]
+    identity_source: str = "$request.header.Authorization"
+
+
+@dataclass(frozen=True)
+class CorsConfiguration:
+    """An HTTP API's ``CorsConfiguration``, as API Gateway answers preflights and decorates responses with it."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +135,10 @@ class LocalStack:
     http_routes: list[HttpRoute]
     outputs: dict[str, str]
     endpoint_url: str = ""
+    # JWT authorizers of the template's HTTP APIs, by name (the name `HttpRoute.authorizer` holds).
+    http_authorizers: dict[str, JwtAuthorizer] = field(default_factory=dict)
+    # The HTTP API's CorsConfiguration (the first API that has one; a template normally has one HTTP API).
+    http_cors: CorsConfiguration | None = None
 
     def physical_id(self, logical_id: str) -> str:
         """What `Ref` gives for a resource of the template (a table name, a queue URL ...)."""
@@ -164,6 +196,7 @@ def provision(
         resolver.resources[logical_id] = builder.build(logical_id, template["Resources"][logical_id])
 
     functions = _function_specs(template, resolver, template_path.parent)
+    http_apis = _http_apis(template, resolver)
     return LocalStack(
         stack_name=stack_name,
         region=region,
@@ -173,6 +206,10 @@ def provision(
         http_routes=[route for spec in functions.values() for route in spec.http_routes],
         outputs=_outputs(template, resolver),
         endpoint_url=endpoint_url,
+        http_authorizers={
+            name: authorizer for api in http_apis.values() for name, authorizer in api.authorizers.items()
+        },
+        http_cors=next((api.cors for api in http_apis.values() if api.cors is not None), None),
     )
 
 
@@ -1070,9 +1107,7 @@ def _function_spec(
         if event.get("Type") == "SQS":
             sqs_sources.append(_sqs_source(event_properties, resolver, event_where))
         elif event.get("Type") == "HttpApi":
-            method = resolver.resolve_text(event_properties.get("Method", "ANY"), f"{event_where}.Method")
-            path = resolver.resolve_text(event_properties.get("Path", "$default"), f"{event_where}.Path")
-            http_routes.append(HttpRoute(method=method.upper(), path=path, function_logical_id=logical_id))
+            http_routes.append(_http_route(logical_id, event_properties, template, resolver, event_where))
         else:
             LOGGER.debug("skipping event type the local line does not deliver: %s %s", event.get("Type"), event_where)
     return FunctionSpec(
@@ -1087,6 +1122,118 @@ def _function_spec(
         layer_content_dirs=_layer_content_dirs(properties.get("Layers") or [], template, template_dir),
         sqs_sources=sqs_sources,
         http_routes=http_routes,
+    )
+
+
+def _http_route(
+    logical_id: str, properties: dict[str, Any], template: dict[str, Any], resolver: _Resolver, where: str
+) -> HttpRoute:
+    method = resolver.resolve_text(properties.get("Method", "ANY"), f"{where}.Method")
+    path = resolver.resolve_text(properties.get("Path", "$default"), f"{where}.Path")
+    api_id = _http_api_logical_id(properties.get("ApiId"), where)
+    api_auth = _http_api_properties(template, api_id).get("Auth") or {}
+    route_auth = properties.get("Auth") or {}
+    # SAM: the route's own authorizer wins; "NONE" opens the route even when the API has a default.
+    chosen = route_auth.get("Authorizer", api_auth.get("DefaultAuthorizer"))
+    authorizer = None if chosen is None else resolver.resolve_text(chosen, f"{where}.Auth.Authorizer")
+    if authorizer == "NONE":
+        authorizer = None
+    if authorizer is not None and authorizer not in (api_auth.get("Authorizers") or {}):
+        raise TemplateError(f"{where}.Auth.Authorizer: {authorizer} is not an authorizer of {api_id}")
+    scopes = resolver.resolve(route_auth.get("AuthorizationScopes") or [], f"{where}.Auth.AuthorizationScopes")
+    return HttpRoute(
+        method=method.upper(),
+        path=path,
+        function_logical_id=logical_id,
+        authorizer=authorizer,
+        api_logical_id=api_id,
+        authorization_scopes=tuple(str(scope) for scope in scopes),
+    )
+
+
+def _http_api_logical_id(api_id: Any, where: str) -> str:
+    """The HttpApi a route belongs to: `ApiId: !Ref X`, or SAM's implicit API when it names none."""
+    if api_id is None:
+        return IMPLICIT_HTTP_API
+    if isinstance(api_id, dict) and isinstance(api_id.get("Ref"), str):
+        return str(api_id["Ref"])
+    raise TemplateError(f"{where}.ApiId: the local line needs `!Ref` to an HttpApi of the template, got {api_id!r}")
+
+
+def _http_api_properties(template: dict[str, Any], api_logical_id: str) -> dict[str, Any]:
+    """An HttpApi's properties with the template's `Globals.HttpApi` merged in (the implicit API has only those)."""
+    globals_api = (template.get("Globals") or {}).get("HttpApi") or {}
+    definition = (template.get("Resources") or {}).get(api_logical_id) or {}
+    if api_logical_id != IMPLICIT_HTTP_API and definition.get("Type") != "AWS::Serverless::HttpApi":
+        return {}
+    merged: dict[str, Any] = _merge_globals(globals_api, definition.get("Properties") or {})
+    return merged
+
+
+@dataclass(frozen=True)
+class _HttpApi:
+    authorizers: dict[str, JwtAuthorizer]
+    cors: CorsConfiguration | None
+
+
+def _http_apis(template: dict[str, Any], resolver: _Resolver) -> dict[str, _HttpApi]:
+    """Authorizers and CORS of every HTTP API the local line serves (explicit ones and SAM's implicit one)."""
+    declared: dict[str, Any] = template.get("Resources") or {}
+    api_ids = [
+        logical_id
+        for logical_id, definition in declared.items()
+        if definition.get("Type") == "AWS::Serverless::HttpApi" and resolver.resource_is_active(logical_id)
+    ]
+    if IMPLICIT_HTTP_API in resolver.resources:
+        api_ids.append(IMPLICIT_HTTP_API)
+    apis: dict[str, _HttpApi] = {}
+    for api_id in api_ids:
+        where = f"Resources.{api_id}.Properties"
+        properties = _http_api_properties(template, api_id)
+        authorizers: dict[str, JwtAuthorizer] = {}
+        for name, definition in ((properties.get("Auth") or {}).get("Authorizers") or {}).items():
+            authorizer_where = f"{where}.Auth.Authorizers.{name}"
+            if "JwtConfiguration" not in definition:
+                # Lambda authorizers are not emulated; failing here beats serving their routes unprotected.
+                raise TemplateError(f"{authorizer_where}: only JWT authorizers are emulated by the local line")
+            configuration = resolver.resolve(definition["JwtConfiguration"], f"{authorizer_where}.JwtConfiguration")
+            audience = configuration.get("audience") or []
+            authorizers[name] = JwtAuthorizer(
+                name=name,
+                api_logical_id=api_id,
+                issuer=_text(configuration.get("issuer"), f"{authorizer_where}.JwtConfiguration.issuer"),
+                audience=tuple(str(item) for item in (audience if isinstance(audience, list) else [audience])),
+                identity_source=resolver.resolve_text(
+                    definition.get("IdentitySource", "$request.header.Authorization"),
+                    f"{authorizer_where}.IdentitySource",
+                ),
+            )
+        apis[api_id] = _HttpApi(authorizers, _cors(properties.get("CorsConfiguration"), resolver, where))
+    return apis
+
+
+def _cors(configuration: Any, resolver: _Resolver, where: str) -> CorsConfiguration | None:
+    if configuration is None or configuration is False:
+        return None
+    if configuration is True:  # SAM's shorthand: every origin
+        return CorsConfiguration(allow_origins=("*",), allow_headers=("*",), allow_methods=("*",))
+    if isinstance(configuration, str) or _is_intrinsic(configuration):  # a single allowed origin
+        origin = resolver.resolve_text(configuration, f"{where}.CorsConfiguration")
+        return CorsConfiguration(allow_origins=(origin,), allow_headers=("*",), allow_methods=("*",))
+    resolved = resolver.resolve(configuration, f"{where}.CorsConfiguration")
+
+    def strings(key: str) -> tuple[str, ...]:
+        value = resolved.get(key) or []
+        return tuple(str(item) for item in (value if isinstance(value, list) else [value]))
+
+    max_age = resolved.get("MaxAge")
+    return CorsConfiguration(
+        allow_origins=strings("AllowOrigins"),
+        allow_headers=strings("AllowHeaders"),
+        allow_methods=strings("AllowMethods"),
+        expose_headers=strings("ExposeHeaders"),
+        max_age=int(max_age) if max_age is not None else None,
+        allow_credentials=_truthy(resolved.get("AllowCredentials")),
     )
 
 

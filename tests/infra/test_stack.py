@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from peerline_ops.stack import LocalStack, TemplateError, load_template, provision
+from peerline_ops.stack import CorsConfiguration, LocalStack, TemplateError, load_template, provision
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REAL_TEMPLATE = REPO_ROOT / "template.yaml"
@@ -445,6 +445,73 @@ def test_http_routes_are_read_from_http_api_events(fixture_stack: LocalStack) ->
     assert fixture_stack.functions["WorkerFunction"].http_routes == []
 
 
+def test_routes_carry_their_effective_authorizer(fixture_stack: LocalStack) -> None:
+    # then a route with `Authorizer: NONE` is open, and one without Auth falls back to the API's default
+    routes = {route.path: route for route in fixture_stack.http_routes}
+    assert routes["/hooks/inbound"].authorizer is None
+    assert routes["/hooks/{id}/status"].authorizer == "UsersJwt"
+    assert routes["/hooks/{id}/status"].authorization_scopes == ("hooks/read",)
+    assert {route.api_logical_id for route in fixture_stack.http_routes} == {"Api"}
+
+
+def test_jwt_authorizers_are_resolved_to_the_pool_and_client(fixture_stack: LocalStack) -> None:
+    # when
+    authorizer = fixture_stack.http_authorizers["UsersJwt"]
+
+    # then issuer and audience are the physical pool and client, as API Gateway would get them
+    assert authorizer.issuer == fixture_stack.resources["UserPool"].attributes["ProviderURL"]
+    assert authorizer.issuer == f"https://cognito-idp.{REGION}.amazonaws.com/{fixture_stack.physical_id('UserPool')}"
+    assert authorizer.audience == (fixture_stack.physical_id("UserPoolClient"),)
+    assert authorizer.identity_source == "$request.header.Authorization"
+    assert authorizer.api_logical_id == "Api"
+
+
+def test_cors_configuration_is_read_from_the_http_api(fixture_stack: LocalStack) -> None:
+    assert fixture_stack.http_cors == CorsConfiguration(
+        allow_origins=("https://app.example.org",),
+        allow_headers=("Authorization", "Content-Type"),
+        allow_methods=("GET", "POST"),
+        expose_headers=("X-Request-Id",),
+        max_age=600,
+        allow_credentials=True,
+    )
+
+
+def test_a_route_naming_an_undeclared_authorizer_is_refused(
+    tmp_path: Path, session: boto3.session.Session, endpoint_url: str
+) -> None:
+    # given
+    (tmp_path / "fn").mkdir()
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      Handler: app.handler
+      Runtime: python3.13
+      Events:
+        Get:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref Api
+            Path: /x
+            Method: GET
+            Auth:
+              Authorizer: Missing
+"""
+    )
+
+    # when / then
+    with pytest.raises(TemplateError, match=r"Fn\.Properties\.Events\.Get\.Auth\.Authorizer: Missing"):
+        provision(template, parameters={}, stack_name="noauth", session=session, endpoint_url=endpoint_url)
+
+
 def test_outputs_are_resolved(fixture_stack: LocalStack) -> None:
     # then
     assert fixture_stack.outputs["WorkQueueUrl"] == fixture_stack.physical_id("WorkQueue")
@@ -662,3 +729,19 @@ def test_real_template_sqs_sources_and_routes_match_its_events(real_stack: Local
         for source in spec.sqs_sources:
             assert source.queue_url == real_stack.physical_id(source.queue_logical_id)
         assert {(route.method, route.path) for route in spec.http_routes} == expected_routes, logical_id
+
+
+def test_real_template_volunteer_routes_sit_behind_the_cognito_authorizer(real_stack: LocalStack) -> None:
+    # then the Twilio webhooks and the OpenAPI document are open, the volunteer API needs a volunteer's token
+    authorizers = {(route.method, route.path): route.authorizer for route in real_stack.http_routes}
+    assert authorizers[("POST", "/sms/inbound")] is None
+    assert authorizers[("POST", "/sms/status")] is None
+    assert authorizers[("GET", "/openapi.json")] is None
+    jwt_name = authorizers[("ANY", "/volunteer/{proxy+}")]
+    assert jwt_name is not None
+    # and the authorizer trusts exactly the template's user pool and dashboard client
+    authorizer = real_stack.http_authorizers[jwt_name]
+    pool_id = real_stack.physical_id("VolunteerUserPool")
+    assert authorizer.issuer == f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"
+    assert authorizer.audience == (real_stack.physical_id("DashboardUserPoolClient"),)
+    assert real_stack.http_cors is not None and "Authorization" in real_stack.http_cors.allow_headers
