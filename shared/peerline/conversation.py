@@ -445,7 +445,7 @@ class ConversationEngine:
         remembered = [*change.texter.recent_events, _applied(event.event_id, change)][-_REMEMBERED_EVENTS:]
         if change.delete_conversation and change.conversation is not None:
             # Without consent nothing about the conversation may remain, not even in this replay memory.
-            remembered = [_forget_conversation(applied, change.conversation.conversation_id) for applied in remembered]
+            remembered = [forget_conversation(applied, change.conversation.conversation_id) for applied in remembered]
         change.texter = change.texter.model_copy(update={"recent_events": remembered})
         return change
 
@@ -504,7 +504,8 @@ def _applied(event_id: str, change: StateChange) -> AppliedEvent:
     )
 
 
-def _forget_conversation(applied: AppliedEvent, conversation_id: str) -> AppliedEvent:
+def forget_conversation(applied: AppliedEvent, conversation_id: str) -> AppliedEvent:
+    """The applied event with every mention of a closed conversation removed (nothing may link back to it)."""
     return applied.model_copy(
         update={
             "outbound": [

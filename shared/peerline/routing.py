@@ -23,6 +23,7 @@ from peerline.conversation import (
     ConcurrentUpdateError,
     OutboundQueue,
     TimerQueue,
+    forget_conversation,
     transition,
     utc_now,
 )
@@ -75,6 +76,8 @@ class LoadChange:
     # Taking load requires being available (or at least not offline for pulls) and under the cap.
     require_capacity: bool = False
     require_status: VolunteerStatus | None = None
+    # Taking a conversation while going offline must lose the race (else it would sit with nobody watching).
+    forbid_status: VolunteerStatus | None = None
     assigned_at: str | None = None
     # Something the volunteer must be told (shown by getMe), e.g. that a conversation closed on its own.
     notice: str | None = None
@@ -90,7 +93,9 @@ class RoutingChange:
     loads: list[LoadChange] = field(default_factory=list)
     new_messages: list[StoredMessage] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
-    volunteer_status: tuple[str, VolunteerStatus] | None = None
+    # The texter record, when the change must also unlink it (close): version-conditioned like the conversation.
+    texter: TexterRecord | None = None
+    expected_texter_version: int | None = None
 
 
 class RoutingRepository(Protocol):
@@ -164,9 +169,9 @@ def is_eligible(volunteer: VolunteerRecord, conversation: ConversationRecord, to
 def candidates_for(
     conversation: ConversationRecord, volunteers: Sequence[VolunteerRecord], today: date
 ) -> list[VolunteerRecord]:
-    """Eligible volunteers, least recently assigned first."""
+    """Eligible volunteers, least loaded first, then least recently assigned (so idle volunteers share offers)."""
     eligible = [volunteer for volunteer in volunteers if is_eligible(volunteer, conversation, today)]
-    return sorted(eligible, key=lambda volunteer: (volunteer.last_assigned_at, volunteer.volunteer_id))
+    return sorted(eligible, key=lambda volunteer: (volunteer.load, volunteer.last_assigned_at, volunteer.volunteer_id))
 
 
 class Router:
@@ -197,19 +202,27 @@ class Router:
         now = self._clock()
         offers: list[tuple[str, str]] = []
         volunteers = {volunteer.volunteer_id: volunteer for volunteer in self._repository.available_volunteers()}
-        for conversation in queue_order(self._repository.waiting_conversations(), now):
-            for volunteer in candidates_for(conversation, list(volunteers.values()), now.date()):
+        for waiting in queue_order(self._repository.waiting_conversations(), now):
+            conversation: ConversationRecord | None = waiting
+            for _ in range(_MAX_ATTEMPTS):
+                assert conversation is not None
+                candidates = candidates_for(conversation, list(volunteers.values()), now.date())
+                if not candidates:
+                    break
+                volunteer = candidates[0]
                 try:
                     self._offer(conversation, volunteer, now)
                 except ConcurrentUpdateError:
-                    # The conversation moved, or the volunteer filled up: re-read the volunteer and go on.
+                    # The conversation moved, or the volunteer filled up or went away: re-read both and decide
+                    # again, so that exclusions added meanwhile (a decline) are honoured.
                     fresh = self._repository.get_volunteer(volunteer.volunteer_id)
-                    if fresh is not None:
+                    if fresh is None:
+                        volunteers.pop(volunteer.volunteer_id, None)
+                    else:
                         volunteers[volunteer.volunteer_id] = fresh
-                    current = self._repository.get_conversation(conversation.conversation_id)
-                    if current is None or current.state is not ConversationState.WAITING:
+                    conversation = self._repository.get_conversation(waiting.conversation_id)
+                    if conversation is None or conversation.state is not ConversationState.WAITING:
                         break
-                    conversation = current
                     continue
                 offers.append((conversation.conversation_id, volunteer.volunteer_id))
                 volunteers[volunteer.volunteer_id] = volunteer.model_copy(update={"load": volunteer.load + 1})
@@ -251,6 +264,8 @@ class Router:
         """Accept the conversation offered to the caller: it becomes active with them."""
         now = self._clock()
         conversation = self._held(conversation_id, volunteer_id, ConversationState.OFFERED)
+        if conversation.offer_expires_at is not None and conversation.offer_expires_at < now:
+            raise ConflictError("the offer expired; it is going to the next volunteer")
         volunteer = self._volunteer(volunteer_id)
         active = transition(conversation, ConversationState.ACTIVE).model_copy(
             update={"offer_id": None, "offer_expires_at": None, "accepted_at": now, "last_activity_at": now}
@@ -259,7 +274,7 @@ class Router:
             RoutingChange(
                 conversation=active,
                 expected_version=conversation.version,
-                loads=[LoadChange(volunteer_id, 0, assigned_at=now.isoformat())],
+                loads=[LoadChange(volunteer_id, 0, forbid_status=VolunteerStatus.OFFLINE, assigned_at=now.isoformat())],
             )
         )
         self._text_texter(active, f"joined:{conversation.version}", self._joined_text(active, volunteer))
@@ -309,10 +324,21 @@ class Router:
                     RoutingChange(
                         conversation=active,
                         expected_version=conversation.version,
-                        loads=[LoadChange(volunteer_id, +1, require_capacity=True, assigned_at=now.isoformat())],
+                        loads=[
+                            LoadChange(
+                                volunteer_id,
+                                +1,
+                                require_capacity=True,
+                                forbid_status=VolunteerStatus.OFFLINE,
+                                assigned_at=now.isoformat(),
+                            )
+                        ],
                     )
                 )
             except ConcurrentUpdateError:
+                volunteer = self._volunteer(volunteer_id)
+                if volunteer.status is VolunteerStatus.OFFLINE or volunteer.load >= volunteer.max_concurrent:
+                    raise NotEligibleError("offline, or at your maximum of concurrent conversations") from None
                 continue
             self._text_texter(active, f"joined:{conversation.version}", self._joined_text(active, volunteer))
             self._schedule_inactivity(active, now)
@@ -366,7 +392,8 @@ class Router:
                 "offer_expires_at": expires,
                 "excluded_volunteers": sorted({*conversation.excluded_volunteers, holder}),
                 "needs_supervisor": False,
-                "waiting_since": now,
+                # Keeps its place in line if the target declines: it has waited since it first waited.
+                "waiting_since": conversation.waiting_since or now,
             }
         )
         self._commit_or_conflict(
@@ -425,45 +452,76 @@ class Router:
         return True
 
     def _close(self, conversation: ConversationRecord, *, outcome: str, tags: list[str], reason: str) -> None:
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                self._repository.commit_routing(self._closing(conversation, outcome=outcome, tags=tags, reason=reason))
+                break
+            except ConcurrentUpdateError:
+                # A text from the texter meanwhile (their record moved) is fine: close on the fresh state.
+                fresh = self._repository.get_conversation(conversation.conversation_id)
+                if (
+                    fresh is None
+                    or fresh.state is not conversation.state
+                    or fresh.volunteer_id != conversation.volunteer_id
+                ):
+                    raise ConflictError("the conversation changed meanwhile; reload and try again") from None
+                conversation = fresh
+        else:
+            raise ConflictError("the conversation keeps changing; try again")
+        name = "closed_inactive" if reason == "inactivity" else "closed"
+        self._text_texter(conversation, name, self._replies.text(name, conversation.language))
+        self._repository.delete_messages(conversation.conversation_id)
+        self.route_waiting()
+
+    def _closing(
+        self, conversation: ConversationRecord, *, outcome: str, tags: list[str], reason: str
+    ) -> RoutingChange:
+        """Closed: bodies go; metadata stays only with consent, unlinked from the texter either way."""
         now = self._clock()
         closed = transition(conversation, ConversationState.CLOSED)
         notice = None
         if reason == "inactivity":
             alias = texter_alias(conversation.texter_id) if conversation.texter_id else "A texter"
-            notice = f"{now:%H:%M} UTC: the conversation with {alias} was closed after {self._settings.inactivity_close_minutes} minutes without a text."
-        loads = [LoadChange(conversation.volunteer_id, -1, notice=notice)] if conversation.volunteer_id else []
-        counters = {f"conversations_closed#{now:%Y-%m-%d}": 1}
+            minutes = self._settings.inactivity_close_minutes
+            notice = (
+                f"{now:%H:%M} UTC: the conversation with {alias} was closed after {minutes} minutes without a text."
+            )
+        change = RoutingChange(
+            conversation=closed,
+            expected_version=conversation.version,
+            loads=[LoadChange(conversation.volunteer_id, -1, notice=notice)] if conversation.volunteer_id else [],
+            counters={f"conversations_closed#{now:%Y-%m-%d}": 1},
+        )
         if conversation.consent is Consent.GIVEN:
-            change = RoutingChange(
-                conversation=closed.model_copy(
-                    update={
-                        "texter_id": "",  # anonymous session information, unlinked from the texter
-                        "closed_at": now,
-                        "close_reason": reason,
-                        "outcome": outcome,
-                        "tags": tags,
-                        "offer_id": None,
-                        "offer_expires_at": None,
-                        "expires_at": int((now + timedelta(days=self._settings.retention_days)).timestamp()),
-                    }
-                ),
-                expected_version=conversation.version,
-                loads=loads,
-                counters=counters,
+            change.conversation = closed.model_copy(
+                update={
+                    "texter_id": "",  # anonymous session information, unlinked from the texter
+                    "closed_at": now,
+                    "close_reason": reason,
+                    "outcome": outcome,
+                    "tags": tags,
+                    "offer_id": None,
+                    "offer_expires_at": None,
+                    "expires_at": int((now + timedelta(days=self._settings.retention_days)).timestamp()),
+                }
             )
         else:
-            change = RoutingChange(
-                conversation=closed,
-                expected_version=conversation.version,
-                delete_conversation=True,
-                loads=loads,
-                counters=counters,
+            change.delete_conversation = True
+        texter = self._repository.get_texter(conversation.texter_id) if conversation.texter_id else None
+        if texter is not None:
+            # Nothing on the texter's record may point at the closed conversation any more.
+            change.texter = texter.model_copy(
+                update={
+                    "open_conversation_id": None
+                    if texter.open_conversation_id == conversation.conversation_id
+                    else texter.open_conversation_id,
+                    "recent_events": [
+                        forget_conversation(applied, conversation.conversation_id) for applied in texter.recent_events
+                    ],
+                }
             )
-        self._commit_or_conflict(change)
-        name = "closed_inactive" if reason == "inactivity" else "closed"
-        self._text_texter(conversation, name, self._replies.text(name, conversation.language))
-        self._repository.delete_messages(conversation.conversation_id)
-        self.route_waiting()
+            change.expected_texter_version = texter.version
+        return change
 
     # ------------------------------------------------------------------ relay
     def send_reply(self, volunteer_id: str, conversation_id: str, body: str) -> StoredMessage:

@@ -168,9 +168,10 @@ class InMemoryRoutingRepository(InMemoryConversationRepository):
         if self._conflicts_to_raise:
             self._conflicts_to_raise -= 1
             raise ConcurrentUpdateError("simulated: another worker committed first")
-        if change.volunteer_status is not None:
-            # DynamoRoutingRepository ignores this field; a router that relied on it would be silently wrong.
-            raise NotImplementedError("RoutingChange.volunteer_status is not written by the DynamoDB adapter")
+        if change.texter is not None:
+            texter = self.texters.get(change.texter.texter_id)
+            if texter is None or texter["version"] != change.expected_texter_version:
+                raise ConcurrentUpdateError(f"texter version is not {change.expected_texter_version}")
         current = self.conversations.get(change.conversation.conversation_id)
         if current is None or current["version"] != change.expected_version:
             raise ConcurrentUpdateError(f"conversation version is not {change.expected_version}")
@@ -186,6 +187,8 @@ class InMemoryRoutingRepository(InMemoryConversationRepository):
                 raise ConcurrentUpdateError(f"volunteer {load.volunteer_id} is at their cap or deactivated")
             if load.require_status is not None and volunteer["status"] != load.require_status.value:
                 raise ConcurrentUpdateError(f"volunteer {load.volunteer_id} is not {load.require_status}")
+            if load.forbid_status is not None and volunteer["status"] == load.forbid_status.value:
+                raise ConcurrentUpdateError(f"volunteer {load.volunteer_id} is {load.forbid_status}")
             if load.delta < 0 and volunteer["load"] < -load.delta:
                 raise ConcurrentUpdateError(f"volunteer {load.volunteer_id} has no load to release")
 
@@ -209,6 +212,9 @@ class InMemoryRoutingRepository(InMemoryConversationRepository):
             self.messages.setdefault(message.conversation_id, {})[message.message_key] = message.model_dump(mode="json")
         for counter_id, increment in change.counters.items():
             self.counters[counter_id] = self.counters.get(counter_id, 0) + increment
+        if change.texter is not None:
+            texter = change.texter.model_copy(update={"version": (change.expected_texter_version or 0) + 1})
+            self.texters[texter.texter_id] = texter.model_dump(mode="json")
         self.routing_commits += 1
 
 

@@ -630,10 +630,6 @@ def test_a_conversation_transferred_away_never_comes_back_to_the_transferrer(rou
     assert {"ana", "ben"} <= set(conversation.excluded_volunteers)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Router.transfer to a volunteer resets waiting_since to now, so a declined transfer loses its place",
-)
 def test_a_transfer_declined_by_its_target_keeps_the_original_place_in_line(routing: RoutingWorld) -> None:
     # given a conversation that first waited 10 minutes ago, transferred to a colleague
     routing.volunteer("ana")
@@ -799,11 +795,6 @@ def test_closing_without_consent_deletes_the_conversation(routing: RoutingWorld,
     assert routing.repository.counters == {f"conversations_closed#{START:%Y-%m-%d}": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Router._close never touches the texter record: open_conversation_id still links the texter "
-    "to the closed (anonymised) or deleted conversation",
-)
 @pytest.mark.parametrize("consent", [Consent.GIVEN, Consent.REFUSED])
 def test_closing_leaves_no_link_from_the_texter_to_the_conversation(routing: RoutingWorld, consent: Consent) -> None:
     # given / when a conversation is closed by its volunteer
@@ -1124,11 +1115,6 @@ def test_a_retried_accept_racing_the_first_cannot_win_twice(routing: RoutingWorl
     assert routing.load("ana") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Router.route_waiting: after a lost race it re-reads the conversation but keeps walking the candidate "
-    "list computed before, without re-checking excluded_volunteers, so it can offer to a volunteer who declined",
-)
 def test_an_offer_racing_a_decline_never_goes_back_to_the_decliner(routing: RoutingWorld) -> None:
     # given two eligible volunteers, and while an offer to the first is being made another worker offers the
     # conversation to both in turn, and both decline it
@@ -1152,11 +1138,6 @@ def test_an_offer_racing_a_decline_never_goes_back_to_the_decliner(routing: Rout
     assert conversation.state is ConversationState.WAITING
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Router.take_next does not condition on the volunteer's status: a pull racing set_availability(offline) "
-    "leaves an active conversation with an offline volunteer, not flagged for supervisors",
-)
 def test_a_pull_racing_going_offline_never_leaves_an_unflagged_conversation(routing: RoutingWorld) -> None:
     # given a volunteer who goes offline between reading their record and claiming a waiting conversation
     routing.volunteer("ana", status=VolunteerStatus.AWAY)

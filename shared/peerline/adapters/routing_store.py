@@ -130,6 +130,19 @@ class DynamoRoutingRepository(DynamoConversationRepository):
     def commit_routing(self, change: RoutingChange) -> None:
         actions: list[dict[str, Any]] = [self._routing_conversation_action(change)]
         actions += [self._load_action(load) for load in change.loads]
+        if change.texter is not None:
+            texter = change.texter.model_copy(update={"version": (change.expected_texter_version or 0) + 1})
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self._texters,
+                        "Item": to_item(texter.model_dump(mode="json")),
+                        # Invariant: unlinking the texter never overwrites a text they sent meanwhile.
+                        "ConditionExpression": "version = :expected",
+                        "ExpressionAttributeValues": to_item({":expected": change.expected_texter_version}),
+                    }
+                }
+            )
         actions += [
             {"Put": {"TableName": self._messages, "Item": to_item(message.model_dump(mode="json"))}}
             for message in change.new_messages
@@ -183,6 +196,10 @@ class DynamoRoutingRepository(DynamoConversationRepository):
             # Invariant: a volunteer never holds more than their own cap.
             conditions.append("#load < max_concurrent AND active = :yes")
             values[":yes"] = True
+        if load.forbid_status is not None:
+            conditions.append("#status <> :forbidden")
+            names["#status"] = "status"
+            values[":forbidden"] = load.forbid_status.value
         if load.require_status is not None:
             conditions.append("#status = :status")
             names["#status"] = "status"
