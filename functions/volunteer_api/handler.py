@@ -122,6 +122,11 @@ def not_eligible(error: NotEligibleError) -> Response[dict[str, str]]:
     return _problem(403, str(error))
 
 
+@app.exception_handler(UnicodeDecodeError)
+def undecodable_body(error: UnicodeDecodeError) -> Response[dict[str, str]]:
+    return _problem(422, "invalid request — the body must be UTF-8 JSON")
+
+
 @app.exception_handler(RequestValidationError)
 def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
     # Readable: where and what, without echoing the submitted values (a reply may hold a texter's words).

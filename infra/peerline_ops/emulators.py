@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -95,6 +96,11 @@ def api_gateway_v2_event(
     """
     content_type = headers.get("content-type", "")
     is_text = any(content_type.startswith(kind) for kind in _TEXT_TYPES)
+    text: str | None = None
+    if is_text:
+        # A "text" body that isn't UTF-8 is delivered base64-encoded, as API Gateway does with binary bodies.
+        with contextlib.suppress(UnicodeDecodeError):
+            text = body.decode()
     now = datetime.now(UTC)
     route_key = route_key or f"{method} {path}"
     event: dict[str, Any] = {
@@ -123,8 +129,8 @@ def api_gateway_v2_event(
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
         },
-        "body": body.decode() if is_text else base64.b64encode(body).decode(),
-        "isBase64Encoded": not is_text,
+        "body": text if text is not None else base64.b64encode(body).decode(),
+        "isBase64Encoded": text is None,
     }
     if path_parameters:  # API Gateway leaves the key out when the route has no parameters
         event["pathParameters"] = path_parameters

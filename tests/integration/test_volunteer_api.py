@@ -263,3 +263,29 @@ def test_an_inactive_conversation_is_closed_with_a_notice_to_both_sides(
     assert all(
         c["id"] != conversation for c in api("GET", "/volunteer/conversations", sub="sub-sol")[1]["conversations"]
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/volunteer/nothing-here", None),
+        ("POST", "/volunteer/me", None),
+        ("PUT", "/volunteer/me/availability", b"\xff\xfe not utf-8"),
+        ("PUT", "/volunteer/me/availability", b"[]"),
+        ("PUT", "/volunteer/me/availability", {"status": None}),
+        ("PUT", "/volunteer/me/availability", {"status": "available" * 1000}),
+        ("POST", "/volunteer/conversations/..%2F..%2Fetc/accept", None),
+        ("POST", "/volunteer/conversations/" + "x" * 5000 + "/accept", None),
+        ("POST", "/volunteer/conversations/c1/messages", {"body": ""}),
+        ("POST", "/volunteer/conversations/c1/messages", {"body": "x" * 5000}),
+        ("POST", "/volunteer/conversations/c1/messages", {"body": 42}),
+        ("POST", "/volunteer/conversations/c1/transfer", {}),
+        ("POST", "/volunteer/conversations/c1/close", {"outcome": "ok", "tags": "not-a-list"}),
+        ("POST", "/volunteer/conversations/c1/close", {"outcome": "ok", "tags": ["t"] * 100}),
+        ("POST", "/volunteer/conversations/take-next", b"garbage"),
+        ("DELETE", "/volunteer/conversations/c1", None),
+    ],
+)
+def test_no_input_makes_the_api_fail_with_a_5xx(api: Any, method: str, path: str, body: Any) -> None:
+    status, payload = api(method, path, body=body)
+    assert 400 <= status < 500, (status, payload)
