@@ -16,7 +16,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -35,6 +35,7 @@ from peerline.models import (
     TexterRecord,
     TimerKind,
 )
+from peerline.ports import ConcurrentUpdateError, OutboundQueue, TimerQueue, utc_now
 from peerline.replies import ReplyBook
 
 logger = logging.getLogger(__name__)
@@ -55,10 +56,6 @@ _ALLOWED_TRANSITIONS: dict[ConversationState, frozenset[ConversationState]] = {
     ConversationState.ACTIVE: frozenset({ConversationState.WAITING, ConversationState.CLOSED}),
     ConversationState.CLOSED: frozenset(),
 }
-
-
-class ConcurrentUpdateError(Exception):
-    """Someone else changed the texter or conversation first; decide again on the fresh state."""
 
 
 class InvalidTransitionError(Exception):
@@ -113,14 +110,6 @@ class ConversationRepository(Protocol):
         ...
 
 
-class OutboundQueue(Protocol):
-    def enqueue(self, texts: Sequence[OutboundText]) -> None: ...
-
-
-class TimerQueue(Protocol):
-    def schedule(self, timers: Sequence[ConversationTimer]) -> None: ...
-
-
 @dataclass(frozen=True)
 class EngineSettings:
     still_waiting_seconds: int = 300
@@ -128,10 +117,6 @@ class EngineSettings:
     message_ttl_hours: int = 24
     retention_days: int = 90
     inactivity_close_minutes: int = 30
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _epoch(moment: datetime) -> int:

@@ -65,6 +65,7 @@ class TimerKind(StrEnum):
     STILL_WAITING = "still_waiting"
     OFFER_EXPIRY = "offer_expiry"
     INACTIVITY = "inactivity"
+    ESCALATION_REPAGE = "escalation_repage"
 
 
 class ConversationTimer(BaseModel):
@@ -82,6 +83,9 @@ class ConversationTimer(BaseModel):
     offer_id: str | None = None
     volunteer_id: str | None = None
     activity_at: datetime | None = None
+    # For re-paging: which escalation, and how many pages have gone out when this timer was set.
+    escalation_id: str | None = None
+    page_count: int | None = None
 
 
 class OutboundText(BaseModel):
@@ -98,6 +102,14 @@ class OutboundText(BaseModel):
     texter_id: str | None = None
 
 
+class Notification(BaseModel):
+    """A page on the notification topic (e-mail, paging services): never a number or the texter's words."""
+
+    subject: str
+    message: str
+    dedup_key: str
+
+
 class AppliedEvent(BaseModel):
     """An event the engine has applied, and the texts and timers it queued."""
 
@@ -105,6 +117,7 @@ class AppliedEvent(BaseModel):
     outbound: list[OutboundText] = Field(default_factory=list)
     timers: list[ConversationTimer] = Field(default_factory=list)
     purge_messages_of: list[str] = Field(default_factory=list)
+    notifications: list[Notification] = Field(default_factory=list)
 
 
 class TexterRecord(BaseModel):
@@ -152,6 +165,12 @@ class ConversationRecord(BaseModel):
     needs_supervisor: bool = False
     outcome: str | None = None
     tags: list[str] = Field(default_factory=list)
+    # Crisis triage: the highest level of the texter's recent messages, its categories, the open escalation,
+    # and what the volunteer is prompted to do about it (never the texter's words).
+    risk_level: str = "none"
+    risk_categories: list[str] = Field(default_factory=list)
+    escalation_id: str | None = None
+    volunteer_prompt: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -220,3 +239,49 @@ class SessionMetadata(BaseModel):
     outbound_count: int
     priority: Priority
     close_reason: str
+
+
+class AuditEvent(BaseModel):
+    """One step of an escalation: what happened, when, by whom. Never the texter's words or number."""
+
+    at: datetime
+    action: str
+    actor: str
+    detail: str = ""
+
+
+class EscalationStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class EscalationRecord(BaseModel):
+    """A crisis escalation and its audit trail. ``code`` is what the on-call professional texts back (ACK code)."""
+
+    escalation_id: str
+    code: str
+    conversation_id: str | None
+    texter_id: str
+    texter_alias: str
+    level: str
+    categories: list[str] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=list)
+    trigger: str
+    status: EscalationStatus = EscalationStatus.OPEN
+    created_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    page_count: int = 0
+    audit: list[AuditEvent] = Field(default_factory=list)
+    version: int = 0
+    expires_at: int
+
+
+class OnCallMember(BaseModel):
+    """A professional on the on-call rota: pseudonymous id (HMAC of the number), the number only encrypted."""
+
+    oncall_id: str
+    name: str = Field(min_length=1, max_length=60)
+    encrypted_number: str
+    position: int = Field(ge=0)
+    masked_number: str

@@ -65,6 +65,20 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "{emergency}"
         ),
     },
+    "safety": {
+        Language.ENGLISH: (
+            "We're really glad you reached out, and your safety matters most right now. {emergency} "
+            "We're bringing in someone trained to help — please stay with us and keep texting."
+        ),
+        Language.SPANISH: (
+            "Nos alegra mucho que nos escribieras, y tu seguridad es lo más importante ahora. {emergency} "
+            "Estamos llamando a una persona capacitada para ayudarte; quédate con nosotros y sigue escribiendo."
+        ),
+    },
+    "acknowledged": {
+        Language.ENGLISH: "Peerline: escalation acknowledged. Thank you.",
+        Language.SPANISH: "Peerline: escalamiento confirmado. Gracias.",
+    },
     "joined": {
         Language.ENGLISH: "You're now texting with {name}, a trained peer volunteer. What's on your mind?",
         Language.SPANISH: "Ahora estás conversando con {name}, un voluntario capacitado. ¿Qué te preocupa?",

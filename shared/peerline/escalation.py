@@ -1,0 +1,368 @@
+"""Escalation to professional services: the safety text, the page, re-paging until acknowledged, the audit trail.
+
+An escalation is created in the same atomic change as the conversation update that triggered it (its id derives
+from the triggering event, so a replay or a duplicate trigger creates nothing new). Pages go out through the
+outbound queue (SMS) and a notification topic (SNS); a re-page timer follows every page and does nothing once the
+escalation is acknowledged, or once a newer page has gone out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from peerline.models import (
+    AuditEvent,
+    ConversationRecord,
+    ConversationTimer,
+    EscalationRecord,
+    EscalationStatus,
+    Notification,
+    OutboundText,
+    Priority,
+    TexterRecord,
+    TimerKind,
+)
+from peerline.phone import texter_alias
+from peerline.ports import ConcurrentUpdateError, OutboundQueue, TimerQueue, utc_now
+from peerline.replies import ReplyBook
+
+LEVEL_RANK = {"none": 0, "concern": 1, "high": 2, "imminent": 3}
+PRIORITY_FOR_LEVEL = {
+    "none": Priority.NONE,
+    "concern": Priority.CONCERN,
+    "high": Priority.HIGH,
+    "imminent": Priority.IMMINENT,
+}
+ESCALATING_LEVELS = frozenset({"high", "imminent"})
+# Unambiguous on a phone keyboard (no 0/O, 1/I/L).
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_ACK = re.compile(r"^\s*ack\s*[:#-]?\s*([a-z0-9]{4,8})\s*[.!]?\s*$", re.IGNORECASE)
+
+PROMPTS = {
+    "concern": "Ask directly: “Are you thinking about suicide?” Asking does not put the idea in their head.",
+    "high": (
+        "Screen now: “Are you thinking about killing yourself?” · “Have you thought about how?” · "
+        "“Do you have access to that now?” · “When were you thinking of doing it?” — a professional has been paged."
+    ),
+    "imminent": (
+        "Imminent risk: stay with them. Ask where they are and whether they are safe right now; "
+        "a professional has been paged and may contact emergency services."
+    ),
+}
+
+
+def level_at_least(level: str, floor: str) -> bool:
+    return LEVEL_RANK.get(level, 0) >= LEVEL_RANK[floor]
+
+
+def higher_level(first: str, second: str) -> str:
+    return first if LEVEL_RANK.get(first, 0) >= LEVEL_RANK.get(second, 0) else second
+
+
+def escalation_code(escalation_id: str) -> str:
+    """A 6-character code the on-call professional texts back; derived, so a replay gives the same code."""
+    number = int(hashlib.sha256(escalation_id.encode()).hexdigest(), 16)
+    characters = []
+    for _ in range(6):
+        number, index = divmod(number, len(_CODE_ALPHABET))
+        characters.append(_CODE_ALPHABET[index])
+    return "".join(characters)
+
+
+def parse_ack(body: str) -> str | None:
+    """The code in an ``ACK <code>`` text, upper-cased, or None."""
+    match = _ACK.match(body)
+    return match.group(1).upper() if match else None
+
+
+@dataclass(frozen=True)
+class PageTarget:
+    """Someone who can be paged: an on-call professional from the rota, or the deployment's fallback number."""
+
+    target_id: str
+    name: str
+    encrypted_number: str
+
+
+class OnCallDirectory(Protocol):
+    def targets(self) -> list[PageTarget]:
+        """The rota in order (the fallback number last, or alone when the rota is empty)."""
+        ...
+
+    def member_for(self, sender_id: str) -> PageTarget | None:
+        """The on-call professional whose number has this HMAC id, if any."""
+        ...
+
+
+class Notifier(Protocol):
+    def publish(self, notifications: Sequence[Notification]) -> None: ...
+
+
+@dataclass(frozen=True)
+class EscalationSettings:
+    repage_seconds: int = 300
+    # Pages to the same person before the next person on the rota is paged.
+    pages_per_person: int = 2
+    retention_days: int = 90
+
+
+@dataclass
+class EscalationPlan:
+    """What escalating means right now: the record, texts (safety text first, then the page), timer, notification."""
+
+    escalation: EscalationRecord
+    outbound: list[OutboundText] = field(default_factory=list)
+    timers: list[ConversationTimer] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+def page_text(escalation: EscalationRecord) -> str:
+    categories = ", ".join(escalation.categories) or "unspecified"
+    return (
+        f"PEERLINE {escalation.level.upper()} RISK: {escalation.texter_alias} needs a professional now "
+        f"({categories}). Reply ACK {escalation.code} to this number to acknowledge, or acknowledge in the "
+        f"volunteer API. Unacknowledged pages go to the next person on call."
+    )
+
+
+def _page(
+    escalation: EscalationRecord, target: PageTarget, now: datetime, settings: EscalationSettings
+) -> EscalationPlan:
+    """Page ``target`` once more: SMS + notification + the next re-page timer, all audited."""
+    number = escalation.page_count + 1
+    paged = escalation.model_copy(
+        update={
+            "page_count": number,
+            "audit": [
+                *escalation.audit,
+                AuditEvent(
+                    at=now, action="paged", actor="peerline", detail=f"page {number} to {target.name} (SMS, SNS)"
+                ),
+            ],
+        }
+    )
+    body = page_text(paged)
+    return EscalationPlan(
+        escalation=paged,
+        outbound=[
+            OutboundText(
+                outbound_id=f"{escalation.escalation_id}:page:{number}",
+                recipient_id=target.target_id,
+                encrypted_to=target.encrypted_number,
+                body=body,
+                purpose="page",
+                conversation_id=escalation.conversation_id,
+            )
+        ],
+        timers=[
+            ConversationTimer(
+                timer_id=f"{escalation.escalation_id}:repage:{number}",
+                kind=TimerKind.ESCALATION_REPAGE,
+                conversation_id=escalation.conversation_id or "",
+                texter_id=escalation.texter_id,
+                fire_at=now + timedelta(seconds=settings.repage_seconds),
+                escalation_id=escalation.escalation_id,
+                page_count=number,
+            )
+        ],
+        notifications=[
+            Notification(
+                subject=f"Peerline {escalation.level} escalation {escalation.code} (page {number})",
+                message=body,
+                dedup_key=f"{escalation.escalation_id}:{number}",
+            )
+        ],
+    )
+
+
+def plan_escalation(
+    *,
+    event_id: str,
+    conversation: ConversationRecord | None,
+    texter: TexterRecord,
+    level: str,
+    categories: Sequence[str],
+    rules: Sequence[str],
+    trigger: str,
+    now: datetime,
+    directory: OnCallDirectory,
+    replies: ReplyBook,
+    settings: EscalationSettings,
+) -> EscalationPlan:
+    """Open an escalation: a warm safety text to the texter (never repeating what they said), a page to the
+    first person on call, a re-page timer, and the audit trail that says what triggered it (rule ids, not text)."""
+    escalation_id = f"esc-{hashlib.sha256(event_id.encode()).hexdigest()[:24]}"
+    escalation = EscalationRecord(
+        escalation_id=escalation_id,
+        code=escalation_code(escalation_id),
+        conversation_id=conversation.conversation_id if conversation else None,
+        texter_id=texter.texter_id,
+        texter_alias=texter_alias(texter.texter_id),
+        level=level,
+        categories=sorted(set(categories)),
+        rules=sorted(set(rules)),
+        trigger=trigger,
+        created_at=now,
+        expires_at=int((now + timedelta(days=settings.retention_days)).timestamp()),
+        audit=[
+            AuditEvent(
+                at=now,
+                action="escalated",
+                actor=trigger,
+                detail=f"level {level}; rules: {', '.join(sorted(set(rules))) or 'none'}",
+            )
+        ],
+    )
+    targets = directory.targets()
+    if targets:
+        plan = _page(escalation, targets[0], now, settings)
+    else:
+        # Nobody to page is a configuration error, and must be loud: audited, and retried by the timer.
+        escalation.audit.append(AuditEvent(at=now, action="page_failed", actor="peerline", detail="no one on call"))
+        plan = EscalationPlan(
+            escalation=escalation,
+            timers=[
+                ConversationTimer(
+                    timer_id=f"{escalation_id}:repage:0",
+                    kind=TimerKind.ESCALATION_REPAGE,
+                    conversation_id=escalation.conversation_id or "",
+                    texter_id=texter.texter_id,
+                    fire_at=now + timedelta(seconds=settings.repage_seconds),
+                    escalation_id=escalation_id,
+                    page_count=0,
+                )
+            ],
+        )
+    if not texter.opted_out:
+        language = conversation.language if conversation else texter.language
+        plan.outbound.insert(
+            0,
+            OutboundText(
+                outbound_id=f"{event_id}:safety",
+                recipient_id=texter.texter_id,
+                encrypted_to=texter.encrypted_number,
+                body=replies.text("safety", language),
+                purpose="safety",
+                conversation_id=escalation.conversation_id,
+                texter_id=texter.texter_id,
+            ),
+        )
+    return plan
+
+
+class EscalationStore(Protocol):
+    def get(self, escalation_id: str) -> EscalationRecord | None: ...
+
+    def find_by_code(self, code: str) -> list[EscalationRecord]: ...
+
+    def replace(self, escalation: EscalationRecord, expected_version: int) -> None:
+        """Write the escalation if its version is still ``expected_version`` (else ``ConcurrentUpdateError``)."""
+        ...
+
+    def open_escalations(self) -> list[EscalationRecord]: ...
+
+
+class EscalationService:
+    """Re-paging and acknowledgement, shared by the timers, the engine (ACK texts) and the volunteer API."""
+
+    def __init__(
+        self,
+        store: EscalationStore,
+        directory: OnCallDirectory,
+        outbound: OutboundQueue,
+        timers: TimerQueue,
+        notifier: Notifier,
+        settings: EscalationSettings,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._directory = directory
+        self._outbound = outbound
+        self._timers = timers
+        self._notifier = notifier
+        self._settings = settings
+        self._clock = clock
+
+    def repage(self, timer: ConversationTimer) -> bool:
+        """Unacknowledged after the re-page time: page again, then the next person on the rota. Stale timers
+        (acknowledged, or a newer page already out) do nothing."""
+        for _ in range(5):
+            escalation = self._store.get(timer.escalation_id or "")
+            if (
+                escalation is None
+                or escalation.status is EscalationStatus.ACKNOWLEDGED
+                or escalation.page_count != timer.page_count
+            ):
+                return False
+            targets = self._directory.targets()
+            now = self._clock()
+            if not targets:
+                return False
+            target = targets[(escalation.page_count // self._settings.pages_per_person) % len(targets)]
+            plan = _page(escalation, target, now, self._settings)
+            try:
+                self._store.replace(plan.escalation, escalation.version)
+            except ConcurrentUpdateError:
+                continue
+            self._dispatch(plan)
+            return True
+        return False
+
+    def acknowledge(self, escalation_id: str, actor: str) -> EscalationRecord | None:
+        """Mark acknowledged (idempotent: a second acknowledgement changes nothing). None if unknown."""
+        for _ in range(5):
+            escalation = self._store.get(escalation_id)
+            if escalation is None:
+                return None
+            if escalation.status is EscalationStatus.ACKNOWLEDGED:
+                return escalation
+            now = self._clock()
+            acknowledged = escalation.model_copy(
+                update={
+                    "status": EscalationStatus.ACKNOWLEDGED,
+                    "acknowledged_at": now,
+                    "acknowledged_by": actor,
+                    "audit": [*escalation.audit, AuditEvent(at=now, action="acknowledged", actor=actor)],
+                }
+            )
+            try:
+                self._store.replace(acknowledged, escalation.version)
+            except ConcurrentUpdateError:
+                continue
+            return acknowledged
+        return None
+
+    def acknowledge_code(self, code: str, actor: str) -> EscalationRecord | None:
+        """``ACK <code>`` from an on-call phone: the newest open escalation with that code."""
+        candidates = sorted(self._store.find_by_code(code.upper()), key=lambda e: e.created_at, reverse=True)
+        if not candidates:
+            return None
+        return self.acknowledge(candidates[0].escalation_id, actor)
+
+    def audit(self, escalation_id: str, action: str, actor: str, detail: str = "") -> EscalationRecord | None:
+        """Add an event to the audit trail (e.g. a number revealed, with the reason)."""
+        for _ in range(5):
+            escalation = self._store.get(escalation_id)
+            if escalation is None:
+                return None
+            event = AuditEvent(at=self._clock(), action=action, actor=actor, detail=detail)
+            updated = escalation.model_copy(update={"audit": [*escalation.audit, event]})
+            try:
+                self._store.replace(updated, escalation.version)
+            except ConcurrentUpdateError:
+                continue
+            return updated
+        raise ConcurrentUpdateError(f"could not audit {escalation_id}")
+
+    def dispatch(self, plan: EscalationPlan) -> None:
+        self._dispatch(plan)
+
+    def _dispatch(self, plan: EscalationPlan) -> None:
+        self._outbound.enqueue(plan.outbound)
+        self._timers.schedule(plan.timers)
+        self._notifier.publish(plan.notifications)
