@@ -28,6 +28,7 @@ def handle_timer(record: SQSRecord) -> None:
         timer,
         engine=composition.conversation_engine(),
         router=composition.router(),
+        escalations=composition.crisis_desk().service,
         timers=composition.timer_queue(),
         now=utc_now(),
     )

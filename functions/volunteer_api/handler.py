@@ -17,9 +17,13 @@ from peerline.api_models import (
     CloseRequest,
     ConversationList,
     ConversationSummary,
+    EscalationList,
+    EscalationSummary,
     Me,
     MessageList,
     MessageOut,
+    RevealedNumber,
+    RevealRequest,
     SendMessageRequest,
     TransferRequest,
 )
@@ -32,6 +36,7 @@ tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
 
 ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+EscalationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 def caller() -> VolunteerRecord:
@@ -40,6 +45,14 @@ def caller() -> VolunteerRecord:
     volunteer = composition.conversation_repository().get_volunteer(str(subject)) if subject else None
     if volunteer is None or not volunteer.active:
         raise ForbiddenError("not an active volunteer")
+    return volunteer
+
+
+def supervisor() -> VolunteerRecord:
+    """The caller, who must be a supervisor (on-call professionals are supervisors)."""
+    volunteer = caller()
+    if not volunteer.is_supervisor:
+        raise ForbiddenError("supervisors only")
     return volunteer
 
 
@@ -96,6 +109,54 @@ def transfer_conversation(conversation_id: ConversationId, request: TransferRequ
 def close_conversation(conversation_id: ConversationId, request: CloseRequest) -> Response[None]:
     composition.router().close(caller(), conversation_id, outcome=request.outcome, tags=request.tags)
     return Response(204, content_types.APPLICATION_JSON, None)
+
+
+@app.post("/volunteer/conversations/<conversation_id>/escalate", operation_id="escalateConversation")
+def escalate_conversation(conversation_id: ConversationId) -> EscalationSummary:
+    return EscalationSummary.of(composition.router().escalate(caller(), conversation_id))
+
+
+@app.get("/volunteer/escalations", operation_id="listEscalations")
+def list_escalations() -> EscalationList:
+    supervisor()
+    escalations = composition.crisis_desk().service.open_escalations()
+    return EscalationList(escalations=[EscalationSummary.of(escalation) for escalation in escalations])
+
+
+@app.post("/volunteer/escalations/<escalation_id>/acknowledge", operation_id="acknowledgeEscalation")
+def acknowledge_escalation(escalation_id: EscalationId) -> EscalationSummary:
+    who = supervisor()
+    escalation = composition.crisis_desk().service.acknowledge(escalation_id, actor=f"supervisor:{who.display_name}")
+    if escalation is None:
+        raise NotFoundError("no such escalation")
+    return EscalationSummary.of(escalation)
+
+
+@app.post("/volunteer/escalations/<escalation_id>/reveal", operation_id="revealTexterNumber")
+def reveal_texter_number(escalation_id: EscalationId, request: RevealRequest) -> RevealedNumber:
+    who = supervisor()
+    service = composition.crisis_desk().service
+    escalation = service.get(escalation_id)
+    conversation = (
+        composition.conversation_repository().get_conversation(escalation.conversation_id)
+        if escalation and escalation.conversation_id
+        else None
+    )
+    if escalation is None:
+        raise NotFoundError("no such escalation")
+    if escalation.conversation_id and (conversation is None or not conversation.is_open):
+        # A number is revealed for an active rescue only, never for a closed conversation.
+        raise ConflictError("the conversation is closed: no active rescue")
+    texter = composition.conversation_repository().get_texter(escalation.texter_id)
+    number = service.reveal_number(
+        escalation_id,
+        actor=f"supervisor:{who.display_name}",
+        reason=request.reason,
+        texter=texter,
+        decrypt=composition.number_vault().decrypt,
+    )
+    logger.warning("texter number revealed", escalation_id=escalation_id, by=who.volunteer_id)
+    return RevealedNumber(escalation_id=escalation_id, texter_alias=escalation.texter_alias, number=number)
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -291,6 +291,10 @@ def _add_volunteer_commands(commands: Any) -> None:
     for parser in (add, listing, csv_import, certify, deactivate):
         parser.set_defaults(run=_volunteers)
 
+    from peerline_ops import oncall
+
+    oncall.add_commands(commands, target, _load_local_info)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="peerline", description="Peerline: the peer support text line.")

@@ -92,6 +92,8 @@ class LocalLineOptions:
     aws_port: int = 0
     twilio_port: int = 0
     line_number: str = DEFAULT_LINE_NUMBER
+    # The demo on-call professional's phone (simulated by the Twilio fake).
+    on_call_number: str = "+15555550911"
     stack_name: str = "peerline-local"
     # Template parameter overrides (e.g. shorter timers for tests).
     parameters: dict[str, str] = field(default_factory=dict)
@@ -230,6 +232,7 @@ class LocalLine:
         user_pool_id = self.stack.physical_id("VolunteerUserPool")
         user_pool_client_id = self.stack.physical_id("DashboardUserPoolClient")
         demo_users = self._sign_up_demo_users(session, aws_url, user_pool_id)
+        self._put_demo_on_call(session, aws_url)
 
         environment = self._function_environment(aws_url)
         endpoints = self._start_functions(environment)
@@ -279,6 +282,7 @@ class LocalLine:
             "user_pool_id": user_pool_id,
             "user_pool_client_id": user_pool_client_id,
             "demo_users": demo_users,
+            "on_call_number": options.on_call_number,
             "resources": {
                 logical_id: resource.physical_id
                 for logical_id, resource in self.stack.resources.items()
@@ -288,6 +292,26 @@ class LocalLine:
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "local.json").write_text(json.dumps(self.info, indent=2) + "\n")
+
+    def _put_demo_on_call(self, session: boto3.session.Session, aws_url: str) -> None:
+        """The demo on-call professional, whose phone is simulated by the Twilio fake like a texter's."""
+        assert self.stack is not None
+        from peerline.adapters.escalations import DynamoOnCallDirectory
+        from peerline.adapters.kms import KmsNumberVault
+        from peerline.adapters.secrets import secret_string
+        from peerline_ops.oncall import OnCallAdmin
+
+        pepper = secret_string(
+            self.stack.physical_id("TexterIdPepperSecret"),
+            secrets_client=session.client("secretsmanager", endpoint_url=aws_url),
+        )
+        OnCallAdmin(
+            directory=DynamoOnCallDirectory(
+                self.stack.physical_id("OnCallTable"), dynamodb_client=session.client("dynamodb", endpoint_url=aws_url)
+            ),
+            vault=KmsNumberVault(self.stack.physical_id("PhoneNumberKey"), session.client("kms", endpoint_url=aws_url)),
+            pepper=pepper,
+        ).add("Dr. Demo On-Call", self.options.on_call_number, 0)
 
     def _sign_up_demo_users(
         self, session: boto3.session.Session, aws_url: str, user_pool_id: str

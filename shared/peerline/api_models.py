@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from peerline.models import ConversationRecord, StoredMessage, VolunteerRecord
+from peerline.models import ConversationRecord, EscalationRecord, StoredMessage, VolunteerRecord
 from peerline.phone import texter_alias
 
 
@@ -74,6 +74,9 @@ class ConversationSummary(BaseModel):
     accepted_at: datetime | None
     needs_supervisor: bool
     volunteer_id: str | None
+    risk_categories: list[str]
+    volunteer_prompt: str | None
+    escalation_id: str | None
 
     @classmethod
     def of(cls, conversation: ConversationRecord) -> ConversationSummary:
@@ -81,7 +84,7 @@ class ConversationSummary(BaseModel):
             id=conversation.conversation_id,
             status=str(conversation.state),
             priority=str(conversation.priority),
-            risk_level=str(conversation.priority),
+            risk_level=conversation.risk_level,
             texter_alias=texter_alias(conversation.texter_id) if conversation.texter_id else "Texter",
             language=str(conversation.language),
             waiting_since=conversation.waiting_since,
@@ -89,6 +92,9 @@ class ConversationSummary(BaseModel):
             accepted_at=conversation.accepted_at,
             needs_supervisor=conversation.needs_supervisor,
             volunteer_id=conversation.volunteer_id,
+            risk_categories=conversation.risk_categories,
+            volunteer_prompt=conversation.volunteer_prompt,
+            escalation_id=conversation.escalation_id,
         )
 
 
@@ -113,3 +119,63 @@ class MessageList(BaseModel):
 
 class Problem(BaseModel):
     message: str
+
+
+class RevealRequest(_Strict):
+    reason: str = Field(min_length=10, max_length=500, description="Why the number is needed (audited)")
+
+
+class RevealedNumber(BaseModel):
+    escalation_id: str
+    texter_alias: str
+    number: str
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    action: str
+    actor: str
+    detail: str
+
+
+class EscalationSummary(BaseModel):
+    """An escalation as a supervisor sees it: alias, level, code, pages and audit — never the texter's words."""
+
+    id: str
+    code: str
+    conversation_id: str | None
+    texter_alias: str
+    level: str
+    categories: list[str]
+    status: str
+    trigger: str
+    created_at: datetime
+    page_count: int
+    last_paged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    audit: list[AuditEntry]
+
+    @classmethod
+    def of(cls, escalation: EscalationRecord) -> EscalationSummary:
+        pages = [event.at for event in escalation.audit if event.action == "paged"]
+        return cls(
+            id=escalation.escalation_id,
+            code=escalation.code,
+            conversation_id=escalation.conversation_id,
+            texter_alias=escalation.texter_alias,
+            level=escalation.level,
+            categories=escalation.categories,
+            status=str(escalation.status),
+            trigger=escalation.trigger,
+            created_at=escalation.created_at,
+            page_count=escalation.page_count,
+            last_paged_at=max(pages) if pages else None,
+            acknowledged_by=escalation.acknowledged_by,
+            acknowledged_at=escalation.acknowledged_at,
+            audit=[AuditEntry(**event.model_dump()) for event in escalation.audit],
+        )
+
+
+class EscalationList(BaseModel):
+    escalations: list[EscalationSummary]

@@ -11,13 +11,15 @@ from functools import cache
 from typing import Any
 
 from peerline.adapters.dynamo import DynamoDeliveryLog, DynamoTexterOptOuts
+from peerline.adapters.escalations import DynamoEscalationStore, DynamoOnCallDirectory, SnsNotifier
 from peerline.adapters.idempotency import Once
 from peerline.adapters.kms import KmsNumberVault
 from peerline.adapters.queues import SqsInboundQueue, SqsOutboundQueue, SqsTimerQueue
 from peerline.adapters.routing_store import DynamoRoutingRepository
 from peerline.adapters.secrets import forget_cached_secrets, secret_string, twilio_credentials
 from peerline.adapters.twilio_signature import TwilioSignatureChecker
-from peerline.conversation import ConversationEngine, EngineSettings
+from peerline.conversation import ConversationEngine, CrisisDesk, EngineSettings
+from peerline.escalation import EscalationService, EscalationSettings
 from peerline.models import InboundText
 from peerline.phone import texter_id_for
 from peerline.replies import ReplyBook
@@ -84,7 +86,40 @@ def conversation_engine() -> ConversationEngine:
             inactivity_close_minutes=settings.inactivity_close_minutes,
         ),
         on_queued=router().route_waiting,
+        triage=_triage(),
+        crisis=crisis_desk(),
     )
+
+
+def _triage() -> Any:
+    from peerline.triage import triage
+
+    return triage
+
+
+@cache
+def crisis_desk() -> CrisisDesk:
+    settings = EngineFunctionSettings.from_env()
+    vault = KmsNumberVault(settings.phone_key_id)
+    directory = DynamoOnCallDirectory(
+        settings.oncall_table,
+        fallback_number=settings.oncall_fallback_number,
+        encrypt=vault.encrypt,
+        texter_id_for=lambda number: texter_id_for(number, secret_string(settings.pepper_secret_arn)),
+    )
+    escalation_settings = EscalationSettings(
+        repage_seconds=settings.repage_seconds, retention_days=settings.retention_days
+    )
+    notifier = SnsNotifier(settings.paging_topic_arn)
+    service = EscalationService(
+        store=DynamoEscalationStore(settings.escalations_table),
+        directory=directory,
+        outbound=SqsOutboundQueue(settings.outbound_queue_url),
+        timers=SqsTimerQueue(settings.timer_queue_url),
+        notifier=notifier,
+        settings=escalation_settings,
+    )
+    return CrisisDesk(directory=directory, service=service, notifier=notifier, settings=escalation_settings)
 
 
 @cache
@@ -96,6 +131,7 @@ def conversation_repository() -> DynamoRoutingRepository:
         messages_table=settings.messages_table,
         counters_table=settings.counters_table,
         volunteers_table=settings.volunteers_table,
+        escalations_table=settings.escalations_table,
     )
 
 
@@ -113,7 +149,12 @@ def router() -> Router:
             message_ttl_hours=settings.message_ttl_hours,
             retention_days=settings.retention_days,
         ),
+        crisis=crisis_desk(),
     )
+
+
+def number_vault() -> KmsNumberVault:
+    return KmsNumberVault(EngineFunctionSettings.from_env().phone_key_id)
 
 
 def timer_queue() -> SqsTimerQueue:
@@ -194,7 +235,15 @@ def status_callback() -> StatusCallbackPorts:
 
 def reset() -> None:
     """Forget every built port (tests change the environment between set-ups)."""
-    for factory in (inbound_webhook, conversation_engine, conversation_repository, router, sender, status_callback):
+    for factory in (
+        inbound_webhook,
+        conversation_engine,
+        conversation_repository,
+        router,
+        crisis_desk,
+        sender,
+        status_callback,
+    ):
         factory.cache_clear()
     _twilio_gateway.cache_clear()
     forget_cached_secrets()

@@ -20,6 +20,20 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from peerline.escalation import (
+    ESCALATING_LEVELS,
+    LEVEL_RANK,
+    PRIORITY_FOR_LEVEL,
+    PROMPTS,
+    EscalationService,
+    EscalationSettings,
+    Notifier,
+    OnCallDirectory,
+    higher_level,
+    level_at_least,
+    parse_ack,
+    plan_escalation,
+)
 from peerline.keywords import Keyword, classify_keyword, parse_consent
 from peerline.language import Language, detect_language
 from peerline.models import (
@@ -29,8 +43,11 @@ from peerline.models import (
     ConversationRecord,
     ConversationState,
     ConversationTimer,
+    EscalationRecord,
     InboundText,
+    Notification,
     OutboundText,
+    Priority,
     StoredMessage,
     TexterRecord,
     TimerKind,
@@ -92,6 +109,9 @@ class StateChange:
     release_volunteer_id: str | None = None
     # Whether the conversation entered the queue (then the router offers it).
     entered_queue: bool = False
+    # A crisis escalation opened by this event (created in the same transaction), and its notifications.
+    new_escalation: EscalationRecord | None = None
+    notifications: list[Notification] = field(default_factory=list)
 
 
 class ConversationRepository(Protocol):
@@ -108,6 +128,32 @@ class ConversationRepository(Protocol):
     def delete_messages(self, conversation_id: str) -> int:
         """Delete every stored message body of a conversation; returns how many."""
         ...
+
+
+class Assessment(Protocol):
+    """What triage says about one text (see ``peerline.triage``)."""
+
+    @property
+    def level(self) -> str: ...
+
+    @property
+    def categories(self) -> list[str]: ...
+
+    @property
+    def rules(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class CrisisDesk:
+    """Who is paged and how: the on-call directory, the escalation service and the notification topic."""
+
+    directory: OnCallDirectory
+    service: EscalationService
+    notifier: Notifier
+    settings: EscalationSettings
+
+
+_PRIORITY_RANK = {Priority.NONE: 0, Priority.CONCERN: 1, Priority.HIGH: 2, Priority.IMMINENT: 3}
 
 
 @dataclass(frozen=True)
@@ -142,6 +188,8 @@ class ConversationEngine:
         settings: EngineSettings,
         clock: Callable[[], datetime] = utc_now,
         on_queued: Callable[[], object] | None = None,
+        triage: Callable[[str], Assessment] | None = None,
+        crisis: CrisisDesk | None = None,
     ) -> None:
         self._repository = repository
         self._outbound = outbound
@@ -151,10 +199,14 @@ class ConversationEngine:
         self._clock = clock
         # Called after a conversation entered the queue (the router offers it to a volunteer).
         self._on_queued = on_queued
+        self._triage = triage
+        self._crisis = crisis
 
     # ------------------------------------------------------------------ events
     def handle_text(self, text: InboundText) -> Outcome:
         """Apply one inbound text of a texter (texts of one texter arrive here in order)."""
+        if self._crisis is not None and (acknowledged := self._acknowledge_page(text)):
+            return acknowledged
         for _ in range(_MAX_ATTEMPTS):
             texter = self._repository.get_texter(text.texter_id)
             if texter is not None and (replayed := self._replay(texter, text.message_sid)):
@@ -224,6 +276,8 @@ class ConversationEngine:
 
         if texter.opted_out and keyword not in (Keyword.START, Keyword.HELP):
             # Opted out means silence; only START brings the texter back (HELP is still answered, below).
+            # But crisis always escalates: the on-call professional is paged, the texter is not texted.
+            self._assess(change, event, text, conversation=None)
             return self._finish(change, event), Outcome.IGNORED
 
         if keyword is Keyword.STOP:
@@ -250,6 +304,8 @@ class ConversationEngine:
             self._start_conversation(change, event, text, welcome_back=False)
         else:
             self._continue_conversation(change, event, text, conversation)
+        if any(message.message_id == text.message_sid for message in change.new_messages):
+            self._assess(change, event, text, conversation=change.conversation)
         return self._finish(change, event), Outcome.APPLIED
 
     def _start_conversation(self, change: StateChange, event: _Event, text: InboundText, *, welcome_back: bool) -> None:
@@ -337,6 +393,93 @@ class ConversationEngine:
             change.conversation = conversation.model_copy(update={"resources_sent": True})
             self._reply(change, event, "still_waiting", conversation.language)
         return self._finish(change, event)
+
+    # ------------------------------------------------------------------ crisis
+    def _assess(
+        self, change: StateChange, event: _Event, text: InboundText, *, conversation: ConversationRecord | None
+    ) -> None:
+        """Triage the text; raise the conversation's level and priority; escalate high and imminent risk."""
+        if self._triage is None:
+            return
+        result = self._triage(text.body)
+        level = str(result.level)
+        if not level_at_least(level, "concern"):
+            return
+        escalate = self._crisis is not None and level in ESCALATING_LEVELS
+        if conversation is not None:
+            risk = higher_level(conversation.risk_level, level)
+            priority = PRIORITY_FOR_LEVEL[risk]
+            conversation = conversation.model_copy(
+                update={
+                    "risk_level": risk,
+                    "risk_categories": sorted({*conversation.risk_categories, *result.categories}),
+                    "priority": priority
+                    if _PRIORITY_RANK[priority] > _PRIORITY_RANK[conversation.priority]
+                    else conversation.priority,
+                    "volunteer_prompt": PROMPTS[risk],
+                }
+            )
+            escalate = escalate and LEVEL_RANK[level] > LEVEL_RANK.get(conversation.escalated_level, 0)
+            change.conversation = conversation
+        if not escalate:
+            return
+        assert self._crisis is not None
+        plan = plan_escalation(
+            event_id=event.event_id,
+            conversation=conversation,
+            texter=change.texter,
+            level=level,
+            categories=result.categories,
+            rules=result.rules,
+            trigger="triage",
+            now=event.at,
+            directory=self._crisis.directory,
+            replies=self._replies,
+            settings=self._crisis.settings,
+        )
+        change.new_escalation = plan.escalation
+        safety = [text for text in plan.outbound if text.purpose == "safety"]
+        pages = [text for text in plan.outbound if text.purpose != "safety"]
+        # The safety text goes first, before anything else this event sends (e.g. the welcome).
+        change.outbound = [*safety, *change.outbound, *pages]
+        change.timers += plan.timers
+        change.notifications += plan.notifications
+        if conversation is not None:
+            conversation = conversation.model_copy(
+                update={"escalation_id": plan.escalation.escalation_id, "escalated_level": level}
+            )
+            change.conversation = conversation
+            if conversation.state in (ConversationState.NEW, ConversationState.CONSENT_PENDING):
+                # Support never waits on consent, least of all in a crisis: queue now, at the top.
+                waiting = transition(conversation, ConversationState.WAITING)
+                change.conversation = waiting.model_copy(update={"waiting_since": event.at})
+                change.entered_queue = True
+
+    def _acknowledge_page(self, text: InboundText) -> Outcome | None:
+        """``ACK <code>`` from an on-call professional's phone acknowledges the escalation (and stops re-paging)."""
+        assert self._crisis is not None
+        code = parse_ack(text.body)
+        member = self._crisis.directory.member_for(text.texter_id) if code else None
+        if code is None or member is None:
+            return None
+        escalation = self._crisis.service.acknowledge_code(code, actor=f"on-call:{member.name}")
+        body = (
+            f"Peerline: escalation {code} acknowledged ({escalation.texter_alias}, {escalation.level}). Thank you."
+            if escalation is not None
+            else f"Peerline: no escalation with code {code}. Check the code and reply ACK <code>."
+        )
+        self._outbound.enqueue(
+            [
+                OutboundText(
+                    outbound_id=f"{text.message_sid}:ack",
+                    recipient_id=member.target_id,
+                    encrypted_to=text.encrypted_number,
+                    body=body,
+                    purpose="ack",
+                )
+            ]
+        )
+        return Outcome.APPLIED
 
     # ------------------------------------------------------------------ building blocks
     def _enqueue_for_volunteer(self, change: StateChange, event: _Event) -> None:
@@ -448,12 +591,15 @@ class ConversationEngine:
         for applied in texter.recent_events:
             if applied.event_id == event_id:
                 if texter.opted_out:
-                    # A replay (a webhook has no timestamp) must never text an opted-out person again;
-                    # only the opt-out confirmation itself may be re-queued (the queue deduplicates it).
-                    self._outbound.enqueue([text for text in applied.outbound if text.purpose == "stopped"])
+                    # A replay (a webhook has no timestamp) must never text an opted-out person again; only
+                    # the opt-out confirmation itself and pages to on-call may be re-queued (deduplicated).
+                    self._outbound.enqueue([t for t in applied.outbound if t.purpose in ("stopped", "page")])
+                    self._timers.schedule([t for t in applied.timers if t.kind is TimerKind.ESCALATION_REPAGE])
                 else:
                     self._outbound.enqueue(applied.outbound)
                     self._timers.schedule(applied.timers)
+                if applied.notifications and self._crisis is not None:
+                    self._crisis.notifier.publish(applied.notifications)
                 self._purge(applied.purge_messages_of)
                 return Outcome.REPLAYED
         return None
@@ -465,6 +611,8 @@ class ConversationEngine:
     def _dispatch(self, change: StateChange) -> None:
         self._outbound.enqueue(change.outbound)
         self._timers.schedule(change.timers)
+        if change.notifications and self._crisis is not None:
+            self._crisis.notifier.publish(change.notifications)
         self._purge(change.purge_messages_of)
         if (change.entered_queue or change.release_volunteer_id) and self._on_queued is not None:
             try:
@@ -486,6 +634,7 @@ def _applied(event_id: str, change: StateChange) -> AppliedEvent:
         outbound=list(change.outbound),
         timers=list(change.timers),
         purge_messages_of=list(change.purge_messages_of),
+        notifications=list(change.notifications),
     )
 
 

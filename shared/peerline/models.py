@@ -170,6 +170,7 @@ class ConversationRecord(BaseModel):
     risk_level: str = "none"
     risk_categories: list[str] = Field(default_factory=list)
     escalation_id: str | None = None
+    escalated_level: str = "none"
     volunteer_prompt: str | None = None
 
     @property

@@ -21,17 +21,20 @@ from typing import Protocol
 
 from peerline.conversation import (
     ConcurrentUpdateError,
+    CrisisDesk,
     OutboundQueue,
     TimerQueue,
     forget_conversation,
     transition,
     utc_now,
 )
+from peerline.escalation import LEVEL_RANK, PRIORITY_FOR_LEVEL, PROMPTS, higher_level, plan_escalation
 from peerline.models import (
     Consent,
     ConversationRecord,
     ConversationState,
     ConversationTimer,
+    EscalationRecord,
     OutboundText,
     Priority,
     Role,
@@ -96,6 +99,8 @@ class RoutingChange:
     # The texter record, when the change must also unlink it (close): version-conditioned like the conversation.
     texter: TexterRecord | None = None
     expected_texter_version: int | None = None
+    # A crisis escalation opened with this change (a volunteer's "escalate").
+    new_escalation: EscalationRecord | None = None
 
 
 class RoutingRepository(Protocol):
@@ -185,7 +190,9 @@ class Router:
         replies: ReplyBook,
         settings: RoutingSettings,
         clock: Callable[[], datetime] = utc_now,
+        crisis: CrisisDesk | None = None,
     ) -> None:
+        self._crisis = crisis
         self._repository = repository
         self._outbound = outbound
         self._timers = timers
@@ -522,6 +529,51 @@ class Router:
             )
             change.expected_texter_version = texter.version
         return change
+
+    # ------------------------------------------------------------------ crisis
+    def escalate(self, caller: VolunteerRecord, conversation_id: str) -> EscalationRecord:
+        """A volunteer's "escalate": at least ``high``, the same safety text, page and audit as triage's."""
+        if self._crisis is None:
+            raise NotEligibleError("escalation is not configured")
+        now = self._clock()
+        conversation = self._repository.get_conversation(conversation_id)
+        if conversation is None or not self._may_see(caller, conversation):
+            raise NotFoundError("no such conversation")
+        level = higher_level(conversation.risk_level, "high")
+        if conversation.escalation_id and LEVEL_RANK.get(conversation.escalated_level, 0) >= LEVEL_RANK[level]:
+            existing = self._crisis.service.get(conversation.escalation_id)
+            if existing is not None:
+                return existing  # already escalated at this level: pressing the button twice pages once
+        texter = self._repository.get_texter(conversation.texter_id)
+        if texter is None:
+            raise NotFoundError("the texter's record is gone")
+        plan = plan_escalation(
+            event_id=f"volunteer:{caller.volunteer_id}:{conversation_id}:{conversation.version}",
+            conversation=conversation,
+            texter=texter,
+            level=level,
+            categories=conversation.risk_categories or ["volunteer_concern"],
+            rules=["volunteer_escalation"],
+            trigger=f"volunteer:{caller.display_name}",
+            now=now,
+            directory=self._crisis.directory,
+            replies=self._replies,
+            settings=self._crisis.settings,
+        )
+        updated = conversation.model_copy(
+            update={
+                "risk_level": level,
+                "priority": PRIORITY_FOR_LEVEL[level],
+                "escalation_id": plan.escalation.escalation_id,
+                "escalated_level": level,
+                "volunteer_prompt": PROMPTS[level],
+            }
+        )
+        self._commit_or_conflict(
+            RoutingChange(conversation=updated, expected_version=conversation.version, new_escalation=plan.escalation)
+        )
+        self._crisis.service.dispatch(plan)
+        return plan.escalation
 
     # ------------------------------------------------------------------ relay
     def send_reply(self, volunteer_id: str, conversation_id: str, body: str) -> StoredMessage:

@@ -56,6 +56,13 @@ class EngineFunctionSettings(_FromEnvironment):
     volunteers_table: str
     offer_timeout_seconds: int = Field(default=45, ge=1)
     inactivity_close_minutes: int = Field(default=30, ge=1)
+    escalations_table: str
+    oncall_table: str
+    paging_topic_arn: str
+    oncall_fallback_number: str = Field(default="", pattern=r"^(\+[1-9]\d{6,14})?$")
+    repage_seconds: int = Field(default=300, ge=1)
+    pepper_secret_arn: str
+    phone_key_id: str
 
 
 class SenderSettings(_FromEnvironment):

@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from peerline.conversation import ConversationEngine, TimerQueue
+from peerline.escalation import EscalationService
 from peerline.models import ConversationTimer, TimerKind
 from peerline.routing import Router
 
 
 def fire_timer(
-    timer: ConversationTimer, *, engine: ConversationEngine, router: Router, timers: TimerQueue, now: datetime
+    timer: ConversationTimer,
+    *,
+    engine: ConversationEngine,
+    router: Router,
+    escalations: EscalationService,
+    timers: TimerQueue,
+    now: datetime,
 ) -> str:
     """Apply a due timer; one that is not due yet (queues delay at most 15 minutes) is delayed again."""
     if timer.fire_at > now + timedelta(seconds=1):
@@ -18,6 +25,8 @@ def fire_timer(
         return "rescheduled"
     if timer.kind is TimerKind.OFFER_EXPIRY:
         outcome = "applied" if router.expire_offer(timer) else "stale"
+    elif timer.kind is TimerKind.ESCALATION_REPAGE:
+        outcome = "applied" if escalations.repage(timer) else "stale"
     elif timer.kind is TimerKind.INACTIVITY:
         outcome = "applied" if router.close_if_inactive(timer) else "stale"
     else:

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from peerline.adapters.aws import client
 from peerline.conversation import ConcurrentUpdateError, StateChange
-from peerline.models import ConversationRecord, ConversationState, Priority, TexterRecord
+from peerline.models import ConversationRecord, ConversationState, EscalationRecord, Priority, TexterRecord
 
 logger = logging.getLogger(__name__)
 _serializer = TypeSerializer()
@@ -68,8 +68,10 @@ class DynamoConversationRepository:
         messages_table: str,
         counters_table: str,
         volunteers_table: str | None = None,
+        escalations_table: str | None = None,
         dynamodb_client: Any = None,
     ) -> None:
+        self._escalations = escalations_table
         self._texters = texters_table
         self._conversations = conversations_table
         self._messages = messages_table
@@ -118,6 +120,8 @@ class DynamoConversationRepository:
             }
             for counter_id, increment in change.counters.items()
         ]
+        if change.new_escalation is not None:
+            actions.append(self._escalation_action(change.new_escalation))
         release = self._release_action(change)
         try:
             self._client.transact_write_items(TransactItems=[*actions, *release])
@@ -135,6 +139,18 @@ class DynamoConversationRepository:
                 self.commit(dataclasses.replace(change, release_volunteer_id=None))
                 return
             raise ConcurrentUpdateError(str(error)) from error
+
+    def _escalation_action(self, escalation: EscalationRecord) -> dict[str, Any]:
+        if self._escalations is None:
+            raise RuntimeError("an escalation was decided but no escalations table is configured")
+        return {
+            "Put": {
+                "TableName": self._escalations,
+                "Item": to_item(escalation.model_dump(mode="json")),
+                # Invariant: one escalation per triggering event, however often the event is retried.
+                "ConditionExpression": "attribute_not_exists(escalation_id)",
+            }
+        }
 
     def _release_action(self, change: StateChange) -> list[dict[str, Any]]:
         if change.release_volunteer_id is None or self._volunteers is None:

@@ -40,9 +40,11 @@ class DynamoRoutingRepository(DynamoConversationRepository):
         messages_table: str,
         counters_table: str,
         volunteers_table: str,
+        escalations_table: str | None = None,
         dynamodb_client: Any = None,
     ) -> None:
         super().__init__(
+            escalations_table=escalations_table,
             texters_table=texters_table,
             conversations_table=conversations_table,
             messages_table=messages_table,
@@ -130,6 +132,8 @@ class DynamoRoutingRepository(DynamoConversationRepository):
     def commit_routing(self, change: RoutingChange) -> None:
         actions: list[dict[str, Any]] = [self._routing_conversation_action(change)]
         actions += [self._load_action(load) for load in change.loads]
+        if change.new_escalation is not None:
+            actions.append(self._escalation_action(change.new_escalation))
         if change.texter is not None:
             texter = change.texter.model_copy(update={"version": (change.expected_texter_version or 0) + 1})
             actions.append(

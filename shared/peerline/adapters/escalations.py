@@ -1,0 +1,165 @@
+"""Escalations and the on-call rota on DynamoDB; pages on SNS."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from peerline.adapters.aws import client
+from peerline.adapters.dynamo import from_item, to_item
+from peerline.escalation import PageTarget
+from peerline.models import EscalationRecord, EscalationStatus, Notification, OnCallMember
+from peerline.phone import mask_number
+from peerline.ports import ConcurrentUpdateError
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_ID = "fallback"
+
+
+class DynamoEscalationStore:
+    """Escalations with their audit trail; every change is conditioned on the version it was read at."""
+
+    def __init__(self, table_name: str, dynamodb_client: Any = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb_client
+
+    @property
+    def _client(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+    def get(self, escalation_id: str) -> EscalationRecord | None:
+        item = self._client.get_item(
+            TableName=self.table_name, Key=to_item({"escalation_id": escalation_id}), ConsistentRead=True
+        ).get("Item")
+        return EscalationRecord.model_validate(from_item(item)) if item else None
+
+    def find_by_code(self, code: str) -> list[EscalationRecord]:
+        response = self._client.query(
+            TableName=self.table_name,
+            IndexName="ByCode",
+            KeyConditionExpression="code = :code",
+            ExpressionAttributeValues=to_item({":code": code}),
+        )
+        ids = [str(from_item(item)["escalation_id"]) for item in response["Items"]]
+        return [escalation for escalation_id in ids if (escalation := self.get(escalation_id))]
+
+    def replace(self, escalation: EscalationRecord, expected_version: int) -> None:
+        updated = escalation.model_copy(update={"version": expected_version + 1})
+        try:
+            self._client.put_item(
+                TableName=self.table_name,
+                Item=to_item(updated.model_dump(mode="json")),
+                # Invariant: a page, an acknowledgement and an audit entry never overwrite one another.
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues=to_item({":expected": expected_version}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConcurrentUpdateError(escalation.escalation_id) from error
+            raise
+
+    def open_escalations(self) -> list[EscalationRecord]:
+        escalations: list[EscalationRecord] = []
+        for page in self._client.get_paginator("scan").paginate(
+            TableName=self.table_name,
+            FilterExpression="#status = :open",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item({":open": EscalationStatus.OPEN.value}),
+            ConsistentRead=True,
+        ):
+            escalations += [EscalationRecord.model_validate(from_item(item)) for item in page["Items"]]
+        return sorted(escalations, key=lambda escalation: escalation.created_at)
+
+
+class DynamoOnCallDirectory:
+    """The on-call rota (ordered by position), with the deployment's fallback number after it.
+
+    ``encrypt`` and ``texter_id_for`` are only used for the fallback number, which arrives as a parameter.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        fallback_number: str = "",
+        encrypt: Callable[[str], str] | None = None,
+        texter_id_for: Callable[[str], str] | None = None,
+        dynamodb_client: Any = None,
+    ) -> None:
+        self.table_name = table_name
+        self._fallback_number = fallback_number
+        self._encrypt = encrypt
+        self._texter_id_for = texter_id_for
+        self._dynamodb = dynamodb_client
+
+    @property
+    def _client(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+    def members(self) -> list[OnCallMember]:
+        members: list[OnCallMember] = []
+        for page in self._client.get_paginator("scan").paginate(TableName=self.table_name, ConsistentRead=True):
+            members += [OnCallMember.model_validate(from_item(item)) for item in page["Items"]]
+        return sorted(members, key=lambda member: (member.position, member.name))
+
+    @cached_property
+    def _fallback(self) -> PageTarget | None:
+        if not self._fallback_number or self._encrypt is None or self._texter_id_for is None:
+            return None
+        return PageTarget(
+            target_id=self._texter_id_for(self._fallback_number),
+            name=f"fallback on-call ({mask_number(self._fallback_number)})",
+            encrypted_number=self._encrypt(self._fallback_number),
+        )
+
+    def targets(self) -> list[PageTarget]:
+        targets = [
+            PageTarget(target_id=member.oncall_id, name=member.name, encrypted_number=member.encrypted_number)
+            for member in self.members()
+        ]
+        if self._fallback is not None and all(target.target_id != self._fallback.target_id for target in targets):
+            targets.append(self._fallback)
+        return targets
+
+    def member_for(self, sender_id: str) -> PageTarget | None:
+        item = self._client.get_item(
+            TableName=self.table_name, Key=to_item({"oncall_id": sender_id}), ConsistentRead=True
+        ).get("Item")
+        if item:
+            member = OnCallMember.model_validate(from_item(item))
+            return PageTarget(target_id=member.oncall_id, name=member.name, encrypted_number=member.encrypted_number)
+        if self._fallback is not None and self._fallback.target_id == sender_id:
+            return self._fallback
+        return None
+
+    def add(self, member: OnCallMember) -> None:
+        self._client.put_item(TableName=self.table_name, Item=to_item(member.model_dump(mode="json")))
+
+    def remove(self, oncall_id: str) -> bool:
+        response = self._client.delete_item(
+            TableName=self.table_name, Key=to_item({"oncall_id": oncall_id}), ReturnValues="ALL_OLD"
+        )
+        return bool(response.get("Attributes"))
+
+
+class SnsNotifier:
+    """Pages on the paging topic (e-mail, SMS or a paging service subscribe to it)."""
+
+    def __init__(self, topic_arn: str, sns_client: Any = None) -> None:
+        self._topic_arn = topic_arn
+        self._sns = sns_client
+
+    def publish(self, notifications: Sequence[Notification]) -> None:
+        for notification in notifications:
+            (self._sns or client("sns")).publish(
+                TopicArn=self._topic_arn,
+                Subject=notification.subject[:100],
+                Message=notification.message,
+                MessageAttributes={"dedup_key": {"DataType": "String", "StringValue": notification.dedup_key}},
+            )
+            logger.info("page published", extra={"dedup_key": notification.dedup_key})
