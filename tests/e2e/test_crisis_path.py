@@ -1,0 +1,183 @@
+"""End to end on the local line: a crisis text is triaged, the texter gets a safety text at once, the on-call
+professional is paged in the fake Twilio and re-paged until they text ``ACK <code>``."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from peerline_ops.local_line import LocalLine, LocalLineOptions
+from peerline_ops.paths import project_root
+
+pytestmark = pytest.mark.e2e
+
+REPAGE_SECONDS = 3
+
+
+@pytest.fixture(scope="module")
+def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state_dir = tmp_path_factory.mktemp("crisis-line")
+    local = LocalLine(
+        LocalLineOptions(
+            root=project_root(),
+            state_dir=state_dir,
+            stack_name="e2e-crisis",
+            parameters={
+                "ConsentTimeoutSeconds": "600",
+                "StillWaitingSeconds": "600",
+                "RepageSeconds": str(REPAGE_SECONDS),
+            },
+            # Inline retries with short backoff, so a page that Twilio fails with 500s goes out within seconds.
+            function_environment={"SEND_ATTEMPTS": "4", "RETRY_BASE_DELAY_SECONDS": "0.1"},
+            log_sink=lambda *_: None,
+        )
+    )
+    local.start()
+    yield json.loads((state_dir / "local.json").read_text())
+    local.stop()
+
+
+@pytest.fixture(scope="module")
+def twilio(line: dict[str, Any]) -> Client:
+    client = Client(line["twilio_account_sid"], line["twilio_auth_token"])
+    client.api.base_url = line["twilio_api_url"]
+    return client
+
+
+def text_line(line: dict[str, Any], number: str, body: str) -> None:
+    url = line["inbound_sms_url"]
+    form = {"From": number, "To": line["line_number"], "Body": body, "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": line["twilio_account_sid"], "NumMedia": "0"}  # fmt: skip
+    signature = RequestValidator(line["twilio_auth_token"]).compute_signature(url, form)
+    assert requests.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=10).status_code == 200
+
+
+def texts_to(twilio: Client, number: str) -> list[str]:
+    return [message.body for message in reversed(twilio.messages.list(to=number))]
+
+
+def eventually(probe: Callable[[], Any], timeout: float = 8.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.05)
+    return probe()
+
+
+def pages(twilio: Client, line: dict[str, Any]) -> list[str]:
+    return [body for body in texts_to(twilio, line["on_call_number"]) if "RISK" in body]
+
+
+def code_in(page: str) -> str:
+    match = re.search(r"ACK ([A-Z0-9]+)", page)
+    assert match, page
+    return match.group(1)
+
+
+def test_crisis_text_gets_a_safety_text_within_two_seconds_and_pages_on_call(
+    line: dict[str, Any], twilio: Client
+) -> None:
+    # given a texter who writes that they have taken pills
+    number = "+15555550701"
+    started = time.monotonic()
+    text_line(line, number, "i just took 30 pills and i want to die")
+
+    # then a warm safety text with emergency resources reaches them within 2 s, before anything else
+    first = eventually(lambda: texts_to(twilio, number), timeout=2.0)
+    assert first, f"no safety text within 2 s ({time.monotonic() - started:.2f} s)"
+    assert "988" in first[0] and "911" in first[0]
+    assert "pill" not in first[0].lower()  # never repeats the method they named
+
+    # and the on-call professional is paged with an alias, the level and a code — no number, no words
+    page = eventually(lambda: [p for p in pages(twilio, line) if "IMMINENT" in p])
+    assert page, "on-call was not paged"
+    assert "ACK " in page[0] and "Texter " in page[0]
+    assert number[2:] not in page[0] and "pills" not in page[0]
+
+
+def test_an_unacknowledged_page_is_repeated_until_ack_stops_it(line: dict[str, Any], twilio: Client) -> None:
+    # given a new escalation
+    before = len(pages(twilio, line))
+    text_line(line, "+15555550702", "I have the rope ready and I'm doing it tonight")
+    assert eventually(lambda: len(pages(twilio, line)) > before)
+
+    # when nobody acknowledges, it is paged again after the re-page time
+    assert eventually(lambda: len(pages(twilio, line)) >= before + 2, timeout=REPAGE_SECONDS + 8), "no re-page"
+    code = code_in(pages(twilio, line)[-1])
+
+    # when the on-call professional texts ACK <code> from their phone
+    text_line(line, line["on_call_number"], f"ack {code.lower()}")
+
+    # then they get a confirmation, and the re-paging stops
+    assert eventually(lambda: any("acknowledged" in body for body in texts_to(twilio, line["on_call_number"])))
+    settled = len([p for p in pages(twilio, line) if code in p])
+    time.sleep(REPAGE_SECONDS * 2 + 1)
+    assert len([p for p in pages(twilio, line) if code in p]) == settled
+
+
+def test_a_page_that_twilio_fails_with_500s_still_goes_out(line: dict[str, Any], twilio: Client) -> None:
+    # given Twilio failing the next two texts to the on-call phone with 500s
+    requests.post(
+        f"{line['twilio_api_url']}/_fake/faults",
+        json={
+            "status": 500,
+            "code": 20500,
+            "message": "Internal Server Error",
+            "count": 2,
+            "to": line["on_call_number"],
+        },
+        timeout=5,
+    )
+    before = len(pages(twilio, line))
+
+    # when a texter in crisis texts
+    text_line(line, "+15555550703", "im going to kill myself with my dads gun")
+
+    # then the page still reaches the on-call phone (the sender retried inline), exactly once
+    assert eventually(lambda: len(pages(twilio, line)) > before, timeout=10), "the page never went out"
+    new_pages = pages(twilio, line)[before:]
+    assert len({code_in(page) for page in new_pages}) == 1
+    assert len(new_pages) == 1
+
+
+def test_the_volunteer_sees_the_conversation_marked_with_its_level(line: dict[str, Any], twilio: Client) -> None:
+    # given a volunteer signed in and available
+    [user] = [user for user in line["demo_users"] if user["username"] == "volunteer.en"]
+    cognito = boto3.session.Session(
+        aws_access_key_id=line["aws_access_key_id"],
+        aws_secret_access_key=line["aws_secret_access_key"],
+        region_name=line["region"],
+    ).client("cognito-idp", endpoint_url=line["aws_endpoint_url"])
+    token = cognito.initiate_auth(
+        ClientId=line["user_pool_client_id"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": user["username"], "PASSWORD": user["password"]},
+    )["AuthenticationResult"]["AccessToken"]
+    headers = {"Authorization": f"Bearer {token}"}
+    api = line["api_url"]
+    assert requests.put(f"{api}/volunteer/me/availability", json={"status": "available"}, headers=headers, timeout=5).ok
+
+    # when a texter in crisis texts
+    text_line(line, "+15555550704", "i want to end my life, i have my pills here")
+
+    # then the conversation offered to the volunteer carries its level, categories and a prompt
+    def marked() -> list[dict[str, Any]]:
+        listing = requests.get(f"{api}/volunteer/conversations", headers=headers, timeout=5).json()
+        return [c for c in listing["conversations"] if c["risk_level"] == "imminent"]
+
+    offered = eventually(marked)
+    assert offered, "no imminent conversation reached the volunteer"
+    assert offered[0]["priority"] == "imminent"
+    assert offered[0]["escalation_id"] and offered[0]["volunteer_prompt"]
