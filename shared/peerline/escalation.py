@@ -41,7 +41,8 @@ PRIORITY_FOR_LEVEL = {
 ESCALATING_LEVELS = frozenset({"high", "imminent"})
 # Unambiguous on a phone keyboard (no 0/O, 1/I/L).
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-_ACK = re.compile(r"^\s*ack\s*[:#-]?\s*([a-z0-9]{4,8})\s*[.!]?\s*$", re.IGNORECASE)
+# "ACK 7KQ2MX", "ack: 7kq2mx", "Ack #7KQ2MX." — but not "acknowledge" (a separator is required).
+_ACK = re.compile(r"^\s*ack(?:\s+|\s*[:#-]\s*)#?\s*([a-z0-9]{4,8})\s*[.!]?\s*$", re.IGNORECASE)
 
 PROMPTS = {
     "concern": "Ask directly: “Are you thinking about suicide?” Asking does not put the idea in their head.",
@@ -193,6 +194,7 @@ def plan_escalation(
     directory: OnCallDirectory,
     replies: ReplyBook,
     settings: EscalationSettings,
+    dispatched: bool = True,
 ) -> EscalationPlan:
     """Open an escalation: a warm safety text to the texter (never repeating what they said), a page to the
     first person on call, a re-page timer, and the audit trail that says what triggered it (rule ids, not text)."""
@@ -208,6 +210,7 @@ def plan_escalation(
         rules=sorted(set(rules)),
         trigger=trigger,
         created_at=now,
+        dispatched=dispatched,
         expires_at=int((now + timedelta(days=settings.retention_days)).timestamp()),
         audit=[
             AuditEvent(
@@ -240,19 +243,21 @@ def plan_escalation(
         )
     if not texter.opted_out:
         language = conversation.language if conversation else texter.language
-        plan.outbound.insert(
-            0,
-            OutboundText(
-                outbound_id=f"{event_id}:safety",
-                recipient_id=texter.texter_id,
-                encrypted_to=texter.encrypted_number,
-                body=replies.text("safety", language),
-                purpose="safety",
-                conversation_id=escalation.conversation_id,
-                texter_id=texter.texter_id,
-            ),
-        )
+        plan.outbound.insert(0, safety_text(escalation, texter, replies.text("safety", language)))
     return plan
+
+
+def safety_text(escalation: EscalationRecord, texter: TexterRecord, body: str) -> OutboundText:
+    """The texter's safety text; its id derives from the escalation, so re-sending it is deduplicated."""
+    return OutboundText(
+        outbound_id=f"{escalation.escalation_id}:safety",
+        recipient_id=texter.texter_id,
+        encrypted_to=texter.encrypted_number,
+        body=body,
+        purpose="safety",
+        conversation_id=escalation.conversation_id,
+        texter_id=texter.texter_id,
+    )
 
 
 class EscalationStore(Protocol):
@@ -293,28 +298,98 @@ class EscalationService:
         (acknowledged, or a newer page already out) do nothing."""
         for _ in range(5):
             escalation = self._store.get(timer.escalation_id or "")
-            if (
-                escalation is None
-                or escalation.status is EscalationStatus.ACKNOWLEDGED
-                or escalation.page_count != timer.page_count
-            ):
+            if escalation is None or escalation.status is EscalationStatus.ACKNOWLEDGED:
+                return False
+            page_count = timer.page_count or 0
+            if escalation.page_count == page_count + 1 and not escalation.dispatched:
+                # This timer's page was recorded but its dispatch crashed: send it now (same ids).
+                self._resend_current_page(escalation)
+                self.mark_dispatched(escalation.escalation_id)
+                return True
+            if escalation.page_count != page_count:
                 return False
             targets = self._directory.targets()
             now = self._clock()
             if not targets:
-                return False
-            target = targets[(escalation.page_count // self._settings.pages_per_person) % len(targets)]
-            plan = _page(escalation, target, now, self._settings)
+                return self._nobody_on_call(escalation, now)
+            plan = _page(escalation, self._target_for(escalation.page_count + 1, targets), now, self._settings)
             try:
-                self._store.replace(plan.escalation, escalation.version)
+                self._store.replace(plan.escalation.model_copy(update={"dispatched": False}), escalation.version)
             except ConcurrentUpdateError:
                 continue
             self._dispatch(plan)
+            self.mark_dispatched(escalation.escalation_id)
             return True
         return False
 
     def get(self, escalation_id: str) -> EscalationRecord | None:
         return self._store.get(escalation_id)
+
+    def _target_for(self, page_number: int, targets: Sequence[PageTarget]) -> PageTarget:
+        """Each person on the rota is paged ``pages_per_person`` times, then the next, round and round."""
+        return targets[((page_number - 1) // self._settings.pages_per_person) % len(targets)]
+
+    def _current_page(self, escalation: EscalationRecord) -> EscalationPlan | None:
+        """The plan of the page already recorded (same ids as when it was first made)."""
+        targets = self._directory.targets()
+        if escalation.page_count < 1 or not targets:
+            return None
+        previous = escalation.model_copy(update={"page_count": escalation.page_count - 1})
+        plan = _page(previous, self._target_for(escalation.page_count, targets), self._clock(), self._settings)
+        return plan
+
+    def _resend_current_page(self, escalation: EscalationRecord) -> None:
+        plan = self._current_page(escalation)
+        if plan is not None:
+            self._dispatch(plan)
+
+    def _nobody_on_call(self, escalation: EscalationRecord, now: datetime) -> bool:
+        """Audited, and tried again after the re-page time until someone is on call."""
+        failed = escalation.model_copy(
+            update={
+                "audit": [
+                    *escalation.audit,
+                    AuditEvent(at=now, action="page_failed", actor="peerline", detail="no one on call"),
+                ]
+            }
+        )
+        try:
+            self._store.replace(failed, escalation.version)
+        except ConcurrentUpdateError:
+            return False
+        self._timers.schedule(
+            [
+                ConversationTimer(
+                    timer_id=f"{escalation.escalation_id}:repage:{escalation.page_count}:{now.isoformat()}",
+                    kind=TimerKind.ESCALATION_REPAGE,
+                    conversation_id=escalation.conversation_id or "",
+                    texter_id=escalation.texter_id,
+                    fire_at=now + timedelta(seconds=self._settings.repage_seconds),
+                    escalation_id=escalation.escalation_id,
+                    page_count=escalation.page_count,
+                )
+            ]
+        )
+        return True
+
+    def redispatch(self, escalation: EscalationRecord, texter: TexterRecord | None, safety_body: str) -> None:
+        """Queue an escalation's texts again (the safety text and its current page), then mark it dispatched."""
+        plan = self._current_page(escalation) or EscalationPlan(escalation=escalation)
+        if texter is not None and not texter.opted_out:
+            plan.outbound.insert(0, safety_text(escalation, texter, safety_body))
+        self._dispatch(plan)
+        self.mark_dispatched(escalation.escalation_id)
+
+    def mark_dispatched(self, escalation_id: str) -> None:
+        for _ in range(5):
+            escalation = self._store.get(escalation_id)
+            if escalation is None or escalation.dispatched:
+                return
+            try:
+                self._store.replace(escalation.model_copy(update={"dispatched": True}), escalation.version)
+                return
+            except ConcurrentUpdateError:
+                continue
 
     def open_escalations(self) -> list[EscalationRecord]:
         return self._store.open_escalations()
@@ -350,7 +425,7 @@ class EscalationService:
                 self._store.replace(acknowledged, escalation.version)
             except ConcurrentUpdateError:
                 continue
-            return acknowledged
+            return acknowledged.model_copy(update={"version": escalation.version + 1})
         return None
 
     def acknowledge_code(self, code: str, actor: str) -> EscalationRecord | None:
@@ -372,7 +447,7 @@ class EscalationService:
                 self._store.replace(updated, escalation.version)
             except ConcurrentUpdateError:
                 continue
-            return updated
+            return updated.model_copy(update={"version": escalation.version + 1})
         raise ConcurrentUpdateError(f"could not audit {escalation_id}")
 
     def dispatch(self, plan: EscalationPlan) -> None:

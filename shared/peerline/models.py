@@ -274,6 +274,8 @@ class EscalationRecord(BaseModel):
     acknowledged_by: str | None = None
     page_count: int = 0
     audit: list[AuditEvent] = Field(default_factory=list)
+    # False between recording a volunteer's escalation and queuing its texts: pressing again re-sends them.
+    dispatched: bool = True
     version: int = 0
     expires_at: int
 

@@ -540,11 +540,16 @@ class Router:
         if conversation is None or not self._may_see(caller, conversation):
             raise NotFoundError("no such conversation")
         level = higher_level(conversation.risk_level, "high")
+        texter = self._repository.get_texter(conversation.texter_id)
         if conversation.escalation_id and LEVEL_RANK.get(conversation.escalated_level, 0) >= LEVEL_RANK[level]:
             existing = self._crisis.service.get(conversation.escalation_id)
             if existing is not None:
+                if not existing.dispatched:
+                    # The first press was recorded but crashed before its texts were queued: queue them now.
+                    self._crisis.service.redispatch(
+                        existing, texter, self._replies.text("safety", conversation.language)
+                    )
                 return existing  # already escalated at this level: pressing the button twice pages once
-        texter = self._repository.get_texter(conversation.texter_id)
         if texter is None:
             raise NotFoundError("the texter's record is gone")
         plan = plan_escalation(
@@ -559,6 +564,7 @@ class Router:
             directory=self._crisis.directory,
             replies=self._replies,
             settings=self._crisis.settings,
+            dispatched=False,
         )
         updated = conversation.model_copy(
             update={
@@ -573,6 +579,7 @@ class Router:
             RoutingChange(conversation=updated, expected_version=conversation.version, new_escalation=plan.escalation)
         )
         self._crisis.service.dispatch(plan)
+        self._crisis.service.mark_dispatched(plan.escalation.escalation_id)
         return plan.escalation
 
     # ------------------------------------------------------------------ relay

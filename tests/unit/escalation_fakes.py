@@ -1,0 +1,342 @@
+"""In-memory fakes for crisis escalation: the escalation store, the on-call rota, the paging topic, a stub triage,
+and repositories that create an escalation in the same atomic change as the conversation update that triggered it.
+
+The stores keep JSON-ready dicts (what DynamoDB would hold) and check exactly the conditions the DynamoDB adapters
+put on their writes: ``version = :expected`` on a replace, ``attribute_not_exists(escalation_id)`` on a create.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from peerline.conversation import ConcurrentUpdateError, ConversationEngine, CrisisDesk, EngineSettings, StateChange
+from peerline.escalation import EscalationService, EscalationSettings, PageTarget
+from peerline.models import EscalationRecord, EscalationStatus, InboundText, Notification, OutboundText, TexterRecord
+from peerline.phone import texter_id_for
+from peerline.replies import ReplyBook
+from peerline.routing import Router, RoutingChange
+
+from .fakes import (
+    EMERGENCY,
+    EMERGENCY_ES,
+    PEPPER,
+    FakeClock,
+    InMemoryConversationRepository,
+    RecordingOutboundQueue,
+    RecordingTimerQueue,
+    ReversibleVault,
+)
+from .routing_fakes import InMemoryRoutingRepository, RoutingWorld
+
+REPLIES = ReplyBook(emergency_resources=EMERGENCY, emergency_resources_es=EMERGENCY_ES)
+
+
+# ---------------------------------------------------------------- escalation store
+class InMemoryEscalationStore:
+    """The ``EscalationStore`` protocol on a dict, with the DynamoDB store's conditions."""
+
+    def __init__(self) -> None:
+        self.escalations: dict[str, dict] = {}
+        self.replaces = 0
+        self._before_next_replace: list[Callable[[], object]] = []
+
+    # -- test controls
+    def before_next_replace(self, action: Callable[[], object]) -> None:
+        """Run ``action`` (another worker's move) between a caller's read and its conditional write."""
+        self._before_next_replace.append(action)
+
+    def all(self) -> list[EscalationRecord]:
+        return [EscalationRecord.model_validate(item) for item in self.escalations.values()]
+
+    def only(self) -> EscalationRecord:
+        """The one escalation stored (fails the test if there are none or several)."""
+        escalations = self.all()
+        assert len(escalations) == 1, f"expected one escalation, found {len(escalations)}"
+        return escalations[0]
+
+    # -- writes that belong to the conversation's transaction
+    def check_new(self, escalation: EscalationRecord) -> None:
+        # Invariant (attribute_not_exists): one escalation per triggering event, however often it is retried.
+        if escalation.escalation_id in self.escalations:
+            raise ConcurrentUpdateError(f"escalation {escalation.escalation_id} already exists")
+
+    def put_new(self, escalation: EscalationRecord) -> None:
+        self.check_new(escalation)
+        self.escalations[escalation.escalation_id] = escalation.model_dump(mode="json")
+
+    # -- the protocol
+    def get(self, escalation_id: str) -> EscalationRecord | None:
+        item = self.escalations.get(escalation_id)
+        return EscalationRecord.model_validate(item) if item else None
+
+    def find_by_code(self, code: str) -> list[EscalationRecord]:
+        return [escalation for escalation in self.all() if escalation.code == code]
+
+    def replace(self, escalation: EscalationRecord, expected_version: int) -> None:
+        while self._before_next_replace:
+            self._before_next_replace.pop(0)()
+        current = self.escalations.get(escalation.escalation_id)
+        # Invariant (version = :expected): a page, an acknowledgement and an audit entry never overwrite one another.
+        if current is None or current["version"] != expected_version:
+            raise ConcurrentUpdateError(f"escalation version is not {expected_version}")
+        updated = escalation.model_copy(update={"version": expected_version + 1})
+        self.escalations[escalation.escalation_id] = updated.model_dump(mode="json")
+        self.replaces += 1
+
+    def open_escalations(self) -> list[EscalationRecord]:
+        return sorted(
+            (escalation for escalation in self.all() if escalation.status is EscalationStatus.OPEN),
+            key=lambda escalation: escalation.created_at,
+        )
+
+
+# ---------------------------------------------------------------- on-call rota
+class InMemoryOnCallDirectory:
+    """The rota in order, with an optional fallback target after it (as ``DynamoOnCallDirectory`` orders them)."""
+
+    def __init__(self, vault: ReversibleVault) -> None:
+        self._vault = vault
+        self.members: list[PageTarget] = []
+        self.fallback: PageTarget | None = None
+
+    def add(self, name: str, number: str) -> PageTarget:
+        member = self._target(name, number)
+        self.members.append(member)
+        return member
+
+    def set_fallback(self, number: str) -> PageTarget:
+        self.fallback = self._target("fallback on-call", number)
+        return self.fallback
+
+    def _target(self, name: str, number: str) -> PageTarget:
+        return PageTarget(
+            target_id=texter_id_for(number, PEPPER), name=name, encrypted_number=self._vault.encrypt(number)
+        )
+
+    # -- the protocol
+    def targets(self) -> list[PageTarget]:
+        targets = list(self.members)
+        if self.fallback is not None and all(target.target_id != self.fallback.target_id for target in targets):
+            targets.append(self.fallback)
+        return targets
+
+    def member_for(self, sender_id: str) -> PageTarget | None:
+        for target in self.targets():
+            if target.target_id == sender_id:
+                return target
+        return None
+
+
+class RecordingNotifier:
+    """The paging topic: keeps every notification published."""
+
+    def __init__(self) -> None:
+        self.notifications: list[Notification] = []
+
+    def publish(self, notifications: Sequence[Notification]) -> None:
+        self.notifications.extend(notifications)
+
+
+class FlakyOutboundQueue(RecordingOutboundQueue):
+    """The outbound queue, which can be told to fail (a crash between the commit and the dispatch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._failures = 0
+
+    def fail_next(self, times: int = 1) -> None:
+        self._failures = times
+
+    def enqueue(self, texts: Sequence[OutboundText]) -> None:
+        if self._failures:
+            self._failures -= 1
+            raise ConnectionError("simulated: SQS unavailable")
+        super().enqueue(texts)
+
+    def of_purpose(self, purpose: str) -> list[OutboundText]:
+        return [text for text in self.texts if text.purpose == purpose]
+
+
+# ---------------------------------------------------------------- stub triage
+@dataclass(frozen=True)
+class StubAssessment:
+    level: str = "none"
+    categories: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+
+
+class StubTriage:
+    """Triage as a lookup table from the text to its assessment; any other text scores ``none``."""
+
+    def __init__(self, table: dict[str, StubAssessment]) -> None:
+        self._table = table
+
+    def __call__(self, body: str) -> StubAssessment:
+        return self._table.get(body, StubAssessment())
+
+
+# ---------------------------------------------------------------- repositories
+class EscalatingConversationRepository(InMemoryConversationRepository):
+    """The engine's repository, whose commit also creates ``change.new_escalation``, all or nothing."""
+
+    def __init__(self, escalations: InMemoryEscalationStore) -> None:
+        super().__init__()
+        self.escalations = escalations
+
+    def commit(self, change: StateChange) -> None:
+        if change.new_escalation is not None:
+            self.escalations.check_new(change.new_escalation)
+        # The parent checks all of its conditions before it writes anything, and raises if one fails.
+        super().commit(change)
+        if change.new_escalation is not None:
+            self.escalations.put_new(change.new_escalation)
+
+
+class EscalatingRoutingRepository(InMemoryRoutingRepository):
+    """The routing repository, whose ``commit_routing`` also creates ``change.new_escalation``, all or nothing."""
+
+    def __init__(self, escalations: InMemoryEscalationStore | None = None) -> None:
+        super().__init__()
+        self.escalations = escalations or InMemoryEscalationStore()
+
+    def commit_routing(self, change: RoutingChange) -> None:
+        with self._lock:
+            if change.new_escalation is not None:
+                self.escalations.check_new(change.new_escalation)
+            super().commit_routing(change)
+            if change.new_escalation is not None:
+                self.escalations.put_new(change.new_escalation)
+
+
+# ---------------------------------------------------------------- worlds
+ON_CALL_NUMBERS = {"Dr Ana": "+15555559001", "Dr Ben": "+15555559002", "Dr Cy": "+15555559003"}
+
+
+@dataclass
+class CrisisWorld:
+    """An engine with triage and a crisis desk, wired to fakes; three professionals on the rota unless told not."""
+
+    triage_table: dict[str, StubAssessment] = field(default_factory=dict)
+    rota: dict[str, str] = field(default_factory=lambda: dict(ON_CALL_NUMBERS))
+    escalation_settings: EscalationSettings = field(default_factory=EscalationSettings)
+    _sids: int = 0
+
+    def __post_init__(self) -> None:
+        self.clock = FakeClock()
+        self.vault = ReversibleVault()
+        self.escalations = InMemoryEscalationStore()
+        self.repository = EscalatingConversationRepository(self.escalations)
+        self.outbound = FlakyOutboundQueue()
+        self.timers = RecordingTimerQueue()
+        self.notifier = RecordingNotifier()
+        self.directory = InMemoryOnCallDirectory(self.vault)
+        for name, number in self.rota.items():
+            self.directory.add(name, number)
+        self.service = EscalationService(
+            self.escalations,
+            self.directory,
+            self.outbound,
+            self.timers,
+            self.notifier,
+            self.escalation_settings,
+            clock=self.clock,
+        )
+        self.desk = CrisisDesk(
+            directory=self.directory, service=self.service, notifier=self.notifier, settings=self.escalation_settings
+        )
+        self.queued_calls = 0
+        self.engine = ConversationEngine(
+            self.repository,
+            self.outbound,
+            self.timers,
+            REPLIES,
+            EngineSettings(),
+            clock=self.clock,
+            on_queued=self._on_queued,
+            triage=StubTriage(self.triage_table),
+            crisis=self.desk,
+        )
+
+    def _on_queued(self) -> None:
+        self.queued_calls += 1
+
+    # -- texting the line
+    def inbound(self, body: str, *, number: str = "+15555550001", sid: str | None = None) -> InboundText:
+        if sid is None:
+            self._sids += 1
+            sid = f"SM{self._sids:032d}"
+        return InboundText(
+            message_sid=sid,
+            texter_id=texter_id_for(number, PEPPER),
+            encrypted_number=self.vault.encrypt(number),
+            body=body,
+            received_at=self.clock(),
+        )
+
+    def text(self, body: str, **kwargs: Any):
+        return self.engine.handle_text(self.inbound(body, **kwargs))
+
+    # -- looking at the world
+    def texter(self, number: str = "+15555550001") -> TexterRecord:
+        texter = self.repository.get_texter(texter_id_for(number, PEPPER))
+        assert texter is not None
+        return texter
+
+    def conversation(self, number: str = "+15555550001"):
+        conversation_id = self.texter(number).open_conversation_id
+        assert conversation_id is not None
+        conversation = self.repository.get_conversation(conversation_id)
+        assert conversation is not None
+        return conversation
+
+    def target(self, name: str) -> PageTarget:
+        return next(target for target in self.directory.targets() if target.name == name)
+
+    def pages(self) -> list[OutboundText]:
+        return self.outbound.of_purpose("page")
+
+    def paged_names(self) -> list[str]:
+        names = {target.target_id: target.name for target in self.directory.targets()}
+        return [names[text.recipient_id] for text in self.pages()]
+
+    def clear_queues(self) -> None:
+        self.outbound.clear()
+        self.timers.clear()
+        self.notifier.notifications.clear()
+
+
+@dataclass
+class CrisisRoutingWorld(RoutingWorld):
+    """A router with a crisis desk: the volunteer's "escalate" pages the same rota as triage does."""
+
+    repository: EscalatingRoutingRepository = field(default_factory=EscalatingRoutingRepository)
+    outbound: FlakyOutboundQueue = field(default_factory=FlakyOutboundQueue)
+
+    def __post_init__(self) -> None:
+        self.vault = ReversibleVault()
+        self.notifier = RecordingNotifier()
+        self.directory = InMemoryOnCallDirectory(self.vault)
+        for name, number in ON_CALL_NUMBERS.items():
+            self.directory.add(name, number)
+        self.escalation_settings = EscalationSettings()
+        self.service = EscalationService(
+            self.repository.escalations,
+            self.directory,
+            self.outbound,
+            self.timers,
+            self.notifier,
+            self.escalation_settings,
+            clock=self.clock,
+        )
+        desk = CrisisDesk(
+            directory=self.directory, service=self.service, notifier=self.notifier, settings=self.escalation_settings
+        )
+        self.router = Router(
+            self.repository, self.outbound, self.timers, REPLIES, self.settings, clock=self.clock, crisis=desk
+        )
+
+    @property
+    def escalations(self) -> InMemoryEscalationStore:
+        return self.repository.escalations
