@@ -454,6 +454,7 @@ class ConversationEngine:
                 waiting = transition(conversation, ConversationState.WAITING)
                 change.conversation = waiting.model_copy(update={"waiting_since": event.at})
                 change.entered_queue = True
+                self._schedule(change, event, TimerKind.STILL_WAITING, self._settings.still_waiting_seconds)
 
     def _acknowledge_page(self, text: InboundText) -> Outcome | None:
         """``ACK <code>`` from an on-call professional's phone acknowledges the escalation (and stops re-paging)."""
