@@ -289,3 +289,86 @@ def test_an_inactive_conversation_is_closed_with_a_notice_to_both_sides(
 def test_no_input_makes_the_api_fail_with_a_5xx(api: Any, method: str, path: str, body: Any) -> None:
     status, payload = api(method, path, body=body)
     assert 400 <= status < 500, (status, payload)
+
+
+@pytest.fixture(scope="module")
+def on_call(aws: Any, stack: Any) -> str:
+    """One professional on the rota (through the same admin code as `peerline oncall add`)."""
+    from peerline.adapters.escalations import DynamoOnCallDirectory
+    from peerline.adapters.kms import KmsNumberVault
+    from peerline_ops.oncall import OnCallAdmin
+
+    session = boto3.session.Session(region_name="us-east-1")
+    pepper = session.client("secretsmanager").get_secret_value(
+        SecretId=stack.resources["TexterIdPepperSecret"].physical_id
+    )["SecretString"]
+    number = "+15555550999"
+    OnCallAdmin(
+        directory=DynamoOnCallDirectory(stack.resources["OnCallTable"].physical_id, dynamodb_client=aws["dynamodb"]),
+        vault=KmsNumberVault(stack.resources["PhoneNumberKey"].physical_id, session.client("kms")),
+        pepper=pepper,
+    ).add("Dr. Test", number)
+    return number
+
+
+def test_a_crisis_is_escalated_acknowledged_and_revealed_only_by_a_supervisor(
+    api: Any, texter_texts: Any, on_call: str, aws: Any, stack: Any
+) -> None:
+    # given a texter whose text shows imminent risk
+    drain(aws["sqs"], queue_url(stack, "OutboundQueue"))
+    texter_texts("+15555550801", "i just took a whole bottle of pills", "SM" + "e1" * 16)
+
+    # then the safety text comes first, then the page; the page has a code and no number or words
+    outbound = [json.loads(m["Body"]) for m in drain(aws["sqs"], queue_url(stack, "OutboundQueue"))]
+    purposes = [text["purpose"] for text in outbound]
+    assert purposes[0] == "safety"
+    assert "page" in purposes
+    page = next(text for text in outbound if text["purpose"] == "page")
+    assert "ACK " in page["body"] and "pills" not in page["body"] and "5555550801" not in page["body"]
+
+    # the supervisor sees the open escalation; a volunteer may not list, acknowledge or reveal
+    status, listing = api("GET", "/volunteer/escalations", sub="sub-sol")
+    assert status == 200
+    escalation = next(e for e in listing["escalations"] if e["level"] == "imminent" and e["code"] in page["body"])
+    assert api("GET", "/volunteer/escalations", sub="sub-ana")[0] == 403
+    path = f"/volunteer/escalations/{escalation['id']}"
+    assert api("POST", f"{path}/acknowledge", sub="sub-ana")[0] == 403
+    assert api("POST", f"{path}/reveal", sub="sub-ana", body={"reason": "welfare check needed now"})[0] == 403
+    assert api("POST", f"{path}/reveal", sub="sub-sol", body={"reason": "short"})[0] == 422
+
+    # when the supervisor reveals the number for the rescue, with a reason, and acknowledges
+    status, revealed = api("POST", f"{path}/reveal", sub="sub-sol", body={"reason": "calling 911 for a welfare check"})
+    assert (status, revealed["number"]) == (200, "+15555550801")
+    status, acknowledged = api("POST", f"{path}/acknowledge", sub="sub-sol")
+
+    # then the audit trail says who did what, and why — never the number or the texter's words
+    assert status == 200 and acknowledged["status"] == "acknowledged"
+    actions = [(entry["action"], entry["actor"]) for entry in acknowledged["audit"]]
+    assert ("escalated", "triage") in actions
+    assert ("number_revealed", "supervisor:Sol") in actions
+    assert ("acknowledged", "supervisor:Sol") in actions
+    assert "welfare check" in json.dumps(acknowledged["audit"])
+    assert "5555550801" not in json.dumps(acknowledged) and "pills" not in json.dumps(acknowledged)
+
+
+def test_ack_from_the_on_call_phone_acknowledges(
+    api: Any, texter_texts: Any, on_call: str, aws: Any, stack: Any
+) -> None:
+    # given an open escalation
+    drain(aws["sqs"], queue_url(stack, "OutboundQueue"))
+    texter_texts("+15555550802", "I'm going to kill myself tonight", "SM" + "e2" * 16)
+    page = next(
+        json.loads(m["Body"])
+        for m in drain(aws["sqs"], queue_url(stack, "OutboundQueue"))
+        if json.loads(m["Body"])["purpose"] == "page"
+    )
+    code = page["body"].split("ACK ")[1].split()[0]
+
+    # when the on-call professional texts ACK <code> from their phone
+    texter_texts(on_call, f"ACK {code}", "SM" + "e3" * 16)
+
+    # then it is acknowledged by them, and they are told so
+    replies = [json.loads(m["Body"]) for m in drain(aws["sqs"], queue_url(stack, "OutboundQueue"))]
+    assert [reply["purpose"] for reply in replies] == ["ack"]
+    listing = api("GET", "/volunteer/escalations", sub="sub-sol")[1]["escalations"]
+    assert all(e["code"] != code for e in listing), "an acknowledged escalation is no longer open"
