@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit integration e2e infra clean
+.PHONY: dev test lint typecheck unit integration e2e infra clean bench bench-triage
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -30,6 +30,12 @@ typecheck: $(STAMP)
 
 unit integration e2e infra: $(STAMP)
 	$(BIN)/python -m pytest tests/$@
+
+# Benchmarks read ../shared/datasets at run time (never copied here) and write bench/results/*.json.
+bench: bench-triage
+
+bench-triage: $(STAMP)
+	$(BIN)/python bench/triage_bench.py
 
 clean:
 	rm -rf $(VENV) .peerline .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 peerline dev                 start the whole line locally (what ``make dev`` runs); Ctrl-C stops it
 peerline text "hello"        text the running local line as a simulated texter, and print its replies
 peerline volunteers …        add, list, import, certify or deactivate volunteers (local line or a deployed stack)
+peerline triage "text" …     score texts (arguments, or one per line on stdin) with the crisis triage rules
 """
 
 from __future__ import annotations
@@ -296,6 +297,31 @@ def _add_volunteer_commands(commands: Any) -> None:
     oncall.add_commands(commands, target, _load_local_info)
 
 
+# ---------------------------------------------------------------------------------------------------- triage
+
+
+def _triage(args: argparse.Namespace) -> int:
+    """One JSON object per text; the text itself only with --echo (operators may pipe real texts)."""
+    from peerline.triage import TriageRulesError, load_rules, triage
+    from peerline.triage.ruleset import default_rule_folders
+
+    try:
+        rules = load_rules([*default_rule_folders(), *(args.rules or [])])
+    except TriageRulesError as error:
+        print(f"peerline triage: {error}", file=sys.stderr)
+        return _BAD_INPUT
+    texts = args.texts or (line.rstrip("\r\n") for line in sys.stdin)
+    for text in texts:
+        if not text.strip():
+            continue
+        result = triage(text, rules)
+        line: dict[str, Any] = result.model_dump(mode="json")
+        if args.echo:
+            line["text"] = text
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="peerline", description="Peerline: the peer support text line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -318,6 +344,20 @@ def main(argv: list[str] | None = None) -> int:
     text.set_defaults(run=_text)
 
     _add_volunteer_commands(commands)
+
+    scorer = commands.add_parser(
+        "triage",
+        help="score texts with the crisis triage rules: one JSON object per text",
+        description="Score texts (the arguments, or stdin one per line) and print one JSON object per line: "
+        "level, categories, rules, modifiers, languages. The text is not printed unless --echo is given. "
+        "Rules: the built-in folder, plus $PEERLINE_TRIAGE_RULES_DIR, plus every --rules given.",
+    )
+    scorer.add_argument("texts", nargs="*", help="texts to score (default: read stdin, one text per line)")
+    scorer.add_argument("--echo", action="store_true", help="include the text in each JSON object")
+    scorer.add_argument(
+        "--rules", action="append", type=Path, metavar="DIR", help="a rules folder or file to add (repeatable)"
+    )
+    scorer.set_defaults(run=_triage)
 
     args = parser.parse_args(argv)
     if getattr(args, "stack", None) and getattr(args, "local", False):

@@ -1,0 +1,63 @@
+"""`peerline triage`: one JSON object per text, without the text unless --echo."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from peerline_ops.cli import main
+
+
+def _lines(output: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in output.splitlines()]
+
+
+def test_texts_from_stdin_give_one_object_per_non_empty_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given
+    monkeypatch.setattr("sys.stdin", io.StringIO("i took 30 pills\n\nthis homework is killing me\n"))
+    # when
+    code = main(["triage"])
+    # then
+    lines = _lines(capsys.readouterr().out)
+    assert code == 0
+    assert [line["level"] for line in lines] == ["imminent", "none"]
+    assert all("text" not in line for line in lines)
+    assert set(lines[0]) == {"level", "categories", "rules", "modifiers", "languages"}
+
+
+def test_echo_includes_the_text(capsys: pytest.CaptureFixture[str]) -> None:
+    # when
+    main(["triage", "--echo", "quiero morir"])
+    # then
+    [line] = _lines(capsys.readouterr().out)
+    assert line["text"] == "quiero morir"
+    assert line["level"] == "high"
+
+
+def test_rules_adds_an_operator_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # given
+    (tmp_path / "extra.toml").write_text(
+        '[[rule]]\nid = "en.suicide.cli_test"\ncategory = "suicide"\nlevel = "high"\nlanguage = "en"\n'
+        "patterns = ['\\bzorbagle\\b']\npositive = [\"zorbagle\"]\n"
+    )
+    # when
+    main(["triage", "--rules", str(tmp_path), "zorbagle", "i took 30 pills"])
+    # then
+    lines = _lines(capsys.readouterr().out)
+    assert lines[0]["rules"] == ["en.suicide.cli_test"]
+    assert lines[1]["level"] == "imminent"
+
+
+def test_a_broken_rules_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # given
+    (tmp_path / "bad.toml").write_text("[[rule]]\nid = 'x'")
+    # when
+    code = main(["triage", "--rules", str(tmp_path), "hello"])
+    # then
+    assert code == 2
+    assert "bad.toml" in capsys.readouterr().err
