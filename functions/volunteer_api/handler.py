@@ -17,8 +17,10 @@ from peerline.api_models import (
     CloseRequest,
     ConversationList,
     ConversationSummary,
+    DashboardConfig,
     EscalationList,
     EscalationSummary,
+    LineOverview,
     Me,
     MessageList,
     MessageOut,
@@ -27,9 +29,13 @@ from peerline.api_models import (
     SendMessageRequest,
     TransferRequest,
 )
+from peerline.conversation import utc_now
+from peerline.library import Library
 from peerline.models import VolunteerRecord, VolunteerStatus
 from peerline.observability import make_logger
+from peerline.overview import line_overview
 from peerline.routing import ConflictError, NotEligibleError, NotFoundError
+from peerline.settings import DashboardSettings
 
 logger = make_logger()
 tracer = Tracer()
@@ -157,6 +163,38 @@ def reveal_texter_number(escalation_id: EscalationId, request: RevealRequest) ->
     )
     logger.warning("texter number revealed", escalation_id=escalation_id, by=who.volunteer_id)
     return RevealedNumber(escalation_id=escalation_id, texter_alias=escalation.texter_alias, number=number)
+
+
+@app.get("/volunteer/line", operation_id="getLine")
+def get_line() -> LineOverview:
+    supervisor()
+    return line_overview(composition.conversation_repository(), composition.crisis_desk().service, now=utc_now())
+
+
+@app.get("/volunteer/library", operation_id="getLibrary")
+def get_library() -> Library:
+    caller()
+    return composition.library().get()
+
+
+@app.put("/volunteer/library", operation_id="updateLibrary")
+def update_library(library: Library) -> Library:
+    who = supervisor()
+    return composition.library().put(library, edited_by=who.volunteer_id)
+
+
+@app.get("/config.json", include_in_schema=False)
+def dashboard_config() -> DashboardConfig:
+    settings = DashboardSettings.from_env()
+    base = settings.public_base_url.rstrip("/") or f"https://{app.current_event.request_context.domain_name}"
+    return DashboardConfig(
+        apiUrl=base,
+        socketUrl=settings.dashboard_socket_url,
+        region=settings.aws_region,
+        userPoolId=settings.user_pool_id,
+        userPoolClientId=settings.user_pool_client_id,
+        cognitoEndpoint=settings.aws_endpoint_url or f"https://cognito-idp.{settings.aws_region}.amazonaws.com/",
+    )
 
 
 @app.get("/openapi.json", include_in_schema=False)

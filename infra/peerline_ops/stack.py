@@ -795,6 +795,19 @@ class _ResourceBuilder:
             return name, {"Arn": self.arn("logs", f"log-group:{name}:*")}
         if resource_type == "AWS::CloudWatch::Alarm":
             return name, {"Arn": self.arn("cloudwatch", f"alarm:{name}")}
+        # The dashboard's static hosting: the local line serves dashboard/ itself.
+        if resource_type == "AWS::S3::Bucket":
+            bucket = name.lower()[:63]
+            return bucket, {
+                "Arn": f"arn:aws:s3:::{bucket}",
+                "DomainName": f"{bucket}.s3.amazonaws.com",
+                "RegionalDomainName": f"{bucket}.s3.{self.region}.amazonaws.com",
+            }
+        if resource_type == "AWS::CloudFront::Distribution":
+            distribution = "E" + _random_suffix(13)
+            return distribution, {"Id": distribution, "DomainName": f"d{_random_suffix(13).lower()}.cloudfront.net"}
+        if resource_type == "AWS::CloudFront::OriginAccessControl":
+            return "E" + _random_suffix(13), {"Id": "E" + _random_suffix(13)}
         service = resource_type.split("::")[1].lower() if resource_type.count("::") == 2 else "unknown"
         return name, {"Arn": self.arn(service, name)}
 
@@ -1040,6 +1053,10 @@ _EMULATED_OR_UNNEEDED = frozenset(
         "AWS::SNS::Subscription",
         "AWS::SQS::QueuePolicy",
         "AWS::SNS::TopicPolicy",
+        "AWS::S3::Bucket",
+        "AWS::S3::BucketPolicy",
+        "AWS::CloudFront::Distribution",
+        "AWS::CloudFront::OriginAccessControl",
     }
 )
 

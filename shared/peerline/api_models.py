@@ -179,3 +179,30 @@ class EscalationSummary(BaseModel):
 
 class EscalationList(BaseModel):
     escalations: list[EscalationSummary]
+
+
+class VolunteersByStatus(BaseModel):
+    available: int
+    away: int
+    offline: int
+
+
+class LineOverview(BaseModel):
+    """The line at a glance, for supervisors."""
+
+    waiting: int
+    longest_wait_seconds: float | None
+    volunteers: VolunteersByStatus
+    active: list[ConversationSummary]
+    escalations: list[EscalationSummary]
+
+
+class DashboardConfig(BaseModel):
+    """The dashboard's runtime configuration, generated from the deployment's own values."""
+
+    apiUrl: str
+    socketUrl: str
+    region: str
+    userPoolId: str
+    userPoolClientId: str
+    cognitoEndpoint: str

@@ -14,6 +14,7 @@ from peerline.adapters.dynamo import DynamoDeliveryLog, DynamoTexterOptOuts
 from peerline.adapters.escalations import DynamoEscalationStore, DynamoOnCallDirectory, SnsNotifier
 from peerline.adapters.idempotency import Once
 from peerline.adapters.kms import KmsNumberVault
+from peerline.adapters.library import DynamoLibrary
 from peerline.adapters.queues import SqsInboundQueue, SqsOutboundQueue, SqsTimerQueue
 from peerline.adapters.routing_store import DynamoRoutingRepository
 from peerline.adapters.secrets import forget_cached_secrets, secret_string, twilio_credentials
@@ -24,7 +25,13 @@ from peerline.models import InboundText
 from peerline.phone import texter_id_for
 from peerline.replies import ReplyBook
 from peerline.routing import Router, RoutingSettings
-from peerline.settings import EngineFunctionSettings, SenderSettings, StatusCallbackSettings, WebhookSettings
+from peerline.settings import (
+    DashboardSettings,
+    EngineFunctionSettings,
+    SenderSettings,
+    StatusCallbackSettings,
+    WebhookSettings,
+)
 
 
 class _IdempotentInboundQueue:
@@ -153,6 +160,11 @@ def router() -> Router:
     )
 
 
+@cache
+def library() -> DynamoLibrary:
+    return DynamoLibrary(DashboardSettings.from_env().library_table)
+
+
 def number_vault() -> KmsNumberVault:
     return KmsNumberVault(EngineFunctionSettings.from_env().phone_key_id)
 
@@ -241,6 +253,7 @@ def reset() -> None:
         conversation_repository,
         router,
         crisis_desk,
+        library,
         sender,
         status_callback,
     ):

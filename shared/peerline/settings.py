@@ -79,3 +79,14 @@ class SenderSettings(_FromEnvironment):
     # Inline retries of a 429/5xx before the message goes back to the queue (then to the DLQ).
     send_attempts: int = Field(default=3, ge=1)
     retry_base_delay_seconds: float = Field(default=0.5, ge=0)
+
+
+class DashboardSettings(_FromEnvironment):
+    library_table: str
+    user_pool_id: str
+    user_pool_client_id: str
+    public_base_url: str = ""
+    dashboard_socket_url: str = ""
+    aws_region: str = "us-east-1"
+    # Set only off AWS (the local line's moto), where Cognito isn't at its public address.
+    aws_endpoint_url: str = ""

@@ -372,3 +372,35 @@ def test_ack_from_the_on_call_phone_acknowledges(
     assert [reply["purpose"] for reply in replies] == ["ack"]
     listing = api("GET", "/volunteer/escalations", sub="sub-sol")[1]["escalations"]
     assert all(e["code"] != code for e in listing), "an acknowledged escalation is no longer open"
+
+
+def test_the_line_at_a_glance_is_for_supervisors(api: Any) -> None:
+    assert api("GET", "/volunteer/line", sub="sub-ana")[0] == 403
+    status, line = api("GET", "/volunteer/line", sub="sub-sol")
+    assert status == 200
+    assert set(line) == {"waiting", "longest_wait_seconds", "volunteers", "active", "escalations"}
+    assert sum(line["volunteers"].values()) == 3
+    assert "+1555" not in json.dumps(line)
+
+
+def test_the_library_is_read_by_volunteers_and_edited_by_supervisors(api: Any) -> None:
+    # given the default library
+    status, library = api("GET", "/volunteer/library", sub="sub-ana")
+    assert status == 200 and library["canned_responses"] and library["resources"]
+
+    # when a volunteer tries to edit it, refused; a supervisor's edit sticks; a bad edit is a 422
+    library["canned_responses"].append(
+        {"id": "breathe", "title": "Breathe", "text": "Let's take a slow breath together."}
+    )
+    assert api("PUT", "/volunteer/library", sub="sub-ana", body=library)[0] == 403
+    assert api("PUT", "/volunteer/library", sub="sub-sol", body=library)[0] == 200
+    assert any(entry["id"] == "breathe" for entry in api("GET", "/volunteer/library")[1]["canned_responses"])
+    assert api("PUT", "/volunteer/library", sub="sub-sol", body={"canned_responses": [{"id": "x"}]})[0] == 422
+
+
+def test_the_dashboard_config_is_public_and_names_the_user_pool(api: Any, stack: Any) -> None:
+    status, config = api("GET", "/config.json", sub=None)
+    assert status == 200
+    assert config["userPoolId"] == stack.resources["VolunteerUserPool"].physical_id
+    assert config["userPoolClientId"] == stack.resources["DashboardUserPoolClient"].physical_id
+    assert config["apiUrl"].startswith("http")
