@@ -296,6 +296,10 @@ def _add_volunteer_commands(commands: Any) -> None:
 
     oncall.add_commands(commands, target, _load_local_info)
 
+    from peerline_ops import publish
+
+    publish.add_commands(commands)
+
 
 # ---------------------------------------------------------------------------------------------------- triage
 
