@@ -51,6 +51,7 @@ from peerline.models import (
     StoredMessage,
     TexterRecord,
     TimerKind,
+    inactivity_timer,
 )
 from peerline.ports import ConcurrentUpdateError, OutboundQueue, TimerQueue, utc_now
 from peerline.replies import ReplyBook
@@ -359,15 +360,9 @@ class ConversationEngine:
         self._store_inbound(change, event, text)
         if conversation.state is ConversationState.ACTIVE:
             change.conversation = change.conversation.model_copy(update={"last_activity_at": event.at})
+            after = timedelta(minutes=self._settings.inactivity_close_minutes)
             change.timers.append(
-                ConversationTimer(
-                    timer_id=f"inactivity:{conversation.conversation_id}:{event.at.isoformat()}",
-                    kind=TimerKind.INACTIVITY,
-                    conversation_id=conversation.conversation_id,
-                    texter_id=conversation.texter_id,
-                    fire_at=event.at + timedelta(minutes=self._settings.inactivity_close_minutes),
-                    activity_at=event.at,
-                )
+                inactivity_timer(conversation.conversation_id, conversation.texter_id, event.at, after)
             )
 
     def _decide_timer(

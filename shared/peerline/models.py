@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -86,6 +86,35 @@ class ConversationTimer(BaseModel):
     # For re-paging: which escalation, and how many pages have gone out when this timer was set.
     escalation_id: str | None = None
     page_count: int | None = None
+
+
+def inactivity_timer(
+    conversation_id: str, texter_id: str, activity_at: datetime, after: timedelta
+) -> ConversationTimer:
+    """Closes the conversation unless something happens after ``activity_at`` (one per activity)."""
+    return ConversationTimer(
+        timer_id=f"inactivity:{conversation_id}:{activity_at.isoformat()}",
+        kind=TimerKind.INACTIVITY,
+        conversation_id=conversation_id,
+        texter_id=texter_id,
+        fire_at=activity_at + after,
+        activity_at=activity_at,
+    )
+
+
+def offer_expiry_timer(
+    conversation_id: str, texter_id: str, offer_id: str, volunteer_id: str, expires: datetime
+) -> ConversationTimer:
+    """Moves an offer on unless it was accepted or declined first (stale once the offer id changed)."""
+    return ConversationTimer(
+        timer_id=f"offer:{offer_id}",
+        kind=TimerKind.OFFER_EXPIRY,
+        conversation_id=conversation_id,
+        texter_id=texter_id,
+        fire_at=expires,
+        offer_id=offer_id,
+        volunteer_id=volunteer_id,
+    )
 
 
 class OutboundText(BaseModel):

@@ -40,9 +40,10 @@ from peerline.models import (
     Role,
     StoredMessage,
     TexterRecord,
-    TimerKind,
     VolunteerRecord,
     VolunteerStatus,
+    inactivity_timer,
+    offer_expiry_timer,
 )
 from peerline.phone import texter_alias
 from peerline.replies import ReplyBook
@@ -255,14 +256,8 @@ class Router:
         )
         self._timers.schedule(
             [
-                ConversationTimer(
-                    timer_id=f"offer:{offer_id}",
-                    kind=TimerKind.OFFER_EXPIRY,
-                    conversation_id=conversation.conversation_id,
-                    texter_id=conversation.texter_id,
-                    fire_at=expires,
-                    offer_id=offer_id,
-                    volunteer_id=volunteer.volunteer_id,
+                offer_expiry_timer(
+                    conversation.conversation_id, conversation.texter_id, offer_id, volunteer.volunteer_id, expires
                 )
             ]
         )
@@ -416,17 +411,7 @@ class Router:
             )
         )
         self._timers.schedule(
-            [
-                ConversationTimer(
-                    timer_id=f"offer:{offer_id}",
-                    kind=TimerKind.OFFER_EXPIRY,
-                    conversation_id=conversation_id,
-                    texter_id=conversation.texter_id,
-                    fire_at=expires,
-                    offer_id=offer_id,
-                    volunteer_id=target.volunteer_id,
-                )
-            ]
+            [offer_expiry_timer(conversation_id, conversation.texter_id, offer_id, target.volunteer_id, expires)]
         )
         return offered
 
@@ -704,15 +689,7 @@ class Router:
         )
 
     def _schedule_inactivity(self, conversation: ConversationRecord, activity_at: datetime) -> None:
+        after = timedelta(minutes=self._settings.inactivity_close_minutes)
         self._timers.schedule(
-            [
-                ConversationTimer(
-                    timer_id=f"inactivity:{conversation.conversation_id}:{activity_at.isoformat()}",
-                    kind=TimerKind.INACTIVITY,
-                    conversation_id=conversation.conversation_id,
-                    texter_id=conversation.texter_id,
-                    fire_at=activity_at + timedelta(minutes=self._settings.inactivity_close_minutes),
-                    activity_at=activity_at,
-                )
-            ]
+            [inactivity_timer(conversation.conversation_id, conversation.texter_id, activity_at, after)]
         )
