@@ -39,6 +39,22 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
+class DynamoTable:
+    """One table: its name, the (cached or injected) client, and a consistent read of one item."""
+
+    def __init__(self, table_name: str, dynamodb_client: Any = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb_client
+
+    @property
+    def _client(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+    def _get_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        item = self._client.get_item(TableName=self.table_name, Key=to_item(key), ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+
 def conversation_item(conversation: ConversationRecord) -> dict[str, Any]:
     """A conversation as stored; only waiting conversations carry the sparse queue index keys."""
     values = conversation.model_dump(mode="json")

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from peerline.adapters.aws import client
-from peerline.adapters.dynamo import from_item, to_item
+from peerline.adapters.dynamo import DynamoTable, from_item, to_item
 from peerline.escalation import PageTarget
 from peerline.models import EscalationRecord, EscalationStatus, Notification, OnCallMember
 from peerline.phone import mask_number
@@ -18,25 +18,13 @@ from peerline.ports import ConcurrentUpdateError
 
 logger = logging.getLogger(__name__)
 
-FALLBACK_ID = "fallback"
 
-
-class DynamoEscalationStore:
+class DynamoEscalationStore(DynamoTable):
     """Escalations with their audit trail; every change is conditioned on the version it was read at."""
 
-    def __init__(self, table_name: str, dynamodb_client: Any = None) -> None:
-        self.table_name = table_name
-        self._dynamodb = dynamodb_client
-
-    @property
-    def _client(self) -> Any:
-        return self._dynamodb or client("dynamodb")
-
     def get(self, escalation_id: str) -> EscalationRecord | None:
-        item = self._client.get_item(
-            TableName=self.table_name, Key=to_item({"escalation_id": escalation_id}), ConsistentRead=True
-        ).get("Item")
-        return EscalationRecord.model_validate(from_item(item)) if item else None
+        values = self._get_item({"escalation_id": escalation_id})
+        return EscalationRecord.model_validate(values) if values else None
 
     def find_by_code(self, code: str) -> list[EscalationRecord]:
         response = self._client.query(

@@ -6,8 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from peerline.adapters.aws import client
-from peerline.adapters.dynamo import from_item, to_item
+from peerline.adapters.dynamo import DynamoTable, from_item, to_item
 from peerline.models import VolunteerRecord, VolunteerStatus
 
 
@@ -27,22 +26,12 @@ def volunteer_from(item: dict[str, Any]) -> VolunteerRecord:
     return VolunteerRecord.model_validate(from_item(item))
 
 
-class DynamoVolunteerRegistry:
+class DynamoVolunteerRegistry(DynamoTable):
     """Reads and administrative writes of volunteers. Routing's own writes go through transactions elsewhere."""
 
-    def __init__(self, table_name: str, dynamodb_client: Any = None) -> None:
-        self.table_name = table_name
-        self._dynamodb = dynamodb_client
-
-    @property
-    def _client(self) -> Any:
-        return self._dynamodb or client("dynamodb")
-
     def get(self, volunteer_id: str) -> VolunteerRecord | None:
-        item = self._client.get_item(
-            TableName=self.table_name, Key=to_item({"volunteer_id": volunteer_id}), ConsistentRead=True
-        ).get("Item")
-        return volunteer_from(item) if item else None
+        values = self._get_item({"volunteer_id": volunteer_id})
+        return VolunteerRecord.model_validate(values) if values else None
 
     def create(self, volunteer: VolunteerRecord) -> None:
         """Register a new volunteer; ``VolunteerExistsError`` if the id is taken."""
