@@ -3,21 +3,15 @@ professional is paged in the fake Twilio and re-paged until they text ``ACK <cod
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from twilio.request_validator import RequestValidator
+from line_kit import eventually, running_line, sign_in, text_line, texts_to, twilio_client
 from twilio.rest import Client
-
-from peerline_ops.local_line import LocalLine, LocalLineOptions
-from peerline_ops.paths import project_root
 
 pytestmark = pytest.mark.e2e
 
@@ -26,54 +20,19 @@ REPAGE_SECONDS = 3
 
 @pytest.fixture(scope="module")
 def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state_dir = tmp_path_factory.mktemp("crisis-line")
-    local = LocalLine(
-        LocalLineOptions(
-            root=project_root(),
-            state_dir=state_dir,
-            stack_name="e2e-crisis",
-            parameters={
-                "ConsentTimeoutSeconds": "600",
-                "StillWaitingSeconds": "600",
-                "RepageSeconds": str(REPAGE_SECONDS),
-            },
-            # Inline retries with short backoff, so a page that Twilio fails with 500s goes out within seconds.
-            function_environment={"SEND_ATTEMPTS": "4", "RETRY_BASE_DELAY_SECONDS": "0.1"},
-            log_sink=lambda *_: None,
-        )
-    )
-    local.start()
-    yield json.loads((state_dir / "local.json").read_text())
-    local.stop()
+    with running_line(
+        tmp_path_factory.mktemp("crisis-line"),
+        "e2e-crisis",
+        parameters={"ConsentTimeoutSeconds": "600", "StillWaitingSeconds": "600", "RepageSeconds": str(REPAGE_SECONDS)},
+        # Inline retries with short backoff, so a page that Twilio fails with 500s goes out within seconds.
+        function_environment={"SEND_ATTEMPTS": "4", "RETRY_BASE_DELAY_SECONDS": "0.1"},
+    ) as info:
+        yield info
 
 
 @pytest.fixture(scope="module")
 def twilio(line: dict[str, Any]) -> Client:
-    client = Client(line["twilio_account_sid"], line["twilio_auth_token"])
-    client.api.base_url = line["twilio_api_url"]
-    return client
-
-
-def text_line(line: dict[str, Any], number: str, body: str) -> None:
-    url = line["inbound_sms_url"]
-    form = {"From": number, "To": line["line_number"], "Body": body, "MessageSid": "SM" + uuid.uuid4().hex,
-            "AccountSid": line["twilio_account_sid"], "NumMedia": "0"}  # fmt: skip
-    signature = RequestValidator(line["twilio_auth_token"]).compute_signature(url, form)
-    assert requests.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=10).status_code == 200
-
-
-def texts_to(twilio: Client, number: str) -> list[str]:
-    return [message.body for message in reversed(twilio.messages.list(to=number))]
-
-
-def eventually(probe: Callable[[], Any], timeout: float = 8.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(0.05)
-    return probe()
+    return twilio_client(line)
 
 
 def pages(twilio: Client, line: dict[str, Any]) -> list[str]:
@@ -157,17 +116,7 @@ def test_a_page_that_twilio_fails_with_500s_still_goes_out(line: dict[str, Any],
 
 def test_the_volunteer_sees_the_conversation_marked_with_its_level(line: dict[str, Any], twilio: Client) -> None:
     # given a volunteer signed in and available
-    [user] = [user for user in line["demo_users"] if user["username"] == "volunteer.en"]
-    cognito = boto3.session.Session(
-        aws_access_key_id=line["aws_access_key_id"],
-        aws_secret_access_key=line["aws_secret_access_key"],
-        region_name=line["region"],
-    ).client("cognito-idp", endpoint_url=line["aws_endpoint_url"])
-    token = cognito.initiate_auth(
-        ClientId=line["user_pool_client_id"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": user["username"], "PASSWORD": user["password"]},
-    )["AuthenticationResult"]["AccessToken"]
+    token = sign_in(line, "volunteer.en")
     headers = {"Authorization": f"Bearer {token}"}
     api = line["api_url"]
     assert requests.put(f"{api}/volunteer/me/availability", json={"status": "available"}, headers=headers, timeout=5).ok

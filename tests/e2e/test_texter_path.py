@@ -11,14 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
+from line_kit import aws_client, eventually, running_line, text_line, texts_to, twilio_client
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
-
-from peerline_ops.local_line import LocalLine, LocalLineOptions
-from peerline_ops.paths import project_root
 
 pytestmark = pytest.mark.e2e
 
@@ -42,27 +39,18 @@ def logs() -> LogCapture:
 
 @pytest.fixture(scope="module")
 def line(tmp_path_factory: pytest.TempPathFactory, logs: LogCapture) -> Iterator[dict[str, Any]]:
-    state_dir = tmp_path_factory.mktemp("line")
-    local = LocalLine(
-        LocalLineOptions(
-            root=project_root(),
-            state_dir=state_dir,
-            parameters={"StillWaitingSeconds": str(STILL_WAITING_SECONDS), "ConsentTimeoutSeconds": "600"},
-            log_sink=logs,
-        )
-    )
-    local.start()
-    info = json.loads((state_dir / "local.json").read_text())
-    yield info
-    local.stop()
+    with running_line(
+        tmp_path_factory.mktemp("line"),
+        "peerline-local",
+        parameters={"StillWaitingSeconds": str(STILL_WAITING_SECONDS), "ConsentTimeoutSeconds": "600"},
+        log_sink=logs,
+    ) as info:
+        yield info
 
 
 @pytest.fixture(scope="module")
 def twilio(line: dict[str, Any]) -> Client:
-    """The real twilio client, pointed at the local fake through its base URL."""
-    client = Client(line["twilio_account_sid"], line["twilio_auth_token"])
-    client.api.base_url = line["twilio_api_url"]
-    return client
+    return twilio_client(line)
 
 
 _numbers = iter(range(200, 999))
@@ -74,47 +62,22 @@ def texter() -> str:
     return f"+1555555{next(_numbers):04d}"
 
 
-def send_text(
-    line: dict[str, Any], number: str, body: str, *, sid: str | None = None, token: str | None = None
-) -> requests.Response:
-    """POST what Twilio posts for an inbound SMS, signed with twilio's RequestValidator."""
-    url = line["inbound_sms_url"]
-    sid = sid or "SM" + uuid.uuid4().hex
-    form = {
-        "ToCountry": "US", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0", "ToCity": "", "FromZip": "",
-        "SmsSid": sid, "FromState": "", "SmsStatus": "received", "FromCity": "", "Body": body, "FromCountry": "US",
-        "To": line["line_number"], "ToZip": "", "NumSegments": "1", "MessageSid": sid,
-        "AccountSid": line["twilio_account_sid"], "From": number, "ApiVersion": "2010-04-01",
-    }  # fmt: skip
-    signature = RequestValidator(token or line["twilio_auth_token"]).compute_signature(url, form)
-    return requests.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=10)
-
-
-def replies(twilio: Client, number: str) -> list[str]:
-    """What the line texted this number, oldest first."""
-    return [message.body for message in reversed(twilio.messages.list(to=number))]
-
-
 def wait_for_replies(twilio: Client, number: str, count: int, timeout: float = 5.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = replies(twilio, number)
-        if len(got) >= count:
-            return got
-        time.sleep(0.05)
-    return replies(twilio, number)
+    """The texts to ``number`` once there are at least ``count`` (or whatever there is after ``timeout``)."""
+    eventually(lambda: len(texts_to(twilio, number)) >= count, timeout=timeout)
+    return texts_to(twilio, number)
 
 
 def assert_no_more_replies(twilio: Client, number: str, expected: int, settle: float = 1.5) -> None:
     time.sleep(settle)
-    assert len(replies(twilio, number)) == expected
+    assert len(texts_to(twilio, number)) == expected
 
 
 def test_first_text_is_welcomed_within_two_seconds(line: dict[str, Any], twilio: Client, texter: str) -> None:
     # given a texter who has never texted the line
     # when they text it
     started = time.monotonic()
-    response = send_text(line, texter, "hi, is anyone there?")
+    response = text_line(line, texter, "hi, is anyone there?")
 
     # then Twilio gets empty TwiML at once, and the welcome is texted from the line's number within 2 s
     assert response.status_code == 200
@@ -131,10 +94,10 @@ def test_first_text_is_welcomed_within_two_seconds(line: dict[str, Any], twilio:
 
 
 def test_consent_yes_is_thanked_and_the_texter_is_queued(line: dict[str, Any], twilio: Client, texter: str) -> None:
-    send_text(line, texter, "hello")
+    text_line(line, texter, "hello")
     wait_for_replies(twilio, texter, 1)
 
-    send_text(line, texter, "Yeah!")
+    text_line(line, texter, "Yeah!")
 
     got = wait_for_replies(twilio, texter, 3)
     assert got[1].startswith("Thank you")
@@ -142,10 +105,10 @@ def test_consent_yes_is_thanked_and_the_texter_is_queued(line: dict[str, Any], t
 
 
 def test_consent_no_still_queues_the_texter(line: dict[str, Any], twilio: Client, texter: str) -> None:
-    send_text(line, texter, "hey")
+    text_line(line, texter, "hey")
     wait_for_replies(twilio, texter, 1)
 
-    send_text(line, texter, "nope")
+    text_line(line, texter, "nope")
 
     got = wait_for_replies(twilio, texter, 3)
     assert "won't keep anything" in got[1]
@@ -153,11 +116,11 @@ def test_consent_no_still_queues_the_texter(line: dict[str, Any], twilio: Client
 
 
 def test_spanish_first_text_is_answered_in_spanish(line: dict[str, Any], twilio: Client, texter: str) -> None:
-    send_text(line, texter, "Hola, necesito ayuda")
+    text_line(line, texter, "Hola, necesito ayuda")
     welcome = wait_for_replies(twilio, texter, 1)
     assert "Responde SÍ o NO" in welcome[0]
 
-    send_text(line, texter, "Sí")
+    text_line(line, texter, "Sí")
     got = wait_for_replies(twilio, texter, 3)
     assert got[1].startswith("Gracias")
     assert "Estamos buscando" in got[2]
@@ -167,21 +130,21 @@ def test_stop_confirms_once_and_then_the_line_stays_silent_until_start(
     line: dict[str, Any], twilio: Client, texter: str
 ) -> None:
     # given a texter in a conversation
-    send_text(line, texter, "hi")
+    text_line(line, texter, "hi")
     wait_for_replies(twilio, texter, 1)
 
     # when they text STOP, then STOP again, then something else
-    send_text(line, texter, "Stop")
+    text_line(line, texter, "Stop")
     confirmation = wait_for_replies(twilio, texter, 2)
-    send_text(line, texter, "STOP")
-    send_text(line, texter, "are you there?")
+    text_line(line, texter, "STOP")
+    text_line(line, texter, "are you there?")
 
     # then exactly one confirmation, nothing more
     assert "unsubscribed" in confirmation[1]
     assert_no_more_replies(twilio, texter, 2)
 
     # when they text START, they are back and answered
-    send_text(line, texter, "start")
+    text_line(line, texter, "start")
     got = wait_for_replies(twilio, texter, 4)
     assert got[2].startswith("Welcome back")
     assert "YES or NO" in got[3]
@@ -189,17 +152,17 @@ def test_stop_confirms_once_and_then_the_line_stays_silent_until_start(
 
 @pytest.mark.parametrize("keyword", ["STOPALL", "unsubscribe", "Cancel", "END", "quit"])
 def test_every_opt_out_keyword_opts_out(line: dict[str, Any], twilio: Client, texter: str, keyword: str) -> None:
-    send_text(line, texter, keyword)
+    text_line(line, texter, keyword)
     got = wait_for_replies(twilio, texter, 1)
     assert "unsubscribed" in got[0]
-    send_text(line, texter, "hello?")
+    text_line(line, texter, "hello?")
     assert_no_more_replies(twilio, texter, 1, settle=1.0)
 
 
 def test_unstop_opts_back_in(line: dict[str, Any], twilio: Client, texter: str) -> None:
-    send_text(line, texter, "STOP")
+    text_line(line, texter, "STOP")
     wait_for_replies(twilio, texter, 1)
-    send_text(line, texter, "UNSTOP")
+    text_line(line, texter, "UNSTOP")
     got = wait_for_replies(twilio, texter, 3)
     assert got[1].startswith("Welcome back")
 
@@ -208,14 +171,14 @@ def test_unstop_opts_back_in(line: dict[str, Any], twilio: Client, texter: str) 
 def test_help_says_what_the_line_is_and_how_to_reach_emergency_help(
     line: dict[str, Any], twilio: Client, texter: str, keyword: str
 ) -> None:
-    send_text(line, texter, keyword)
+    text_line(line, texter, keyword)
     got = wait_for_replies(twilio, texter, 1)
     assert "peer support" in got[0]
     assert "911" in got[0] and "988" in got[0]
 
 
 def test_forged_signature_is_refused_and_never_answered(line: dict[str, Any], twilio: Client, texter: str) -> None:
-    response = send_text(line, texter, "hi", token="not-the-auth-token")
+    response = text_line(line, texter, "hi", token="not-the-auth-token", expect=None)
     assert response.status_code == 403
     assert_no_more_replies(twilio, texter, 0, settle=1.0)
 
@@ -230,7 +193,7 @@ def test_unsigned_request_is_refused(line: dict[str, Any], twilio: Client, texte
 def test_retried_webhook_is_answered_once(line: dict[str, Any], twilio: Client, texter: str) -> None:
     # given the same webhook delivered three times (Twilio retry, replay)
     sid = "SM" + uuid.uuid4().hex
-    statuses = [send_text(line, texter, "hello", sid=sid).status_code for _ in range(3)]
+    statuses = [text_line(line, texter, "hello", sid=sid).status_code for _ in range(3)]
 
     # then every delivery is acknowledged and exactly one welcome is texted
     assert statuses == [200, 200, 200]
@@ -250,9 +213,9 @@ def test_waiting_texter_gets_crisis_resources_when_nobody_is_free(
     line: dict[str, Any], twilio: Client, texter: str
 ) -> None:
     # given a texter queued (consent answered) and no volunteer taking them
-    send_text(line, texter, "hi")
+    text_line(line, texter, "hi")
     wait_for_replies(twilio, texter, 1)
-    send_text(line, texter, "yes")
+    text_line(line, texter, "yes")
     wait_for_replies(twilio, texter, 3)
 
     # when the configured wait passes
@@ -265,10 +228,10 @@ def test_waiting_texter_gets_crisis_resources_when_nobody_is_free(
 
 
 def test_delivery_status_callbacks_are_recorded(line: dict[str, Any], twilio: Client, texter: str) -> None:
-    send_text(line, texter, "hi")
+    text_line(line, texter, "hi")
     wait_for_replies(twilio, texter, 1)
     sid = twilio.messages.list(to=texter)[0].sid
-    dynamodb = _aws(line, "dynamodb")
+    dynamodb = aws_client(line, "dynamodb")
     table = line["resources"]["DeliveriesTable"]
 
     deadline = time.monotonic() + 5
@@ -280,29 +243,21 @@ def test_delivery_status_callbacks_are_recorded(line: dict[str, Any], twilio: Cl
     assert status == "delivered"
 
 
-def _aws(line: dict[str, Any], service: str) -> Any:
-    return boto3.session.Session(
-        aws_access_key_id=line["aws_access_key_id"],
-        aws_secret_access_key=line["aws_secret_access_key"],
-        region_name=line["region"],
-    ).client(service, endpoint_url=line["aws_endpoint_url"])
-
-
 def test_no_plaintext_number_in_dynamodb_or_in_the_logs(
     line: dict[str, Any], twilio: Client, texter: str, logs: LogCapture
 ) -> None:
     # given a texter who went through welcome, consent and STOP
-    send_text(line, texter, "hello there")
+    text_line(line, texter, "hello there")
     wait_for_replies(twilio, texter, 1)
-    send_text(line, texter, "yes")
+    text_line(line, texter, "yes")
     wait_for_replies(twilio, texter, 3)
-    send_text(line, texter, "stop")
+    text_line(line, texter, "stop")
     wait_for_replies(twilio, texter, 4)
 
     # then no table holds the number in any spelling
     digits = texter[1:]
     spellings = [texter, digits, digits[1:], f"{digits[1:4]}-{digits[4:7]}-{digits[7:]}"]
-    dynamodb = _aws(line, "dynamodb")
+    dynamodb = aws_client(line, "dynamodb")
     for table in dynamodb.list_tables()["TableNames"]:
         for page in dynamodb.get_paginator("scan").paginate(TableName=table):
             dumped = json.dumps(page["Items"])
@@ -331,21 +286,11 @@ def test_local_json_describes_the_line(line: dict[str, Any]) -> None:
 
 def test_the_line_starts_again_after_a_stop(tmp_path: Path) -> None:
     # given a line that was started and stopped
-    def options(name: str) -> LocalLineOptions:
-        return LocalLineOptions(root=project_root(), state_dir=tmp_path, stack_name=name, log_sink=lambda *_: None)
-
-    first = LocalLine(options("restart-first"))
-    first.start()
-    first.stop()
+    with running_line(tmp_path, "restart-first"):
+        pass
 
     # when it is started again, it answers again
-    second = LocalLine(options("restart-second"))
-    info = second.start()
-    try:
+    with running_line(tmp_path, "restart-second") as info:
         number = "+15555550999"
-        assert send_text(info, number, "hi").status_code == 200
-        client = Client(info["twilio_account_sid"], info["twilio_auth_token"])
-        client.api.base_url = info["twilio_api_url"]
-        assert len(wait_for_replies(client, number, 1)) == 1
-    finally:
-        second.stop()
+        text_line(info, number, "hi")
+        assert len(wait_for_replies(twilio_client(info), number, 1)) == 1

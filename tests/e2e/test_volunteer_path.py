@@ -5,62 +5,30 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from twilio.request_validator import RequestValidator
+from line_kit import aws_client, eventually, running_line, sign_in, text_line, twilio_client
 from twilio.rest import Client
-
-from peerline_ops.local_line import LocalLine, LocalLineOptions
-from peerline_ops.paths import project_root
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state_dir = tmp_path_factory.mktemp("volunteer-line")
-    local = LocalLine(
-        LocalLineOptions(
-            root=project_root(),
-            state_dir=state_dir,
-            stack_name="e2e-volunteers",
-            parameters={"ConsentTimeoutSeconds": "600", "StillWaitingSeconds": "600", "OfferTimeoutSeconds": "30"},
-            log_sink=lambda *_: None,
-        )
-    )
-    local.start()
-    yield json.loads((state_dir / "local.json").read_text())
-    local.stop()
+    with running_line(
+        tmp_path_factory.mktemp("volunteer-line"),
+        "e2e-volunteers",
+        parameters={"ConsentTimeoutSeconds": "600", "StillWaitingSeconds": "600", "OfferTimeoutSeconds": "30"},
+    ) as info:
+        yield info
 
 
 @pytest.fixture(scope="module")
 def twilio(line: dict[str, Any]) -> Client:
-    client = Client(line["twilio_account_sid"], line["twilio_auth_token"])
-    client.api.base_url = line["twilio_api_url"]
-    return client
-
-
-def _aws(line: dict[str, Any], service: str) -> Any:
-    return boto3.session.Session(
-        aws_access_key_id=line["aws_access_key_id"],
-        aws_secret_access_key=line["aws_secret_access_key"],
-        region_name=line["region"],
-    ).client(service, endpoint_url=line["aws_endpoint_url"])
-
-
-def sign_in(line: dict[str, Any], username: str) -> str:
-    """A volunteer's access token, exactly as the dashboard gets it (USER_PASSWORD_AUTH against the pool)."""
-    [user] = [user for user in line["demo_users"] if user["username"] == username]
-    result = _aws(line, "cognito-idp").initiate_auth(
-        ClientId=line["user_pool_client_id"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": user["password"]},
-    )
-    return str(result["AuthenticationResult"]["AccessToken"])
+    return twilio_client(line)
 
 
 class Volunteer:
@@ -80,27 +48,6 @@ class Volunteer:
         response = self.call("GET", f"/volunteer/conversations/{conversation_id}/messages")
         assert response.status_code == 200, response.text
         return list(response.json()["messages"])
-
-
-def eventually(probe: Callable[[], Any], timeout: float = 8.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(0.1)
-    return probe()
-
-
-def text_line(line: dict[str, Any], number: str, body: str, sid: str | None = None) -> str:
-    url = line["inbound_sms_url"]
-    sid = sid or "SM" + uuid.uuid4().hex
-    form = {"From": number, "To": line["line_number"], "Body": body, "MessageSid": sid,
-            "AccountSid": line["twilio_account_sid"], "NumMedia": "0"}  # fmt: skip
-    signature = RequestValidator(line["twilio_auth_token"]).compute_signature(url, form)
-    response = requests.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=10)
-    assert response.status_code == 200
-    return sid
 
 
 def test_local_json_has_the_user_pool_and_demo_users(line: dict[str, Any]) -> None:
@@ -154,7 +101,8 @@ def test_a_texter_reaches_a_volunteer_and_they_talk(line: dict[str, Any], twilio
     assert received and received[0].from_ == line["line_number"]
 
     # when the texter texts again — and Twilio retries that webhook — it shows once
-    sid = text_line(line, number, "it's been a rough week")
+    sid = "SM" + uuid.uuid4().hex
+    text_line(line, number, "it's been a rough week", sid=sid)
     text_line(line, number, "it's been a rough week", sid=sid)
     assert eventually(lambda: len(first.transcript(conversation)) == 3)
     time.sleep(0.5)
@@ -168,7 +116,7 @@ def test_a_texter_reaches_a_volunteer_and_they_talk(line: dict[str, Any], twilio
     assert closed.status_code == 204
 
     # then bodies are gone, and a texter who answered NO leaves no record of the conversation
-    dynamodb = _aws(line, "dynamodb")
+    dynamodb = aws_client(line, "dynamodb")
     messages = dynamodb.query(
         TableName=line["resources"]["MessagesTable"],
         KeyConditionExpression="conversation_id = :c",
