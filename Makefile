@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit integration e2e infra clean bench bench-triage
+.PHONY: dev test lint typecheck unit integration e2e infra browser chromium clean bench bench-triage
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -18,8 +18,19 @@ venv: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/peerline dev
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck chromium
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# The browser tests (tests/browser) drive Debian's chromium through Playwright; installed here when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  else \
+	    echo "NOTE: chromium is not installed, so the browser tests (tests/browser) will be skipped." >&2; \
+	    echo "      Install it with: sudo apt-get install -y chromium   (or set PEERLINE_CHROMIUM=/path/to/chromium)" >&2; \
+	  fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,6 +41,9 @@ typecheck: $(STAMP)
 
 unit integration e2e infra: $(STAMP)
 	$(BIN)/python -m pytest tests/$@
+
+browser: $(STAMP) chromium
+	$(BIN)/python -m pytest tests/browser
 
 # Benchmarks read ../shared/datasets at run time (never copied here) and write bench/results/*.json.
 bench: bench-triage

@@ -44,6 +44,8 @@ def _dev(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         aws_port=args.aws_port,
         twilio_port=args.twilio_port,
+        socket_port=args.socket_port,
+        dashboard_port=args.dashboard_port,
         line_number=args.line_number,
         parameters=parameters,
     )
@@ -61,9 +63,11 @@ def _dev(args: argparse.Namespace) -> int:
         return 1
     print(
         f"\nPeerline is running locally ({time.monotonic() - started:.1f} s to start):\n"
+        f"  dashboard         {info['dashboard_url']}   ← volunteers and supervisors sign in here\n"
         f"  phone simulator   {info['simulator_url']}   ← text the line from your browser\n"
         f"  inbound SMS URL   {info['inbound_sms_url']}\n"
         f"  HTTP API          {info['api_url']}\n"
+        f"  dashboard socket  {info['socket_url']}   (live updates; connect with ?token=<access token>)\n"
         f"  AWS (moto)        {info['aws_endpoint_url']}  region {info['region']}\n"
         f"  Twilio fake API   {info['twilio_api_url']}/2010-04-01/Accounts/{info['twilio_account_sid']}/Messages.json\n"
         f"  line number       {info['line_number']}\n"
@@ -334,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--api-port", type=int, default=3000, help="HTTP API port (taken → any free port)")
     dev.add_argument("--aws-port", type=int, default=4566, help="moto server port (taken → any free port)")
     dev.add_argument("--twilio-port", type=int, default=4010, help="Twilio fake port (taken → any free port)")
+    dev.add_argument("--socket-port", type=int, default=3001, help="dashboard WebSocket port (taken → any free port)")
+    dev.add_argument("--dashboard-port", type=int, default=8080, help="dashboard port (taken → any free port)")
     dev.add_argument("--line-number", default="+15555550000", help="the line's own number (E.164)")
     dev.add_argument("--still-waiting-seconds", type=int, default=120)
     dev.add_argument("--consent-timeout-seconds", type=int, default=60)

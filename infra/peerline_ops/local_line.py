@@ -32,6 +32,7 @@ from peerline_ops.emulators import (
     JwtVerifier,
     Route,
     SqsEventSourcePoller,
+    WebSocketApiEmulator,
     cognito_jwks_url,
 )
 from peerline_ops.paths import free_port, project_root
@@ -91,6 +92,9 @@ class LocalLineOptions:
     api_port: int = 0
     aws_port: int = 0
     twilio_port: int = 0
+    # The dashboard's WebSocket API (its management API, which functions post to, takes any free port).
+    socket_port: int = 0
+    dashboard_port: int = 0
     line_number: str = DEFAULT_LINE_NUMBER
     # The demo on-call professional's phone (simulated by the Twilio fake).
     on_call_number: str = "+15555550911"
@@ -170,9 +174,13 @@ class LocalLine:
         self.info: dict[str, Any] = {}
         self._moto: ThreadedMotoServer | None = None
         self._fake: TwilioFake | None = None
+        self._dashboard: Any = None
         self._api: HttpApiEmulator | None = None
         self._functions: list[_FunctionProcess] = []
         self._pollers: list[SqsEventSourcePoller] = []
+        self._sockets: list[WebSocketApiEmulator] = []
+        # The template's own URLs of its WebSocket APIs → the loopback emulator's (in functions' environment).
+        self._url_swaps: dict[str, str] = {}
         self._log_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -234,8 +242,10 @@ class LocalLine:
         demo_users = self._sign_up_demo_users(session, aws_url, user_pool_id)
         self._put_demo_on_call(session, aws_url)
 
+        socket_ports = self._plan_websocket_apis()
         environment = self._function_environment(aws_url)
         endpoints = self._start_functions(environment)
+        self._start_websocket_apis(endpoints, socket_ports)
         routes = [
             Route(
                 route.method,
@@ -283,6 +293,10 @@ class LocalLine:
             "user_pool_client_id": user_pool_client_id,
             "demo_users": demo_users,
             "on_call_number": options.on_call_number,
+            # The dashboard's live updates (the template's WebSocket API, emulated), and the management API
+            # (POST /@connections/{id}) the functions push through.
+            "socket_url": self._sockets[0].url if self._sockets else "",
+            "socket_callback_url": self._sockets[0].callback_url if self._sockets else "",
             "resources": {
                 logical_id: resource.physical_id
                 for logical_id, resource in self.stack.resources.items()
@@ -290,8 +304,64 @@ class LocalLine:
             },
             "pid": os.getpid(),
         }
+        self._start_dashboard(aws_url)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "local.json").write_text(json.dumps(self.info, indent=2) + "\n")
+
+    def _start_dashboard(self, aws_url: str) -> None:
+        """The dashboard's static files and runtime config, pointed at this line's API, socket and Cognito."""
+        from peerline_ops.dashboard_server import DashboardServer, dashboard_config
+
+        config = dashboard_config(
+            api_url=self.info["api_url"],
+            region=REGION,
+            user_pool_id=self.info["user_pool_id"],
+            user_pool_client_id=self.info["user_pool_client_id"],
+            socket_url=self.info.get("socket_url", ""),
+            aws_endpoint_url=aws_url,
+        )
+        self._dashboard = DashboardServer(
+            self.options.root / "dashboard", config, port=free_port(self.options.dashboard_port)
+        )
+        self._dashboard.start()
+        self.info["dashboard_url"] = self._dashboard.url
+
+    # ------------------------------------------------------------------ WebSocket APIs
+    def _plan_websocket_apis(self) -> dict[str, tuple[int, int]]:
+        """Ports for each WebSocket API and its management API, known before the functions start, so that the
+        template's wss://… and https://…/{stage} URLs in their environment can point at loopback instead."""
+        assert self.stack is not None
+        ports: dict[str, tuple[int, int]] = {}
+        for index, api in enumerate(self.stack.websocket_apis.values()):
+            socket_port = free_port(self.options.socket_port if index == 0 else 0)
+            management_port = free_port(0)
+            ports[api.logical_id] = (socket_port, management_port)
+            self._url_swaps[api.url] = f"ws://127.0.0.1:{socket_port}"
+            self._url_swaps[api.callback_url] = f"http://127.0.0.1:{management_port}/{api.stage}"
+        return ports
+
+    def _start_websocket_apis(self, endpoints: dict[str, FunctionEndpoint], ports: dict[str, tuple[int, int]]) -> None:
+        assert self.stack is not None
+        for api in self.stack.websocket_apis.values():
+            socket_port, management_port = ports[api.logical_id]
+            emulator = WebSocketApiEmulator(
+                {route.route_key: endpoints[route.function_logical_id] for route in api.routes},
+                stage=api.stage,
+                api_id=api.api_id,
+                route_selection_expression=api.route_selection_expression,
+                port=socket_port,
+                management_port=management_port,
+            )
+            emulator.start()
+            self._sockets.append(emulator)
+
+    def _swap_urls(self, environment: dict[str, str]) -> dict[str, str]:
+        swapped = {}
+        for name, value in environment.items():
+            for template_url, local_url in self._url_swaps.items():
+                value = value.replace(template_url, local_url)
+            swapped[name] = value
+        return swapped
 
     def _put_demo_on_call(self, session: boto3.session.Session, aws_url: str) -> None:
         """The demo on-call professional, whose phone is simulated by the Twilio fake like a texter's."""
@@ -367,7 +437,7 @@ class LocalLine:
             try:
                 env = {
                     **environment,
-                    **spec.environment,
+                    **self._swap_urls(spec.environment),
                     "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
                     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
                 }
@@ -400,12 +470,18 @@ class LocalLine:
         for poller in self._pollers:
             poller.stop()
         self._pollers = []
+        for socket in self._sockets:
+            socket.stop()
+        self._sockets = []
         if self._api:
             self._api.stop()
             self._api = None
         for function in self._functions:
             function.stop()
         self._functions = []
+        if self._dashboard:
+            self._dashboard.stop()
+            self._dashboard = None
         if self._fake:
             self._fake.stop()
             self._fake = None

@@ -109,6 +109,31 @@ class CorsConfiguration:
 
 
 @dataclass(frozen=True)
+class WebSocketRoute:
+    """A route of a WebSocket API ("$connect", "$disconnect", "$default" or an action) and the function behind it."""
+
+    route_key: str
+    function_logical_id: str
+
+
+@dataclass(frozen=True)
+class WebSocketApi:
+    """An ``AWS::ApiGatewayV2::Api`` with ``ProtocolType: WEBSOCKET``, its stage and routes (Lambda proxy only).
+
+    ``url`` (wss://…/stage) and ``callback_url`` (https://…/stage, the management API functions post to) are what
+    the template's own ``!Sub`` expressions give on AWS; the local line swaps them for its loopback emulator's.
+    """
+
+    logical_id: str
+    api_id: str
+    stage: str
+    route_selection_expression: str
+    routes: tuple[WebSocketRoute, ...]
+    url: str
+    callback_url: str
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """A function as the local line runs it in-process: code, handler, resolved environment and triggers."""
 
@@ -139,6 +164,8 @@ class LocalStack:
     http_authorizers: dict[str, JwtAuthorizer] = field(default_factory=dict)
     # The HTTP API's CorsConfiguration (the first API that has one; a template normally has one HTTP API).
     http_cors: CorsConfiguration | None = None
+    # WebSocket APIs of the template, by logical id.
+    websocket_apis: dict[str, WebSocketApi] = field(default_factory=dict)
 
     def physical_id(self, logical_id: str) -> str:
         """What `Ref` gives for a resource of the template (a table name, a queue URL ...)."""
@@ -210,6 +237,7 @@ def provision(
             name: authorizer for api in http_apis.values() for name, authorizer in api.authorizers.items()
         },
         http_cors=next((api.cors for api in http_apis.values() if api.cors is not None), None),
+        websocket_apis=_websocket_apis(template, resolver, region),
     )
 
 
@@ -654,6 +682,8 @@ _NAMES: dict[str, _Naming] = {
     "AWS::IAM::ManagedPolicy": _Naming("ManagedPolicyName", 128),
     "AWS::Logs::LogGroup": _Naming("LogGroupName", 512),
     "AWS::CloudWatch::Alarm": _Naming("AlarmName", 255),
+    # `Ref` to a stage gives its name, which the template writes itself.
+    "AWS::ApiGatewayV2::Stage": _Naming("StageName", 128),
 }
 
 
@@ -1045,6 +1075,9 @@ _EMULATED_OR_UNNEEDED = frozenset(
         "AWS::Lambda::Permission",
         "AWS::Lambda::EventSourceMapping",
         "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGatewayV2::Integration",
+        "AWS::ApiGatewayV2::Route",
+        "AWS::ApiGatewayV2::Stage",
         "AWS::IAM::Role",
         "AWS::IAM::Policy",
         "AWS::IAM::ManagedPolicy",
@@ -1301,6 +1334,63 @@ def _layer_content_dirs(layers: list[Any], template: dict[str, Any], template_di
         if isinstance(content_uri, str):
             folders.append((template_dir / content_uri).resolve())
     return folders
+
+
+# ---------------------------------------------------------------------------------------------------- WebSocket APIs
+
+
+def _websocket_apis(template: dict[str, Any], resolver: _Resolver, region: str) -> dict[str, WebSocketApi]:
+    """WebSocket APIs with the function behind each route (found through the route's integration's URI)."""
+    declared: dict[str, Any] = template.get("Resources") or {}
+
+    def active_of_type(resource_type: str) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (logical_id, definition.get("Properties") or {})
+            for logical_id, definition in declared.items()
+            if definition.get("Type") == resource_type and resolver.resource_is_active(logical_id)
+        ]
+
+    def of_type(value: Any, *types: str) -> list[str]:
+        return [ref for ref in _referenced_ids(value) if (declared.get(ref) or {}).get("Type") in types]
+
+    apis: dict[str, WebSocketApi] = {}
+    for logical_id, properties in active_of_type("AWS::ApiGatewayV2::Api"):
+        where = f"Resources.{logical_id}.Properties"
+        if resolver.resolve_text(properties.get("ProtocolType", ""), f"{where}.ProtocolType") != "WEBSOCKET":
+            continue
+        routes: list[WebSocketRoute] = []
+        for route_id, route in active_of_type("AWS::ApiGatewayV2::Route"):
+            if logical_id not in _referenced_ids(route.get("ApiId")):
+                continue
+            route_where = f"Resources.{route_id}.Properties"
+            for integration_id in of_type(route.get("Target"), "AWS::ApiGatewayV2::Integration"):
+                integration = declared[integration_id].get("Properties") or {}
+                functions = of_type(integration.get("IntegrationUri"), SERVERLESS_FUNCTION, "AWS::Lambda::Function")
+                if not functions:
+                    raise TemplateError(f"{route_where}.Target: only Lambda proxy integrations are emulated")
+                route_key = resolver.resolve_text(route.get("RouteKey"), f"{route_where}.RouteKey")
+                routes.append(WebSocketRoute(route_key, functions[0]))
+        stages = [
+            resolver.resolve_text(stage.get("StageName"), f"Resources.{stage_id}.Properties.StageName")
+            for stage_id, stage in active_of_type("AWS::ApiGatewayV2::Stage")
+            if logical_id in _referenced_ids(stage.get("ApiId"))
+        ]
+        api_id = resolver.resources[logical_id].physical_id
+        stage = stages[0] if stages else "$default"
+        host = f"{api_id}.execute-api.{region}.{URL_SUFFIX}"
+        apis[logical_id] = WebSocketApi(
+            logical_id=logical_id,
+            api_id=api_id,
+            stage=stage,
+            route_selection_expression=resolver.resolve_text(
+                properties.get("RouteSelectionExpression", "$request.body.action"),
+                f"{where}.RouteSelectionExpression",
+            ),
+            routes=tuple(routes),
+            url=f"wss://{host}/{stage}",
+            callback_url=f"https://{host}/{stage}",
+        )
+    return apis
 
 
 # ---------------------------------------------------------------------------------------------------- outputs

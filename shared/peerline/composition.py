@@ -15,18 +15,22 @@ from peerline.adapters.escalations import DynamoEscalationStore, DynamoOnCallDir
 from peerline.adapters.idempotency import Once
 from peerline.adapters.kms import KmsNumberVault
 from peerline.adapters.library import DynamoLibrary
+from peerline.adapters.push import ApiGatewayLivePush, CognitoTokenSubjects, DynamoConnections, management_client
 from peerline.adapters.queues import SqsInboundQueue, SqsOutboundQueue, SqsTimerQueue
 from peerline.adapters.routing_store import DynamoRoutingRepository
 from peerline.adapters.secrets import forget_cached_secrets, secret_string, twilio_credentials
 from peerline.adapters.twilio_signature import TwilioSignatureChecker
+from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.conversation import ConversationEngine, CrisisDesk, EngineSettings
 from peerline.escalation import EscalationService, EscalationSettings
 from peerline.models import InboundText
 from peerline.phone import texter_id_for
+from peerline.push import LiveChannel, LivePush, NoLivePush
 from peerline.replies import ReplyBook
 from peerline.routing import Router, RoutingSettings
 from peerline.settings import (
     DashboardSettings,
+    DashboardSocketSettings,
     EngineFunctionSettings,
     SenderSettings,
     StatusCallbackSettings,
@@ -95,6 +99,7 @@ def conversation_engine() -> ConversationEngine:
         on_queued=router().route_waiting,
         triage=_triage(),
         crisis=crisis_desk(),
+        live=live_push(),
     )
 
 
@@ -125,6 +130,7 @@ def crisis_desk() -> CrisisDesk:
         timers=SqsTimerQueue(settings.timer_queue_url),
         notifier=notifier,
         settings=escalation_settings,
+        live=live_push(),
     )
     return CrisisDesk(directory=directory, service=service, notifier=notifier, settings=escalation_settings)
 
@@ -157,6 +163,28 @@ def router() -> Router:
             retention_days=settings.retention_days,
         ),
         crisis=crisis_desk(),
+        live=live_push(),
+    )
+
+
+# ---------------------------------------------------------------- live dashboard updates
+@cache
+def live_push() -> LivePush:
+    """Pushes to the dashboards' WebSockets; nothing when the function has no live channel configured."""
+    settings = EngineFunctionSettings.from_env()
+    if not settings.connections_table or not settings.socket_callback_url:
+        return NoLivePush()
+    return ApiGatewayLivePush(DynamoConnections(settings.connections_table), settings.socket_callback_url)
+
+
+@cache
+def live_channel() -> LiveChannel:
+    """The dashboard socket's $connect/$disconnect: Cognito judges the token, the registry the volunteer."""
+    settings = DashboardSocketSettings.from_env()
+    return LiveChannel(
+        connections=DynamoConnections(settings.connections_table),
+        subject_of=CognitoTokenSubjects(settings.user_pool_id, settings.user_pool_client_id),
+        volunteer=DynamoVolunteerRegistry(settings.volunteers_table).get,
     )
 
 
@@ -253,10 +281,13 @@ def reset() -> None:
         conversation_repository,
         router,
         crisis_desk,
+        live_push,
+        live_channel,
         library,
         sender,
         status_callback,
     ):
         factory.cache_clear()
     _twilio_gateway.cache_clear()
+    management_client.cache_clear()
     forget_cached_secrets()

@@ -54,6 +54,7 @@ from peerline.models import (
     inactivity_timer,
 )
 from peerline.ports import ConcurrentUpdateError, OutboundQueue, TimerQueue, utc_now
+from peerline.push import LivePush, NoLivePush, events_for_change, publish_quietly
 from peerline.replies import ReplyBook
 
 logger = logging.getLogger(__name__)
@@ -191,8 +192,11 @@ class ConversationEngine:
         on_queued: Callable[[], object] | None = None,
         triage: Callable[[str], Assessment] | None = None,
         crisis: CrisisDesk | None = None,
+        live: LivePush | None = None,
     ) -> None:
         self._repository = repository
+        # Live dashboard updates, pushed after each committed change.
+        self._live: LivePush = live or NoLivePush()
         self._outbound = outbound
         self._timers = timers
         self._replies = replies
@@ -218,7 +222,7 @@ class ConversationEngine:
                 self._repository.commit(change)
             except ConcurrentUpdateError:
                 continue
-            self._dispatch(change)
+            self._dispatch(change, before=conversation)
             return outcome
         raise ConcurrentUpdateError(f"text {text.message_sid} lost {_MAX_ATTEMPTS} races in a row")
 
@@ -245,7 +249,7 @@ class ConversationEngine:
                 self._repository.commit(change)
             except ConcurrentUpdateError:
                 continue
-            self._dispatch(change)
+            self._dispatch(change, before=conversation)
             return Outcome.APPLIED
         raise ConcurrentUpdateError(f"timer {timer.timer_id} lost {_MAX_ATTEMPTS} races in a row")
 
@@ -604,18 +608,32 @@ class ConversationEngine:
         for conversation_id in conversation_ids:
             self._repository.delete_messages(conversation_id)
 
-    def _dispatch(self, change: StateChange) -> None:
+    def _dispatch(self, change: StateChange, *, before: ConversationRecord | None) -> None:
         self._outbound.enqueue(change.outbound)
         self._timers.schedule(change.timers)
         if change.notifications and self._crisis is not None:
             self._crisis.notifier.publish(change.notifications)
         self._purge(change.purge_messages_of)
+        # Dashboards hear of this change before routing offers it on (so they never see the two out of order).
+        self._push_live(change, before)
         if (change.entered_queue or change.release_volunteer_id) and self._on_queued is not None:
             try:
                 self._on_queued()
             except Exception:
                 # The text itself is applied; routing is retried by every timer and availability change.
                 logger.exception("routing after a state change failed")
+
+    # ------------------------------------------------------------------ live dashboard
+    def _push_live(self, change: StateChange, before: ConversationRecord | None) -> None:
+        after = change.conversation
+        events = events_for_change(
+            before if after is None or before is None or before.conversation_id == after.conversation_id else None,
+            after,
+            new_messages=change.new_messages,
+            new_escalation=change.new_escalation,
+            released=[change.release_volunteer_id] if change.release_volunteer_id else [],
+        )
+        publish_quietly(self._live, events)
 
 
 @dataclass(frozen=True)

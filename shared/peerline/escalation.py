@@ -29,6 +29,7 @@ from peerline.models import (
 )
 from peerline.phone import texter_alias
 from peerline.ports import ConcurrentUpdateError, OutboundQueue, TimerQueue, utc_now
+from peerline.push import LivePush, NoLivePush, escalation_event, publish_quietly
 from peerline.replies import ReplyBook
 
 LEVEL_RANK = {"none": 0, "concern": 1, "high": 2, "imminent": 3}
@@ -284,7 +285,10 @@ class EscalationService:
         notifier: Notifier,
         settings: EscalationSettings,
         clock: Callable[[], datetime] = utc_now,
+        live: LivePush | None = None,
     ) -> None:
+        # Live dashboard updates: supervisors hear of re-pages and acknowledgements once they are stored.
+        self._live: LivePush = live or NoLivePush()
         self._store = store
         self._directory = directory
         self._outbound = outbound
@@ -319,6 +323,7 @@ class EscalationService:
                 continue
             self._dispatch(plan)
             self.mark_dispatched(escalation.escalation_id)
+            publish_quietly(self._live, [escalation_event(plan.escalation)])
             return True
         return False
 
@@ -425,6 +430,7 @@ class EscalationService:
                 self._store.replace(acknowledged, escalation.version)
             except ConcurrentUpdateError:
                 continue
+            publish_quietly(self._live, [escalation_event(acknowledged)])
             return acknowledged.model_copy(update={"version": escalation.version + 1})
         return None
 

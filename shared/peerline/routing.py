@@ -46,6 +46,7 @@ from peerline.models import (
     offer_expiry_timer,
 )
 from peerline.phone import texter_alias
+from peerline.push import LivePush, NoLivePush, events_for_change, publish_quietly
 from peerline.replies import ReplyBook
 
 PRIORITY_WEIGHT = {Priority.NONE: 0.0, Priority.CONCERN: 1.0, Priority.HIGH: 2.0, Priority.IMMINENT: 3.0}
@@ -192,8 +193,11 @@ class Router:
         settings: RoutingSettings,
         clock: Callable[[], datetime] = utc_now,
         crisis: CrisisDesk | None = None,
+        live: LivePush | None = None,
     ) -> None:
         self._crisis = crisis
+        # Live dashboard updates, pushed after each committed change.
+        self._live: LivePush = live or NoLivePush()
         self._repository = repository
         self._outbound = outbound
         self._timers = timers
@@ -243,7 +247,8 @@ class Router:
         offered = transition(conversation, ConversationState.OFFERED).model_copy(
             update={"volunteer_id": volunteer.volunteer_id, "offer_id": offer_id, "offer_expires_at": expires}
         )
-        self._repository.commit_routing(
+        self._commit(
+            conversation,
             RoutingChange(
                 conversation=offered,
                 expected_version=conversation.version,
@@ -252,7 +257,7 @@ class Router:
                         volunteer.volunteer_id, +1, require_capacity=True, require_status=VolunteerStatus.AVAILABLE
                     )
                 ],
-            )
+            ),
         )
         self._timers.schedule(
             [
@@ -273,11 +278,12 @@ class Router:
             update={"offer_id": None, "offer_expires_at": None, "accepted_at": now, "last_activity_at": now}
         )
         self._commit_or_conflict(
+            conversation,
             RoutingChange(
                 conversation=active,
                 expected_version=conversation.version,
                 loads=[LoadChange(volunteer_id, 0, forbid_status=VolunteerStatus.OFFLINE, assigned_at=now.isoformat())],
-            )
+            ),
         )
         self._text_texter(active, f"joined:{conversation.version}", self._joined_text(active, volunteer))
         self._schedule_inactivity(active, now)
@@ -286,7 +292,7 @@ class Router:
     def decline(self, volunteer_id: str, conversation_id: str) -> None:
         """Decline an offer: the conversation goes back to the queue and never to the caller again."""
         conversation = self._held(conversation_id, volunteer_id, ConversationState.OFFERED)
-        self._commit_or_conflict(self._back_to_queue(conversation, volunteer_id))
+        self._commit_or_conflict(conversation, self._back_to_queue(conversation, volunteer_id))
         self.route_waiting()
 
     def expire_offer(self, timer: ConversationTimer) -> bool:
@@ -300,7 +306,7 @@ class Router:
         ):
             return False
         try:
-            self._repository.commit_routing(self._back_to_queue(conversation, conversation.volunteer_id))
+            self._commit(conversation, self._back_to_queue(conversation, conversation.volunteer_id))
         except ConcurrentUpdateError:
             return False
         self.route_waiting()
@@ -322,7 +328,8 @@ class Router:
                 update={"volunteer_id": volunteer_id, "accepted_at": now, "last_activity_at": now}
             )
             try:
-                self._repository.commit_routing(
+                self._commit(
+                    conversation,
                     RoutingChange(
                         conversation=active,
                         expected_version=conversation.version,
@@ -335,7 +342,7 @@ class Router:
                                 assigned_at=now.isoformat(),
                             )
                         ],
-                    )
+                    ),
                 )
             except ConcurrentUpdateError:
                 volunteer = self._volunteer(volunteer_id)
@@ -358,10 +365,10 @@ class Router:
         if status is VolunteerStatus.OFFLINE:
             for conversation in self._repository.conversations_held_by(volunteer_id):
                 if conversation.state is ConversationState.OFFERED:
-                    self._try(self._back_to_queue(conversation, volunteer_id))
+                    self._try(conversation, self._back_to_queue(conversation, volunteer_id))
                 elif conversation.state is ConversationState.ACTIVE and not conversation.needs_supervisor:
                     flagged = conversation.model_copy(update={"needs_supervisor": True})
-                    self._try(RoutingChange(conversation=flagged, expected_version=conversation.version))
+                    self._try(conversation, RoutingChange(conversation=flagged, expected_version=conversation.version))
         self.route_waiting()
         return updated
 
@@ -376,7 +383,7 @@ class Router:
         holder = conversation.volunteer_id or caller.volunteer_id
         if to == "queue":
             change = self._back_to_queue(conversation, holder)
-            self._commit_or_conflict(change)
+            self._commit_or_conflict(conversation, change)
             self.route_waiting()
             return change.conversation
         target = self._repository.get_volunteer(to)
@@ -399,6 +406,7 @@ class Router:
             }
         )
         self._commit_or_conflict(
+            conversation,
             RoutingChange(
                 conversation=offered,
                 expected_version=conversation.version,
@@ -408,7 +416,7 @@ class Router:
                         target.volunteer_id, +1, require_capacity=True, require_status=VolunteerStatus.AVAILABLE
                     ),
                 ],
-            )
+            ),
         )
         self._timers.schedule(
             [offer_expiry_timer(conversation_id, conversation.texter_id, offer_id, target.volunteer_id, expires)]
@@ -446,7 +454,7 @@ class Router:
     def _close(self, conversation: ConversationRecord, *, outcome: str, tags: list[str], reason: str) -> None:
         for _ in range(_MAX_ATTEMPTS):
             try:
-                self._repository.commit_routing(self._closing(conversation, outcome=outcome, tags=tags, reason=reason))
+                self._commit(conversation, self._closing(conversation, outcome=outcome, tags=tags, reason=reason))
                 break
             except ConcurrentUpdateError:
                 # A text from the texter meanwhile (their record moved) is fine: close on the fresh state.
@@ -561,7 +569,8 @@ class Router:
             }
         )
         self._commit_or_conflict(
-            RoutingChange(conversation=updated, expected_version=conversation.version, new_escalation=plan.escalation)
+            conversation,
+            RoutingChange(conversation=updated, expected_version=conversation.version, new_escalation=plan.escalation),
         )
         self._crisis.service.dispatch(plan)
         self._crisis.service.mark_dispatched(plan.escalation.escalation_id)
@@ -586,7 +595,8 @@ class Router:
             update={"last_activity_at": now, "outbound_count": conversation.outbound_count + 1}
         )
         self._commit_or_conflict(
-            RoutingChange(conversation=updated, expected_version=conversation.version, new_messages=[message])
+            conversation,
+            RoutingChange(conversation=updated, expected_version=conversation.version, new_messages=[message]),
         )
         self._text_texter(conversation, message_id, body, purpose="relay")
         self._schedule_inactivity(updated, now)
@@ -654,16 +664,29 @@ class Router:
             conversation=waiting, expected_version=conversation.version, loads=[LoadChange(volunteer_id, -1)]
         )
 
-    def _commit_or_conflict(self, change: RoutingChange) -> None:
+    def _commit_or_conflict(self, before: ConversationRecord, change: RoutingChange) -> None:
         try:
-            self._repository.commit_routing(change)
+            self._commit(before, change)
         except ConcurrentUpdateError as error:
             raise ConflictError("the conversation changed meanwhile; reload and try again") from error
 
-    def _try(self, change: RoutingChange) -> None:
+    def _try(self, before: ConversationRecord, change: RoutingChange) -> None:
         """Best effort: if the conversation moved meanwhile, whatever moved it took care of it."""
         with contextlib.suppress(ConcurrentUpdateError):
-            self._repository.commit_routing(change)
+            self._commit(before, change)
+
+    # ------------------------------------------------------------------ live dashboard
+    def _commit(self, before: ConversationRecord, change: RoutingChange) -> None:
+        """Commit a routing change, then tell the dashboards concerned (after the commit, never instead of it)."""
+        self._repository.commit_routing(change)
+        events = events_for_change(
+            before,
+            change.conversation,
+            new_messages=change.new_messages,
+            new_escalation=change.new_escalation,
+            released=[load.volunteer_id for load in change.loads],
+        )
+        publish_quietly(self._live, events)
 
     def _joined_text(self, conversation: ConversationRecord, volunteer: VolunteerRecord) -> str:
         return self._replies.text("joined", conversation.language, name=volunteer.display_name)

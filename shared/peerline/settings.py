@@ -63,6 +63,16 @@ class EngineFunctionSettings(_FromEnvironment):
     repage_seconds: int = Field(default=300, ge=1)
     pepper_secret_arn: str
     phone_key_id: str
+    # Live dashboard updates (empty = no live channel: nothing is pushed, dashboards poll).
+    connections_table: str = ""
+    socket_callback_url: str = ""
+
+
+class DashboardSocketSettings(_FromEnvironment):
+    connections_table: str
+    volunteers_table: str
+    user_pool_id: str
+    user_pool_client_id: str
 
 
 class SenderSettings(_FromEnvironment):

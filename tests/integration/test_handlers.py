@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from handler_kit import load_event, load_handler
 from twilio.request_validator import RequestValidator
 
 from peerline.adapters.dynamo import from_item
@@ -21,8 +22,6 @@ from peerline_ops.sample_events import (
     signed_webhook_event,
     twilio_inbound_form,
 )
-
-from conftest import load_event, load_handler
 
 
 @pytest.fixture(scope="module")

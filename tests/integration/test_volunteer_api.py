@@ -10,14 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
+from handler_kit import load_handler
 from test_handlers import drain, queue_url, sqs_event, text_event
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.models import Language, Role, VolunteerRecord
 from peerline_ops.emulators import api_gateway_v2_event
 from peerline_ops.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN
-
-from conftest import load_handler
 
 OPERATIONS = {
     "getMe",

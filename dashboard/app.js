@@ -1,0 +1,664 @@
+// Peerline volunteer dashboard — plain ES modules, no framework, no build step.
+//   config.js  runtime config (/config.json)      auth.js  Cognito sign-in, refresh, sign-out
+//   api.js     the volunteer API with the token    live.js  WebSocket live channel with reconnect
+//   conversation.js  a conversation's tab + panel  supervisor.js  the line at a glance, reveal
+//   library.js canned responses/resources editor   drafts.js, sms.js, dom.js  small helpers
+
+import { loadConfig } from "./config.js";
+import { CognitoAuth } from "./auth.js";
+import { Api, SessionLost } from "./api.js";
+import { LiveChannel } from "./live.js";
+import { ConversationView, levelBadge } from "./conversation.js";
+import { LineView } from "./supervisor.js";
+import { LibraryEditor } from "./library.js";
+import { drafts } from "./drafts.js";
+import { h, fill, clear } from "./dom.js";
+
+const POLL_CONVERSATIONS_MS = 4000; // the fallback for offers even while the socket is up
+const POLL_MESSAGES_MS = 3000; // only while the socket is down (or there is none)
+const POLL_LINE_MS = 5000;
+
+const state = {
+  config: null,
+  auth: null,
+  api: null,
+  live: null,
+  me: null,
+  owner: null, // the signed-in user's sub: drafts and views belong to them
+  views: new Map(),
+  order: [],
+  selected: null,
+  offer: null,
+  offerSeen: new Set(),
+  library: null,
+  libraryAvailable: true,
+  lineView: null,
+  libraryEditor: null,
+  timers: [],
+  localChange: 0,
+  refreshing: null,
+  pendingChallenge: null,
+};
+
+const el = {};
+
+// ------------------------------------------------------------------ boot
+async function boot() {
+  for (const id of ["boot", "boot-error", "signin", "signin-form", "newpw-slot", "signin-error", "signin-note",
+    "signin-username", "signin-password", "app", "who-name", "who-roles", "connection", "sound",
+    "signout", "app-error", "notices", "offer", "take-next", "take-next-bar", "take-next-status", "tabs", "panels",
+    "no-conversations", "supervisor", "line", "line-body", "manage-library", "manage-library-body", "reveal-dialog",
+    "reveal-body"]) {
+    el[id.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = document.getElementById(id);
+  }
+  try {
+    state.config = await loadConfig();
+  } catch (error) {
+    clear(el.boot);
+    fill(el.bootError, `The dashboard can't start: ${error.message}`);
+    return;
+  }
+  state.auth = new CognitoAuth(state.config, { onChange: (auth) => { if (!auth.signedIn) sessionLost(); } });
+  state.api = new Api(state.config.apiUrl, state.auth);
+  wireSignIn();
+  wireHeader();
+  clear(el.boot);
+  if (state.auth.signedIn) {
+    state.auth.schedule();
+    startApp();
+  } else {
+    showSignIn();
+  }
+}
+
+/** Every API call goes through here: a lost session returns to sign-in (drafts kept). */
+async function guard(promise) {
+  try {
+    return await promise;
+  } catch (error) {
+    if (error instanceof SessionLost) sessionLost();
+    throw error;
+  }
+}
+
+function showError(error) {
+  if (!error || error.status === 401 || error instanceof SessionLost) return;
+  fill(el.appError, error.message || String(error));
+  clearTimeout(showError.timer);
+  showError.timer = setTimeout(() => clear(el.appError), 10000);
+}
+
+function notice(text) {
+  el.notices.append(h("p", {}, text));
+  while (el.notices.childElementCount > 3) el.notices.firstElementChild.remove();
+  setTimeout(() => { if (el.notices.firstElementChild) el.notices.firstElementChild.remove(); }, 15000);
+}
+
+// ------------------------------------------------------------------ sign-in
+function showSignIn(note = "") {
+  el.app.hidden = true;
+  el.signin.hidden = false;
+  el.signinForm.hidden = false;
+  clear(el.newpwSlot);
+  el.signinNote.hidden = !note;
+  el.signinNote.textContent = note;
+  el.signinPassword.value = "";
+  document.title = "Sign in — Peerline";
+  (el.signinUsername.value ? el.signinPassword : el.signinUsername).focus();
+}
+
+function wireSignIn() {
+  el.signinForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clear(el.signinError);
+    const username = el.signinUsername.value.trim();
+    const password = el.signinPassword.value;
+    if (!username || !password) {
+      fill(el.signinError, "Enter your username or e-mail and your password.");
+      (username ? el.signinPassword : el.signinUsername).focus();
+      return;
+    }
+    const button = el.signinForm.querySelector("button");
+    button.disabled = true;
+    try {
+      const result = await state.auth.signIn(username, password);
+      if (result.challenge) {
+        state.pendingChallenge = result;
+        el.signinForm.hidden = true;
+        el.signinPassword.value = "";
+        showNewPassword();
+      } else {
+        startApp();
+      }
+    } catch (error) {
+      fill(el.signinError, error.message);
+      el.signinPassword.select();
+      el.signinPassword.focus();
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+}
+
+/** Cognito's NEW_PASSWORD_REQUIRED step (first sign-in with a temporary password). Built only when needed. */
+function showNewPassword() {
+  const input = h("input", { id: "newpw-password", name: "new-password", type: "password",
+    autocomplete: "new-password", minlength: "12", required: true, "aria-describedby": "newpw-rules" });
+  const button = h("button", { type: "submit", class: "primary" }, "Set password");
+  const form = h("form", { id: "newpw-form", novalidate: true, onsubmit: async (event) => {
+    event.preventDefault();
+    clear(el.signinError);
+    const password = input.value;
+    if (password.length < 12) {
+      fill(el.signinError, "The new password needs at least 12 characters.");
+      input.focus();
+      return;
+    }
+    button.disabled = true;
+    try {
+      await state.auth.completeNewPassword(state.pendingChallenge, password);
+      state.pendingChallenge = null;
+      clear(el.newpwSlot);
+      startApp();
+    } catch (error) {
+      if (/session/i.test(error.message) && /expired|invalid/i.test(error.message)) {
+        showSignIn("That step timed out. Sign in again with your temporary password.");
+      } else {
+        fill(el.signinError, error.message);
+        input.focus();
+      }
+    } finally {
+      button.disabled = false;
+    }
+  } },
+  h("p", {}, "This is your first sign-in: choose your own password."),
+  h("div", { class: "field" },
+    h("label", { for: "newpw-password" }, "New password"), input,
+    h("p", { id: "newpw-rules", class: "hint" }, "At least 12 characters, with upper- and lower-case letters and a number.")),
+  button);
+  fill(el.newpwSlot, form);
+  input.focus();
+}
+
+/** Tokens gone (refresh refused or signed out elsewhere): back to sign-in, keeping every draft and the open tabs. */
+function sessionLost() {
+  if (el.app.hidden && !el.signin.hidden) return;
+  stopLoops();
+  if (state.owner) {
+    for (const view of state.views.values()) drafts.set(state.owner, view.id, view.reply.value);
+  }
+  showSignIn("Your session has ended. Sign in again to carry on — your draft replies are kept.");
+}
+
+// ------------------------------------------------------------------ header
+function wireHeader() {
+  el.signout.addEventListener("click", async () => {
+    stopLoops();
+    // Signing out means no more offers: offline first (best effort; pending offers move on at once).
+    if (state.me && state.me.status !== "offline") {
+      await state.api.setAvailability("offline").catch(() => {});
+    }
+    drafts.clearAll();
+    resetViews();
+    state.owner = null;
+    state.me = null;
+    await state.auth.signOut();
+    el.signinUsername.value = "";
+    showSignIn("You have signed out.");
+  });
+  for (const radio of document.querySelectorAll('input[name="availability"]')) {
+    radio.addEventListener("change", () => { if (radio.checked) setAvailability(radio.value); });
+  }
+  try {
+    el.sound.checked = localStorage.getItem("peerline.sound") === "on";
+  } catch {
+    el.sound.checked = false;
+  }
+  el.sound.addEventListener("change", () => {
+    try { localStorage.setItem("peerline.sound", el.sound.checked ? "on" : "off"); } catch { /* not kept */ }
+    if (el.sound.checked) beep(true);
+  });
+  el.takeNext.addEventListener("click", takeNext);
+  el.tabs.addEventListener("keydown", onTabKey);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && state.me) {
+      state.views.get(state.selected)?.setUnread(false);
+      refreshConversations();
+    }
+  });
+  window.addEventListener("online", () => { state.live?.reconnect(); refreshConversations(); });
+}
+
+function renderMe() {
+  const me = state.me;
+  el.whoName.textContent = me.display_name;
+  el.whoRoles.textContent = me.roles.includes("supervisor") ? "(supervisor)" : "";
+  for (const radio of document.querySelectorAll('input[name="availability"]')) radio.checked = radio.value === me.status;
+  document.title = `Peerline — ${me.display_name} (${me.status})`;
+}
+
+async function setAvailability(status) {
+  const before = state.me ? state.me.status : null;
+  try {
+    state.me = await guard(state.api.setAvailability(status));
+    renderMe();
+    if (status === "available") refreshConversations();
+  } catch (error) {
+    if (state.me) state.me.status = before;
+    if (state.me) renderMe();
+    showError(error);
+  }
+}
+
+function setConnection(status) {
+  const text = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…", polling: "Updating every few seconds" };
+  el.connection.textContent = text[status] || status;
+  el.connection.className = `pill ${status === "live" ? "live" : status === "reconnecting" ? "down" : ""}`;
+}
+
+// ------------------------------------------------------------------ app lifecycle
+async function startApp() {
+  const claims = state.auth.claims;
+  if (state.owner && state.owner !== claims.sub) {
+    resetViews(); // someone else signed in on this tab
+  }
+  state.owner = claims.sub || claims.username || "me";
+  el.signin.hidden = true;
+  el.app.hidden = false;
+  clear(el.signinError);
+  try {
+    state.me = await guard(state.api.me());
+  } catch (error) {
+    if (error.status === 403) {
+      showSignIn("This account isn't an active volunteer. Ask your supervisor.");
+      await state.auth.signOut();
+    } else if (error.status !== 401) {
+      showError(error);
+      setTimeout(() => { if (!state.me && state.auth.signedIn) startApp(); }, 5000);
+    }
+    return;
+  }
+  renderMe();
+  for (const text of state.me.notices || []) notice(text);
+  const supervisor = state.me.roles.includes("supervisor");
+  el.supervisor.hidden = !supervisor;
+  if (supervisor && !state.lineView) {
+    state.lineView = new LineView({
+      api: state.api, section: el.line, body: el.lineBody, dialog: el.revealDialog, dialogBody: el.revealBody,
+      guard, onUnavailable: () => { el.supervisor.hidden = true; },
+    });
+  }
+  if (supervisor && !state.libraryEditor) {
+    state.libraryEditor = new LibraryEditor({
+      api: state.api, section: el.manageLibrary, body: el.manageLibraryBody, guard,
+      onSaved: (library) => { state.library = library; for (const v of state.views.values()) v.renderLibrary(); },
+    });
+  }
+  await loadLibrary();
+  startLoops();
+  await refreshConversations();
+  if (supervisor) state.lineView?.refresh();
+}
+
+function resetViews() {
+  for (const view of state.views.values()) view.destroy();
+  state.views.clear();
+  state.order = [];
+  state.selected = null;
+  state.offer = null;
+  clear(el.offer);
+  state.lineView = null;
+  state.libraryEditor = null;
+  state.library = null;
+  state.libraryAvailable = true;
+  el.manageLibrary.hidden = true;
+  el.line.hidden = false;
+  fill(el.lineBody, h("p", { class: "muted" }, "Loading…"));
+  updateEmpty();
+}
+
+function startLoops() {
+  stopLoops();
+  state.live = new LiveChannel({
+    url: state.config.socketUrl,
+    token: () => state.auth.accessToken,
+    onEvent: onLiveEvent,
+    onResync: resync,
+    onStatus: setConnection,
+  });
+  setConnection(state.live.status);
+  state.live.start();
+  const every = (ms, fn) => state.timers.push(setInterval(fn, ms));
+  every(1000, tick);
+  every(250, () => { if (state.offer) tickOffer(); }); // the countdown never lags a whole second
+  every(POLL_CONVERSATIONS_MS, () => refreshConversations());
+  every(POLL_MESSAGES_MS, () => { if (!state.live?.live) refreshAllMessages(); });
+  every(POLL_LINE_MS, () => state.lineView?.refresh());
+  every(60000, async () => {
+    // Notices (e.g. closed for inactivity) and status changes made elsewhere.
+    try {
+      const me = await guard(state.api.me());
+      const known = new Set(state.me?.notices || []);
+      for (const text of me.notices || []) if (!known.has(text)) notice(text);
+      state.me = me;
+      renderMe();
+    } catch { /* next time */ }
+  });
+}
+
+function stopLoops() {
+  for (const timer of state.timers) clearInterval(timer);
+  state.timers = [];
+  state.live?.stop();
+  state.live = null;
+}
+
+async function loadLibrary() {
+  if (!state.libraryAvailable) return;
+  try {
+    state.library = await guard(state.api.library());
+  } catch (error) {
+    if (error.status === 404) state.libraryAvailable = false; // getLibrary not on this line yet
+    state.library = null;
+  }
+  for (const view of state.views.values()) view.renderLibrary();
+  if (state.library && state.libraryEditor) state.libraryEditor.show(state.library);
+  else el.manageLibrary.hidden = true;
+}
+
+// ------------------------------------------------------------------ live events
+function onLiveEvent(event) {
+  const conversationId = event.conversation_id || event.conversation?.id || event.message?.conversation_id;
+  switch (event.type) {
+    case "message": {
+      const view = state.views.get(conversationId);
+      if (!view) {
+        // Supervisors hear every conversation's texts; a volunteer's unknown one is new to this page.
+        if (!state.me?.roles.includes("supervisor")) refreshConversations();
+      } else if (event.message && event.message.id) {
+        view.merge([event.message], { fromLive: true });
+      } else {
+        view.loadMessages().catch(showError);
+      }
+      break;
+    }
+    case "offer":
+    case "conversation":
+      if (event.conversation && event.conversation.id) applySummary(event.conversation);
+      refreshConversations();
+      break;
+    case "escalation":
+      refreshConversations();
+      state.lineView?.refresh();
+      break;
+    default:
+      break;
+  }
+}
+
+/** After a (re)connect: re-list conversations and every open transcript, merged by id. */
+async function resync() {
+  await refreshConversations();
+  await refreshAllMessages();
+  state.lineView?.refresh();
+}
+
+async function refreshAllMessages() {
+  await Promise.all([...state.views.values()].map((view) => view.loadMessages().catch(() => {})));
+}
+
+// ------------------------------------------------------------------ conversations
+function mine(summary) {
+  if (!state.me) return false;
+  if (!state.me.roles.includes("supervisor")) return true;
+  return summary.volunteer_id === state.me.volunteer_id; // supervisors also list everyone's: tabs are their own
+}
+
+/** A summary from an event or an action, ahead of the next full list. */
+function applySummary(summary) {
+  if (!mine(summary)) return;
+  if (summary.status === "active") {
+    upsertView(summary);
+    if (state.offer && state.offer.id === summary.id) renderOffer(null);
+  } else if (summary.status === "offered") {
+    renderOffer(summary);
+  } else if (state.views.has(summary.id)) {
+    removeView(state.views.get(summary.id), `Conversation with ${summary.texter_alias} is ${summary.status}.`);
+  }
+}
+
+function refreshConversations() {
+  if (!state.me) return Promise.resolve();
+  if (state.refreshing) {
+    state.refreshAgain = true;
+    return state.refreshing;
+  }
+  const startedAt = Date.now();
+  state.refreshing = (async () => {
+    try {
+      const data = await guard(state.api.conversations());
+      if (state.localChange > startedAt) {
+        state.refreshAgain = true; // an accept/close happened meanwhile: this list may be stale
+        return;
+      }
+      const list = (data.conversations || []).filter(mine);
+      const active = list.filter((c) => c.status === "active");
+      const offers = list.filter((c) => c.status === "offered")
+        .sort((a, b) => Date.parse(a.offer_expires_at || 0) - Date.parse(b.offer_expires_at || 0));
+      const ids = new Set(active.map((c) => c.id));
+      for (const view of [...state.views.values()]) {
+        if (!ids.has(view.id)) removeView(view, `Conversation with ${view.alias} has ended or moved on.`);
+      }
+      for (const summary of active) upsertView(summary);
+      renderOffer(offers[0] || null, offers.length);
+    } catch (error) {
+      showError(error);
+    } finally {
+      state.refreshing = null;
+      if (state.refreshAgain) {
+        state.refreshAgain = false;
+        setTimeout(refreshConversations, 50);
+      }
+    }
+  })();
+  return state.refreshing;
+}
+
+function upsertView(summary) {
+  let view = state.views.get(summary.id);
+  if (view) {
+    view.update(summary);
+    return view;
+  }
+  view = new ConversationView(summary, {
+    api: state.api,
+    owner: state.owner,
+    guard,
+    library: () => state.library,
+    onSelect: (v, options) => select(v.id, options),
+    onGone: (v, text) => { state.localChange = Date.now(); removeView(v, text); },
+    onChanged: () => { refreshConversations(); state.lineView?.refresh(); },
+  });
+  state.views.set(view.id, view);
+  state.order.push(view.id);
+  el.tabs.append(view.tab);
+  view.loadMessages().catch(showError);
+  if (!state.selected) select(view.id, { focus: false });
+  updateEmpty();
+  return view;
+}
+
+function removeView(view, text) {
+  const wasSelected = state.selected === view.id;
+  const hadFocus = view.panel.contains(document.activeElement) || view.tab === document.activeElement;
+  state.views.delete(view.id);
+  state.order = state.order.filter((id) => id !== view.id);
+  drafts.set(state.owner, view.id, "");
+  view.destroy();
+  if (text) notice(text);
+  if (wasSelected) {
+    state.selected = null;
+    const next = state.order[0];
+    if (next) select(next, { focus: hadFocus });
+    else if (hadFocus) el.takeNext.focus();
+  }
+  updateEmpty();
+}
+
+function select(id, { focus = false, focusReply = false } = {}) {
+  const view = state.views.get(id);
+  if (!view) return;
+  state.selected = id;
+  for (const other of state.views.values()) if (other.id !== id) other.setSelected(false);
+  view.setSelected(true, el.panels);
+  if (focusReply) view.reply.focus();
+  else if (focus) view.tab.focus();
+}
+
+function onTabKey(event) {
+  const ids = state.order;
+  const index = ids.indexOf(state.selected);
+  if (index < 0) return;
+  let next = null;
+  if (event.key === "ArrowRight") next = ids[(index + 1) % ids.length];
+  else if (event.key === "ArrowLeft") next = ids[(index - 1 + ids.length) % ids.length];
+  else if (event.key === "Home") next = ids[0];
+  else if (event.key === "End") next = ids[ids.length - 1];
+  if (next) {
+    event.preventDefault();
+    select(next, { focus: true });
+  }
+}
+
+function updateEmpty() {
+  el.noConversations.hidden = state.views.size > 0;
+}
+
+// ------------------------------------------------------------------ offers
+function renderOffer(summary, count = summary ? 1 : 0) {
+  const previous = state.offer;
+  state.offer = summary;
+  el.takeNextBar.hidden = Boolean(summary);
+  if (!summary) {
+    if (previous) clear(el.offer);
+    return;
+  }
+  if (previous && previous.id === summary.id && el.offer.firstChild) {
+    tickOffer();
+    return;
+  }
+  const countdown = h("span", { class: "countdown", "aria-live": "off", "data-countdown": "" });
+  const accept = h("button", { type: "button", class: "primary", onclick: () => respond(summary, "accept") }, "Accept");
+  const decline = h("button", { type: "button", onclick: () => respond(summary, "decline") }, "Decline");
+  fill(el.offer,
+    h("div", { class: "offer-text" },
+      h("p", { class: "offer-title" }, "New conversation offered"),
+      h("p", {}, h("strong", { class: "offer-alias" }, summary.texter_alias), " ",
+        levelBadge(summary.risk_level), summary.language ? ` · language ${summary.language}` : "",
+        count > 1 ? ` · ${count - 1} more offered` : ""),
+      h("p", {}, countdown)),
+    h("div", { class: "offer-actions" }, accept, decline));
+  el.offer.dataset.conversationId = summary.id;
+  tickOffer();
+  if (!state.offerSeen.has(summary.id)) {
+    state.offerSeen.add(summary.id);
+    beep();
+  }
+  const active = document.activeElement;
+  if (!active || active === document.body || active === el.takeNext) accept.focus();
+}
+
+function tickOffer() {
+  const countdown = el.offer.querySelector("[data-countdown]");
+  if (!countdown || !state.offer) return;
+  const left = Math.ceil((Date.parse(state.offer.offer_expires_at) - Date.now()) / 1000);
+  let text = "";
+  if (left > 0) text = `Offer expires in ${left} s`;
+  else if (!Number.isNaN(left)) text = "Offer expired";
+  if (countdown.textContent !== text) countdown.textContent = text;
+  if (left <= 0) {
+    el.offer.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    // The line moves an expired offer on; look again now and then until it has.
+    if (left < -2 && Date.now() - (tickOffer.lastRefresh || 0) > 2000) {
+      tickOffer.lastRefresh = Date.now();
+      refreshConversations();
+    }
+  }
+}
+
+async function respond(summary, action) {
+  el.offer.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+  state.localChange = Date.now();
+  try {
+    if (action === "accept") {
+      const active = await guard(state.api.accept(summary.id));
+      renderOffer(null);
+      const view = upsertView(active || { ...summary, status: "active" });
+      select(view.id, { focusReply: true });
+    } else {
+      await guard(state.api.decline(summary.id));
+      renderOffer(null);
+      el.takeNext.focus();
+    }
+  } catch (error) {
+    renderOffer(null);
+    if (error.status === 409 || error.status === 404) notice(`That offer has moved on: ${error.message}`);
+    else showError(error);
+    el.takeNext.focus();
+  }
+  state.localChange = Date.now();
+  refreshConversations();
+}
+
+async function takeNext() {
+  el.takeNext.disabled = true;
+  el.takeNextStatus.textContent = "";
+  state.localChange = Date.now();
+  try {
+    const summary = await guard(state.api.takeNext());
+    if (summary.status === "offered") renderOffer(summary);
+    else select(upsertView(summary).id, { focusReply: true });
+    el.takeNextStatus.textContent = `You took ${summary.texter_alias}.`;
+  } catch (error) {
+    if (error.status === 404) el.takeNextStatus.textContent = "Nobody you can take is waiting right now.";
+    else if (error.status === 403 || error.status === 409) el.takeNextStatus.textContent = error.message;
+    else showError(error);
+  } finally {
+    el.takeNext.disabled = false;
+    state.localChange = Date.now();
+  }
+}
+
+// ------------------------------------------------------------------ clock
+function tick() {
+  const now = Date.now();
+  tickOffer();
+  for (const view of state.views.values()) view.tick(now);
+  if (state.lineView && state.lineView.data && !el.supervisor.hidden && !el.line.contains(document.activeElement)) {
+    // Relative times ("paged 2 min ago") age between refreshes; keep focus stable by skipping when inside.
+    if (now % 5000 < 1000) state.lineView.render(now);
+  }
+}
+
+let audio = null;
+function beep(force = false) {
+  if (!force && !el.sound.checked) return;
+  try {
+    audio = audio || new AudioContext();
+    const oscillator = audio.createOscillator();
+    const gain = audio.createGain();
+    oscillator.frequency.value = 880;
+    gain.gain.setValueAtTime(0.0001, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.2, audio.currentTime + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.45);
+    oscillator.connect(gain).connect(audio.destination);
+    oscillator.start();
+    oscillator.stop(audio.currentTime + 0.5);
+  } catch {
+    /* no audio here */
+  }
+}
+
+
+boot();
