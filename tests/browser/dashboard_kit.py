@@ -9,17 +9,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
-from twilio.request_validator import RequestValidator
-from twilio.rest import Client
+
+# The line's own helpers, shared with the end-to-end tests.
+from line_kit import eventually, text_line, texts_to  # noqa: F401 - re-exported for the browser tests
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -45,16 +44,6 @@ def find_chromium() -> str | None:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
-
-
-def eventually(probe: Callable[[], Any], timeout: float = 8.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(interval)
-    return probe()
 
 
 # ------------------------------------------------------------------------------------------------ number leaks
@@ -253,23 +242,6 @@ class Steps:
 
 
 # ------------------------------------------------------------------------------------------------ the line
-
-
-def text_line(line: dict[str, Any], number: str, body: str, sid: str | None = None) -> str:
-    """A text from ``number`` to the line, as Twilio posts it (signed with the account's auth token)."""
-    url = line["inbound_sms_url"]
-    sid = sid or "SM" + uuid.uuid4().hex
-    form = {"From": number, "To": line["line_number"], "Body": body, "MessageSid": sid,
-            "AccountSid": line["twilio_account_sid"], "NumMedia": "0"}  # fmt: skip
-    signature = RequestValidator(line["twilio_auth_token"]).compute_signature(url, form)
-    response = requests.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=10)
-    assert response.status_code == 200, response.text
-    return sid
-
-
-def texts_to(twilio: Client, number: str) -> list[str]:
-    """Every text the fake Twilio holds for ``number``, oldest first (read with the real twilio client)."""
-    return [message.body for message in reversed(twilio.messages.list(to=number))]
 
 
 def demo_user(line: dict[str, Any], username: str) -> dict[str, Any]:
