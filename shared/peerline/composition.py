@@ -86,8 +86,8 @@ def conversation_engine() -> ConversationEngine:
     settings = EngineFunctionSettings.from_env()
     return ConversationEngine(
         repository=conversation_repository(),
-        outbound=SqsOutboundQueue(settings.outbound_queue_url),
-        timers=SqsTimerQueue(settings.timer_queue_url),
+        outbound=outbound_queue(),
+        timers=timer_queue(),
         replies=_replies(settings),
         settings=EngineSettings(
             still_waiting_seconds=settings.still_waiting_seconds,
@@ -126,8 +126,8 @@ def crisis_desk() -> CrisisDesk:
     service = EscalationService(
         store=DynamoEscalationStore(settings.escalations_table),
         directory=directory,
-        outbound=SqsOutboundQueue(settings.outbound_queue_url),
-        timers=SqsTimerQueue(settings.timer_queue_url),
+        outbound=outbound_queue(),
+        timers=timer_queue(),
         notifier=notifier,
         settings=escalation_settings,
         live=live_push(),
@@ -153,8 +153,8 @@ def router() -> Router:
     settings = EngineFunctionSettings.from_env()
     return Router(
         repository=conversation_repository(),
-        outbound=SqsOutboundQueue(settings.outbound_queue_url),
-        timers=SqsTimerQueue(settings.timer_queue_url),
+        outbound=outbound_queue(),
+        timers=timer_queue(),
         replies=_replies(settings),
         settings=RoutingSettings(
             offer_timeout_seconds=settings.offer_timeout_seconds,
@@ -197,7 +197,15 @@ def number_vault() -> KmsNumberVault:
     return KmsNumberVault(EngineFunctionSettings.from_env().phone_key_id)
 
 
+@cache
+def outbound_queue() -> SqsOutboundQueue:
+    """The one outbound queue adapter the engine, router and escalations share."""
+    return SqsOutboundQueue(EngineFunctionSettings.from_env().outbound_queue_url)
+
+
+@cache
 def timer_queue() -> SqsTimerQueue:
+    """The one timer queue adapter the engine, router, escalations and the timers handler share."""
     return SqsTimerQueue(EngineFunctionSettings.from_env().timer_queue_url)
 
 
@@ -281,6 +289,8 @@ def reset() -> None:
         conversation_repository,
         router,
         crisis_desk,
+        outbound_queue,
+        timer_queue,
         live_push,
         live_channel,
         library,
