@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit integration e2e infra browser chromium clean bench bench-triage
+.PHONY: dev test lint typecheck unit integration e2e infra browser chromium clean bench bench-triage bench-cold bench-warm bench-calls bench-surge
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -46,10 +46,24 @@ browser: $(STAMP) chromium
 	$(BIN)/python -m pytest tests/browser
 
 # Benchmarks read ../shared/datasets at run time (never copied here) and write bench/results/*.json.
-bench: bench-triage
+bench: bench-triage bench-surge bench-cold bench-warm bench-calls
 
 bench-triage: $(STAMP)
 	$(BIN)/python bench/triage_bench.py
+
+# Cold init per function (fresh interpreters), warm CPU per event, AWS calls per conversation (moto on loopback).
+bench-cold: $(STAMP)
+	$(BIN)/python bench/cold_init.py
+
+bench-warm: $(STAMP)
+	$(BIN)/python bench/warm_cost.py
+
+bench-calls: $(STAMP)
+	$(BIN)/python bench/aws_calls.py
+
+# Surge on the local line (loopback only, stops by itself within --max-seconds): bench/surge.py --help.
+bench-surge: $(STAMP)
+	$(BIN)/python bench/surge.py
 
 clean:
 	rm -rf $(VENV) .peerline .pytest_cache .mypy_cache .ruff_cache
