@@ -14,8 +14,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from peerline_ops.harness import FakeLambdaContext as LambdaContext
+from peerline_ops.harness import drain, load_handler, sqs_event
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -92,32 +94,6 @@ def load_event(relative: str) -> dict[str, Any]:
     return event
 
 
-_handlers: dict[str, ModuleType] = {}
-
-
-def load_handler(code_uri: Path) -> ModuleType:
-    """Import ``<code_uri>/handler.py`` under a unique module name (every function's module is called `handler`)."""
-    key = str(code_uri)
-    if key not in _handlers:
-        spec = importlib.util.spec_from_file_location(f"handler_{code_uri.name}", code_uri / "handler.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        _handlers[key] = module
-    return _handlers[key]
-
-
-class LambdaContext:
-    function_name = "bench-function"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench-function"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 @contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in values}
@@ -187,41 +163,6 @@ def as_function(stack: Any, logical_id: str, **extra: str) -> Iterator[None]:
             yield
         finally:
             composition.reset()
-
-
-def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    """Receive and delete everything visible on a queue."""
-    messages: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
-        if not batch:
-            return messages
-        messages += batch
-        for message in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def sqs_event(messages: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The event Lambda's SQS event source gives a function for these received messages."""
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": message.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": message["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:queue",
-                "awsRegion": "us-east-1",
-            }
-            for message in messages
-        ]
-    }
-
-
-# ---------------------------------------------------------------------------------------------- the line in-process
 
 
 class Function:

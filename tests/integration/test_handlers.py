@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from handler_kit import load_event, load_handler
+from handler_kit import drain, load_event, load_handler, sqs_event
 from twilio.request_validator import RequestValidator
 
 from peerline.adapters.dynamo import from_item
@@ -47,37 +47,6 @@ def twilio_fake() -> Iterator[Any]:
 
 def queue_url(stack: Any, logical_id: str) -> str:
     return str(stack.resources[logical_id].physical_id)
-
-
-def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    """Receive and delete everything visible on a queue."""
-    messages: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
-        if not batch:
-            return messages
-        messages += batch
-        for message in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": message.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": message["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:queue",
-                "awsRegion": "us-east-1",
-            }
-            for message in messages
-        ]
-    }
 
 
 def text_event(body: str, *, from_number: str, sid: str) -> dict[str, Any]:
