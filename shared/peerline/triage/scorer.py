@@ -15,6 +15,7 @@ import bisect
 import functools
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from peerline.triage.models import RiskLevel, TriageResult, level_at
@@ -218,9 +219,11 @@ def default_rules() -> RuleSet:
     return _rules_for(os.environ.get(RULES_DIR_ENV, "").strip())
 
 
-def triage(text: str, rules: RuleSet | None = None) -> TriageResult:
+def triage(text: str, rules: RuleSet | None = None, *, context: Sequence[str] = ()) -> TriageResult:
     """Score one inbound text: its risk level, the categories and rule ids that fired, and the modifiers.
 
+    ``context`` holds the frame signals of the texter's recent texts (``TriageResult.signals`` of earlier results,
+    as kept on the conversation): frames combine across texts, so "i have the pills" then "tonight" is imminent.
     Uses the default rules (loaded once, then cached) unless ``rules`` is given. Pure and fast: no I/O after the
     first call, no network. The result never contains the text.
     """
