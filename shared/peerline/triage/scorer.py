@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from peerline.triage.frames import FrameBook, assess, load_frames
 from peerline.triage.models import RiskLevel, TriageResult, level_at
 from peerline.triage.normalize import normalize
 from peerline.triage.ruleset import RULES_DIR_ENV, Rule, RuleSet, load_rules
@@ -165,8 +166,32 @@ def _score_match(rule: Rule, match: re.Match[str], text: _Text, modifiers: set[s
     return level_at(position)
 
 
-def score(text: str, ruleset: RuleSet) -> TriageResult:
-    """Triage ``text`` with ``ruleset`` (see :func:`triage`)."""
+def score(text: str, ruleset: RuleSet, book: FrameBook | None = None, context: Sequence[str] = ()) -> TriageResult:
+    """Triage ``text`` with ``ruleset`` and the frames of ``book`` (see :func:`triage`)."""
+    phrases = score_phrases(text, ruleset)
+    if book is None:
+        return phrases
+    frames = assess(book, text, context)
+    if frames.level is RiskLevel.NONE and not frames.signals:
+        return phrases
+    phrase_level = phrases.level
+    if "denied" in frames.modifiers and phrase_level.rank > RiskLevel.CONCERN.rank:
+        # A denial read at the frame level ("no intention of hurting myself") lowers a phrase match by one.
+        phrase_level = level_at(phrase_level.rank - 1)
+    level = phrase_level if phrase_level.rank >= frames.level.rank else frames.level
+    frame_ids = frames.frames if frames.level is not RiskLevel.NONE else []
+    return TriageResult(
+        level=level,
+        categories=list(dict.fromkeys([*phrases.categories, *frames.categories])),
+        rules=[*phrases.rules, *frame_ids],
+        modifiers=sorted({*phrases.modifiers, *frames.modifiers}),
+        languages=phrases.languages,
+        signals=frames.signals,
+    )
+
+
+def score_phrases(text: str, ruleset: RuleSet) -> TriageResult:
+    """The phrase rules alone (``rules/*.toml``)."""
     normalised = normalize(text)
     if not normalised:
         return _NONE
@@ -227,4 +252,10 @@ def triage(text: str, rules: RuleSet | None = None, *, context: Sequence[str] = 
     Uses the default rules (loaded once, then cached) unless ``rules`` is given. Pure and fast: no I/O after the
     first call, no network. The result never contains the text.
     """
-    return score(text, rules if rules is not None else default_rules())
+    return score(text, rules if rules is not None else default_rules(), default_frames(), context)
+
+
+@functools.cache
+def default_frames() -> FrameBook:
+    """The built-in frames (``frames/*.toml``), loaded once."""
+    return load_frames()

@@ -1,0 +1,427 @@
+"""Frames: situations, not phrases.
+
+A text is read as slots — who (self, another person), intent, method, means, place, time, state — each filled
+from a lexicon (``frames/lexicon.toml``: words and short phrases, English and Spanish). A frame
+(``frames/frames.toml``) names the slots a situation needs ("means" + "in hand" → imminent; "took" + a substance +
+"now dizzy" → imminent). A new drug name, place or time phrase added to a lexicon is caught in every frame that
+uses its slot, without a new rule.
+
+Matching is on tokens, not regular expressions, so loading is a few dictionary inserts (fast cold start) and a
+text costs one pass over its words.
+
+Phrase syntax in a lexicon: words separated by spaces; ``word*`` matches any word starting with ``word``; ``#``
+any number; ``_`` any one word; ``...`` up to three words.
+
+What lowers a frame, at the frame level:
+- negation of the slot ("no pills in the house", "i don't have a gun") drops that slot;
+- a denial ("no intention of", "i would never", "i'm safe") lowers the frame's level by one, never below ``concern``
+  when a crisis slot is present; pseudo-negations ("can't go on", "no puedo más") are slots of their own, not
+  negations;
+- laughter or a joke marker lowers a non-acute frame by one ("jk", "just kidding": by two), never below ``concern``;
+- a benign context (cooking class, a gun range, a doctor's dose) switches off frames that name it in ``unless``;
+- past history ("years ago", "used to") caps a frame at ``concern``;
+- a third person as the subject caps self-directed frames at ``high`` unless the frame is acute.
+
+A frame that is one group short of matching ("the frames half-match") is at least ``concern``, if what matched
+includes a crisis slot: uncertain means a human looks.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from peerline.triage.models import RiskLevel, level_at
+from peerline.triage.normalize import normalize
+
+FRAMES_DIR = Path(__file__).with_name("frames")
+_TOKEN = re.compile(r"[a-z]+|[0-9]+(?:[.,][0-9]+)?|[.!?;,\n]|[^\sa-z0-9.!?;,'\"()\[\]{}<>*/\\|_~^+=&%$#@:-]")
+_DIGIT_LETTER = re.compile(r"(?<=[0-9])(?=[a-z])|(?<=[a-z])(?=[0-9])")
+_CLAUSE_BREAK = frozenset({".", "!", "?", ";", "\n", "but", "pero", "though", "aunque", "however"})
+_NEGATION_REACH = 3  # words before a slot's phrase
+
+# Slots whose presence makes a half-matched frame worth a human look, and which the conversation remembers.
+_LEVEL_ORDER = {"none": 0, "concern": 1, "high": 2, "imminent": 3}
+
+
+class FramesError(ValueError):
+    """A lexicon or frame file is unreadable or invalid; the message names the file and entry."""
+
+
+@dataclass(frozen=True)
+class Phrase:
+    slot: str
+    tokens: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A situation: every group in ``all`` (each a slot, or slots joined by ``|``) and one of ``any`` if given."""
+
+    id: str
+    level: RiskLevel
+    category: str
+    all: tuple[frozenset[str], ...]
+    any: frozenset[str]
+    unless: frozenset[str]
+    acute: bool
+    self_directed: bool
+    half: RiskLevel | None
+    positive: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hit:
+    slot: str
+    start: int
+    end: int
+
+
+@dataclass
+class FrameBook:
+    """Lexicons indexed by first word, and the frames."""
+
+    exact: dict[str, list[Phrase]] = field(default_factory=dict)
+    prefix: dict[str, list[tuple[str, Phrase]]] = field(default_factory=dict)
+    numeric: list[Phrase] = field(default_factory=list)
+    frames: tuple[Frame, ...] = ()
+    crisis_slots: frozenset[str] = frozenset()
+    negators: frozenset[str] = frozenset()
+    third_person: frozenset[str] = frozenset()
+    first_person: frozenset[str] = frozenset()
+    large_count: int = 8
+    large_mg: int = 2000
+
+    def add(self, phrase: Phrase) -> None:
+        head = phrase.tokens[0]
+        if head == "#":
+            self.numeric.append(phrase)
+        elif head.endswith("*"):
+            stem = head[:-1]
+            self.prefix.setdefault(stem[:3], []).append((stem, phrase))
+        else:
+            self.exact.setdefault(head, []).append(phrase)
+
+    def candidates(self, token: str) -> Iterable[Phrase]:
+        yield from self.exact.get(token, ())
+        for stem, phrase in self.prefix.get(token[:3], ()):
+            if token.startswith(stem):
+                yield phrase
+        if token[:1].isdigit():
+            yield from self.numeric
+
+
+def tokens_of(text: str) -> list[str]:
+    """Normalised tokens: words, numbers (split from units: "30mg" → "30", "mg"), punctuation, emoji."""
+    return _TOKEN.findall(_DIGIT_LETTER.sub(" ", normalize(text)))
+
+
+def _word_matches(pattern: str, token: str) -> bool:
+    if pattern == "_":
+        return token not in _CLAUSE_BREAK
+    if pattern == "#":
+        return token[:1].isdigit()
+    if pattern.endswith("*"):
+        return token.startswith(pattern[:-1])
+    return pattern == token
+
+
+def _match_at(pattern: tuple[str, ...], tokens: Sequence[str], start: int) -> int | None:
+    """The end (exclusive) of ``pattern`` matched at ``start``, or None."""
+    if not pattern:
+        return start
+    head, rest = pattern[0], pattern[1:]
+    if head == "...":
+        for gap in range(4):
+            if start + gap > len(tokens):
+                break
+            if gap and tokens[start + gap - 1] in _CLAUSE_BREAK:
+                break
+            end = _match_at(rest, tokens, start + gap)
+            if end is not None:
+                return end
+        return None
+    if start >= len(tokens) or not _word_matches(head, tokens[start]):
+        return None
+    return _match_at(rest, tokens, start + 1)
+
+
+def find_hits(book: FrameBook, tokens: Sequence[str]) -> list[Hit]:
+    hits: list[Hit] = []
+    for index, token in enumerate(tokens):
+        for phrase in book.candidates(token):
+            end = _match_at(phrase.tokens, tokens, index)
+            if end is not None:
+                hits.append(Hit(phrase.slot, index, end))
+    hits.extend(_quantity_hits(book, tokens))
+    return hits
+
+
+_NUMBER_WORDS = {
+    "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "hundred": 100, "diez": 10, "doce": 12, "quince": 15, "veinte": 20, "treinta": 30, "cuarenta": 40,
+    "cincuenta": 50, "sesenta": 60, "cien": 100,
+}  # fmt: skip
+_MG = frozenset({"mg", "mgs", "milligrams", "miligramos", "g", "grams", "gramos"})
+
+
+def _quantity_hits(book: FrameBook, tokens: Sequence[str]) -> Iterable[Hit]:
+    """``quantity_large``: a count or a dose large enough to matter (20 pills, 3000 mg, "thirty")."""
+    for index, token in enumerate(tokens):
+        value: float | None = None
+        if token[:1].isdigit():
+            try:
+                value = float(token.replace(",", "."))
+            except ValueError:
+                continue
+        elif token in _NUMBER_WORDS:
+            value = _NUMBER_WORDS[token]
+        if value is None:
+            continue
+        unit = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if unit in _MG:
+            grams = value / 1000 if unit.startswith("m") else value
+            if grams * 1000 >= book.large_mg:
+                yield Hit("quantity_large", index, index + 2)
+        elif value >= book.large_count and not _is_clock_or_age(tokens, index):
+            yield Hit("quantity_large", index, index + 1)
+
+
+def _is_clock_or_age(tokens: Sequence[str], index: int) -> bool:
+    after = tokens[index + 1] if index + 1 < len(tokens) else ""
+    before = tokens[index - 1] if index else ""
+    return after in {
+        "min", "mins", "minutes", "minutos", "hours", "hrs", "horas", "years", "yrs", "anos", "yr", "days", "dias",
+        "am", "pm", "floors", "floor", "pisos", "weeks", "semanas", "months", "meses", "mph", "km", "miles",
+        "blocks", "cuadras", "percent", "dollars", "bucks", "pesos", "yo", "k", "mil", "th", "st", "nd", "rd",
+    } or before in {"at", "a", "las", "la", "im", "age", "tengo", "de"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    level: RiskLevel
+    categories: list[str]
+    frames: list[str]
+    modifiers: list[str]
+    signals: list[str]
+
+
+_NO_FRAMES = FrameResult(RiskLevel.NONE, [], [], [], [])
+
+
+def clause_ids(tokens: Sequence[str]) -> list[int]:
+    ids, current = [], 0
+    for token in tokens:
+        if token in _CLAUSE_BREAK:
+            current += 1
+        ids.append(current)
+    return ids
+
+
+def _negated(book: FrameBook, tokens: Sequence[str], hit: Hit, clauses: Sequence[int], cancelled: set[int]) -> bool:
+    for position in range(hit.start - 1, max(-1, hit.start - 1 - _NEGATION_REACH), -1):
+        if clauses[position] != clauses[hit.start]:
+            return False
+        if tokens[position] in book.negators and position not in cancelled:
+            return True
+    return False
+
+
+def _third_party_subject(book: FrameBook, tokens: Sequence[str], clauses: Sequence[int], start: int) -> bool:
+    """The nearest person named before ``start`` in its clause is someone else (no "i" in between)."""
+    for position in range(start - 1, -1, -1):
+        if clauses[position] != clauses[start]:
+            return False
+        if tokens[position] in book.first_person:
+            return False
+        if tokens[position] in book.third_person:
+            return True
+    return False
+
+
+def assess(book: FrameBook, text: str, context: Iterable[str] = ()) -> FrameResult:
+    """Fill the slots of ``text``, add the slots of the texter's recent texts (``context``), match the frames."""
+    tokens = tokens_of(text)
+    if not tokens and not context:
+        return _NO_FRAMES
+    clauses = clause_ids(tokens)
+    hits = find_hits(book, tokens)
+    # A negation word that is part of a phrase of its own ("no puedo más", "can't stop") negates nothing.
+    cancelled = {position for hit in hits if hit.slot != "deny" for position in range(hit.start, hit.end)}
+    slots: dict[str, list[Hit]] = {}
+    negated_any = False
+    for hit in hits:
+        if hit.slot in book.crisis_slots and _negated(book, tokens, hit, clauses, cancelled - set(range(hit.start, hit.end))):
+            negated_any = True
+            continue
+        slots.setdefault(hit.slot, []).append(hit)
+    present = set(slots)
+    third_party = {
+        slot for slot, slot_hits in slots.items() if all(_third_party_subject(book, tokens, clauses, h.start) for h in slot_hits)
+    }
+    context_slots = {signal for signal in context if signal in book.crisis_slots or signal in _CONTEXT_EXTRA}
+    modifiers: set[str] = set()
+    if negated_any:
+        modifiers.add("negated")
+
+    best: dict[str, RiskLevel] = {}
+    categories: dict[str, int] = {}
+    for with_context in (False, True):
+        available = present | context_slots if with_context else present
+        if with_context and not context_slots - present:
+            break
+        for frame in book.frames:
+            level = _frame_level(frame, available, third_party, modifiers if not with_context else set())
+            if level is None:
+                continue
+            if with_context:
+                alone = best.get(frame.id)
+                if alone is not None and alone.rank >= level.rank:
+                    continue
+                modifiers.add("conversation")
+            key = f"frame.{frame.id}"
+            if key not in best or level.rank > best[key].rank:
+                best[key] = level
+                if level is not RiskLevel.NONE:
+                    categories[frame.category] = max(categories.get(frame.category, 0), level.rank)
+    signals = sorted(slot for slot in present - third_party if slot in book.crisis_slots or slot in _CONTEXT_EXTRA)
+    best = {key: level for key, level in best.items() if level is not RiskLevel.NONE}
+    if not best:
+        return FrameResult(RiskLevel.NONE, [], [], sorted(modifiers), signals)
+    ordered = sorted(best, key=lambda key: (-best[key].rank, key))
+    return FrameResult(
+        level=max(best.values(), key=lambda level: level.rank),
+        categories=sorted(categories, key=lambda c: -categories[c]),
+        frames=ordered,
+        modifiers=sorted(modifiers),
+        signals=signals,
+    )
+
+
+# Slots that are not crisis slots on their own but complete a frame in a later text ("tonight").
+_CONTEXT_EXTRA = frozenset({"time_near", "hold", "position", "symptom", "quantity_large", "ingest", "finality"})
+
+
+def _frame_level(frame: Frame, present: set[str], third_party: set[str], modifiers: set[str]) -> RiskLevel | None:
+    if frame.unless & present:
+        return None
+    missing = [group for group in frame.all if not group & present]
+    any_ok = not frame.any or bool(frame.any & present)
+    matched_slots = set().union(*(group & present for group in frame.all)) | (frame.any & present)
+    if not missing and any_ok:
+        position = frame.level.rank
+    elif (
+        frame.half is not None
+        and len(missing) + (0 if any_ok else 1) == 1
+        # The first group is the frame's core ("ingest", "means", "threat"): half a frame needs it.
+        and frame.all[0] & present
+    ):
+        position = frame.half.rank
+        modifiers.add("half_match")
+    else:
+        return None
+    crisis = bool(matched_slots)
+    if "past" in present:
+        position = min(position, RiskLevel.CONCERN.rank)
+        modifiers.add("past")
+    if frame.self_directed and matched_slots and matched_slots <= third_party | {"time_near", "hold", "position"}:
+        modifiers.add("third_party")
+        if not frame.acute:
+            position = min(position, RiskLevel.HIGH.rank)
+    if "deny" in present:
+        # "No intention of …" lowers by one; the question still deserves asking (never below concern).
+        modifiers.add("denied")
+        position = max(position - 1, min(position, RiskLevel.CONCERN.rank))
+    if "joke_strong" in present:
+        modifiers.add("hyperbole")
+        position -= 2
+    elif "joke" in present and not frame.acute:
+        modifiers.add("hyperbole")
+        position -= 1
+    if crisis and frame.level.rank >= RiskLevel.HIGH.rank:
+        position = max(position, RiskLevel.CONCERN.rank)
+    return level_at(position)
+
+
+def _phrases(slot: str, raw: Any, path: Path) -> Iterable[Phrase]:
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise FramesError(f"{path}: lexicon {slot}: each language must be a list of strings")
+    for item in raw:
+        words = tuple(normalize(item).split()) if not item.strip().startswith(("#", "...")) else tuple(item.split())
+        words = tuple(word for part in words for word in _split_units(part))
+        if not words or words[0] == "...":
+            raise FramesError(f"{path}: lexicon {slot}: empty phrase or phrase starting with '...': {item!r}")
+        yield Phrase(slot, words, item)
+
+
+def _split_units(word: str) -> list[str]:
+    if word in {"#", "_", "..."} or word.endswith("*"):
+        return [word]
+    return _DIGIT_LETTER.sub(" ", word).split() or [word]
+
+
+def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
+    """Read every ``*.toml`` of the frames folder(s): ``[lexicon.<slot>]`` tables and ``[[frame]]`` tables."""
+    book = FrameBook()
+    frames: list[Frame] = []
+    crisis: set[str] = set()
+    for folder in folders or [FRAMES_DIR]:
+        files = [folder] if folder.is_file() else sorted(folder.glob("*.toml"))
+        for path in files:
+            try:
+                document = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as error:
+                raise FramesError(f"{path}: {error}") from error
+            settings = document.get("settings", {})
+            crisis.update(settings.get("crisis_slots", []))
+            book.negators = book.negators | frozenset(settings.get("negators", []))
+            book.first_person = book.first_person | frozenset(settings.get("first_person", []))
+            book.third_person = book.third_person | frozenset(settings.get("third_person", []))
+            for slot, languages in (document.get("lexicon") or {}).items():
+                if not isinstance(languages, dict):
+                    raise FramesError(f"{path}: lexicon {slot} must be a table of language = [phrases]")
+                for raw in languages.values():
+                    for phrase in _phrases(slot, raw, path):
+                        book.add(phrase)
+            for raw in document.get("frame", []):
+                frames.append(_frame(raw, path))
+    book.frames = tuple(frames)
+    book.crisis_slots = frozenset(crisis)
+    return book
+
+
+def _groups(value: Any, path: Path, frame_id: str) -> tuple[frozenset[str], ...]:
+    if not isinstance(value, list):
+        raise FramesError(f"{path}: frame {frame_id}: 'all' must be a list")
+    return tuple(frozenset(part.strip() for part in str(group).split("|")) for group in value)
+
+
+def _frame(raw: dict[str, Any], path: Path) -> Frame:
+    frame_id = str(raw.get("id", "?"))
+    unknown = set(raw) - {"id", "level", "category", "all", "any", "unless", "acute", "self", "half", "positive", "negative", "description"}
+    if unknown:
+        raise FramesError(f"{path}: frame {frame_id}: unknown keys {sorted(unknown)}")
+    try:
+        level = RiskLevel(str(raw["level"]))
+        half = RiskLevel(str(raw["half"])) if "half" in raw else None
+        return Frame(
+            id=frame_id,
+            level=level,
+            category=str(raw["category"]),
+            all=_groups(raw.get("all", []), path, frame_id),
+            any=frozenset(raw.get("any", [])),
+            unless=frozenset(raw.get("unless", [])),
+            acute=bool(raw.get("acute", False)),
+            self_directed=bool(raw.get("self", True)),
+            half=half,
+            positive=tuple(raw.get("positive", [])),
+            negative=tuple(raw.get("negative", [])),
+        )
+    except (KeyError, ValueError) as error:
+        raise FramesError(f"{path}: frame {frame_id}: {error}") from error
