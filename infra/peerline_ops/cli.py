@@ -323,7 +323,7 @@ def _triage(args: argparse.Namespace) -> int:
         if not text.strip():
             continue
         result = triage(text, rules)
-        line: dict[str, Any] = result.model_dump(mode="json")
+        line: dict[str, Any] = result.model_dump(mode="json", exclude_none=True)
         if args.echo:
             line["text"] = text
         print(json.dumps(line, ensure_ascii=False), flush=True)

@@ -26,7 +26,7 @@ def test_the_result_never_carries_the_text() -> None:
     result = triage("zorbagle i want to kill myself tonight")
     assert result.level is IMMINENT
     assert "zorbagle" not in result.model_dump_json().lower()
-    assert set(TriageResult.model_fields) == {"level", "categories", "rules", "modifiers", "languages"}
+    assert set(TriageResult.model_fields) == {"level", "categories", "rules", "modifiers", "languages", "signals", "model"}
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n", "ok", "👍"])

@@ -27,7 +27,7 @@ def test_texts_from_stdin_give_one_object_per_non_empty_line(
     assert code == 0
     assert [line["level"] for line in lines] == ["imminent", "none"]
     assert all("text" not in line for line in lines)
-    assert set(lines[0]) == {"level", "categories", "rules", "modifiers", "languages"}
+    assert set(lines[0]) == {"level", "categories", "rules", "modifiers", "languages", "signals"}
 
 
 def test_echo_includes_the_text(capsys: pytest.CaptureFixture[str]) -> None:

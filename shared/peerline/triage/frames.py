@@ -245,9 +245,12 @@ def _third_party_subject(book: FrameBook, tokens: Sequence[str], clauses: Sequen
     return False
 
 
-def assess(book: FrameBook, text: str, context: Iterable[str] = ()) -> FrameResult:
-    """Fill the slots of ``text``, add the slots of the texter's recent texts (``context``), match the frames."""
-    tokens = tokens_of(text)
+def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalised: bool = False) -> FrameResult:
+    """Fill the slots of ``text``, add the slots of the texter's recent texts (``context``), match the frames.
+
+    ``normalised``: ``text`` is already normalised (and idioms masked by the phrase rules).
+    """
+    tokens = _TOKEN.findall(_DIGIT_LETTER.sub(" ", text)) if normalised else tokens_of(text)
     if not tokens and not context:
         return _NO_FRAMES
     clauses = clause_ids(tokens)
@@ -330,6 +333,9 @@ def _frame_level(frame: Frame, present: set[str], third_party: set[str], modifie
     if "past" in present:
         position = min(position, RiskLevel.CONCERN.rank)
         modifiers.add("past")
+    elif "past_weeks" in present:
+        position = min(position, RiskLevel.HIGH.rank)
+        modifiers.add("past_weeks")
     if frame.self_directed and matched_slots and matched_slots <= third_party | {"time_near", "hold", "position"}:
         modifiers.add("third_party")
         if not frame.acute:

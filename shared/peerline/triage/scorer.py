@@ -168,10 +168,12 @@ def _score_match(rule: Rule, match: re.Match[str], text: _Text, modifiers: set[s
 
 def score(text: str, ruleset: RuleSet, book: FrameBook | None = None, context: Sequence[str] = ()) -> TriageResult:
     """Triage ``text`` with ``ruleset`` and the frames of ``book`` (see :func:`triage`)."""
-    phrases = score_phrases(text, ruleset)
+    normalised = normalize(text)
+    masked = _mask_idioms(normalised, ruleset)
+    phrases = score_phrases(normalised, ruleset, masked)
     if book is None:
         return phrases
-    frames = assess(book, text, context)
+    frames = assess(book, masked, context, normalised=True)
     if frames.level is RiskLevel.NONE and not frames.signals:
         return phrases
     phrase_level = phrases.level
@@ -190,17 +192,19 @@ def score(text: str, ruleset: RuleSet, book: FrameBook | None = None, context: S
     )
 
 
-def score_phrases(text: str, ruleset: RuleSet) -> TriageResult:
-    """The phrase rules alone (``rules/*.toml``)."""
-    normalised = normalize(text)
+def _mask_idioms(normalised: str, ruleset: RuleSet) -> str:
+    if ruleset.idiom_regex is None:
+        return normalised
+    return ruleset.idiom_regex.sub(lambda match: " " * len(match.group()), normalised)
+
+
+def score_phrases(normalised: str, ruleset: RuleSet, masked: str) -> TriageResult:
+    """The phrase rules alone (``rules/*.toml``), on normalised text and the same text with idioms masked."""
     if not normalised:
         return _NONE
     modifiers: set[str] = set()
-    masked = normalised
-    if ruleset.idiom_regex is not None:
-        masked = ruleset.idiom_regex.sub(lambda match: " " * len(match.group()), normalised)
-        if masked != normalised:
-            modifiers.add("idiom")
+    if masked != normalised:
+        modifiers.add("idiom")
 
     context = _Text(masked, ruleset)
     best: dict[str, RiskLevel] = {}
