@@ -144,6 +144,19 @@ class Assessment(Protocol):
     @property
     def rules(self) -> list[str]: ...
 
+    @property
+    def signals(self) -> list[str]: ...
+
+
+class Triage(Protocol):
+    """Scores one text; ``context`` holds the frame signals of the texter's recent texts in this conversation."""
+
+    def __call__(self, text: str, *, context: Sequence[str] = ()) -> Assessment: ...
+
+
+# Frame signals kept per conversation (names only, never words): enough for the next texts to complete a frame.
+MAX_RISK_SIGNALS = 24
+
 
 @dataclass(frozen=True)
 class CrisisDesk:
@@ -190,7 +203,7 @@ class ConversationEngine:
         settings: EngineSettings,
         clock: Callable[[], datetime] = utc_now,
         on_queued: Callable[[], object] | None = None,
-        triage: Callable[[str], Assessment] | None = None,
+        triage: Triage | None = None,
         crisis: CrisisDesk | None = None,
         live: LivePush | None = None,
     ) -> None:
@@ -400,8 +413,15 @@ class ConversationEngine:
         """Triage the text; raise the conversation's level and priority; escalate high and imminent risk."""
         if self._triage is None:
             return
-        result = self._triage(text.body)
+        # Frames combine across the texter's recent texts: the means in one text, the time in the next.
+        context = conversation.risk_signals if conversation is not None else []
+        result = self._triage(text.body, context=context)
         level = str(result.level)
+        if conversation is not None and result.signals:
+            remembered = list(dict.fromkeys([*conversation.risk_signals, *result.signals]))[-MAX_RISK_SIGNALS:]
+            if remembered != conversation.risk_signals:
+                conversation = conversation.model_copy(update={"risk_signals": remembered})
+                change.conversation = conversation
         if not level_at_least(level, "concern"):
             return
         escalate = self._crisis is not None and level in ESCALATING_LEVELS

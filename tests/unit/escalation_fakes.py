@@ -165,6 +165,7 @@ class StubAssessment:
     level: str = "none"
     categories: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
 
 
 class StubTriage:
@@ -173,7 +174,7 @@ class StubTriage:
     def __init__(self, table: dict[str, StubAssessment]) -> None:
         self._table = table
 
-    def __call__(self, body: str) -> StubAssessment:
+    def __call__(self, body: str, *, context: Sequence[str] = ()) -> StubAssessment:
         return self._table.get(body, StubAssessment())
 
 
@@ -221,6 +222,8 @@ class CrisisWorld:
     triage_table: dict[str, StubAssessment] = field(default_factory=dict)
     rota: dict[str, str] = field(default_factory=lambda: dict(ON_CALL_NUMBERS))
     escalation_settings: EscalationSettings = field(default_factory=EscalationSettings)
+    # None: the stub table above; or a real scorer (e.g. peerline.triage.triage).
+    scorer: Any = None
     _sids: int = 0
 
     def __post_init__(self) -> None:
@@ -255,7 +258,7 @@ class CrisisWorld:
             EngineSettings(),
             clock=self.clock,
             on_queued=self._on_queued,
-            triage=StubTriage(self.triage_table),
+            triage=self.scorer or StubTriage(self.triage_table),
             crisis=self.desk,
         )
 

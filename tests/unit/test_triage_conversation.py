@@ -1,0 +1,51 @@
+"""Frames combine across a texter's texts: the engine keeps each text's frame signals on the conversation."""
+
+from __future__ import annotations
+
+from peerline.triage import RiskLevel, triage
+
+from .escalation_fakes import CrisisWorld
+
+
+def test_means_in_one_text_and_the_time_in_the_next_escalate_the_second() -> None:
+    # given: a first text that names means but no time, a second that names a time and nothing else
+    first, second = "i have my dads pills here", "tonight"
+    assert triage(first).level.rank < RiskLevel.HIGH.rank
+    assert triage(second).level is RiskLevel.NONE
+    world = CrisisWorld(scorer=triage)
+    # when
+    world.text(first)
+    assert world.pages() == []
+    world.text(second)
+    # then: the conversation is imminent, on-call is paged, and only signal names were kept (never words)
+    conversation = world.conversation()
+    assert conversation.risk_level == "imminent"
+    assert len(world.pages()) == 1
+    assert conversation.risk_signals
+    assert all(signal.isidentifier() for signal in conversation.risk_signals)
+    assert "pills" not in " ".join(conversation.risk_signals)
+
+
+def test_the_context_alone_does_not_escalate_an_ordinary_texter() -> None:
+    world = CrisisWorld(scorer=triage)
+    world.text("hi, can i talk to someone about school")
+    world.text("tonight maybe? im free after 8")
+    assert world.conversation().risk_level == "none"
+    assert world.pages() == []
+
+
+def test_a_text_completes_a_frame_only_with_the_texters_own_context() -> None:
+    # given: the same two texts from two different texters
+    world = CrisisWorld(scorer=triage)
+    world.text("i have my dads pills here", number="+15555550001")
+    world.text("tonight", number="+15555550002")
+    # then: the second texter is not raised by the first one's signals
+    assert world.conversation("+15555550002").risk_level == "none"
+
+
+def test_triage_reports_when_the_context_completed_the_frame() -> None:
+    alone = triage("tonight")
+    together = triage("tonight", context=triage("i have my dads pills here").signals)
+    assert alone.level is RiskLevel.NONE
+    assert together.level is RiskLevel.IMMINENT
+    assert "conversation" in together.modifiers
