@@ -39,7 +39,8 @@ from peerline.triage.models import RiskLevel, level_at
 from peerline.triage.normalize import normalize
 
 FRAMES_DIR = Path(__file__).with_name("frames")
-_TOKEN = re.compile(r"[a-z]+|[0-9]+(?:[.,][0-9]+)?|[.!?;,\n]|[^\sa-z0-9.!?;,'\"()\[\]{}<>*/\\|_~^+=&%$#@:-]")
+_TOKEN = re.compile(r"[a-z]+|[0-9]+(?:[.,][0-9]+)?|…|[.!?;,\n]|[^\sa-z0-9.!?;,'\"()\[\]{}<>*/\\|_~^+=&%$#@:-]")
+_ELLIPSIS = re.compile(r"\.{2,}|…")
 _DIGIT_LETTER = re.compile(r"(?<=[0-9])(?=[a-z])|(?<=[a-z])(?=[0-9])")
 _CLAUSE_BREAK = frozenset({".", "!", "?", ";", "\n", "but", "pero", "though", "aunque", "however"})
 _NEGATION_REACH = 3  # words before a slot's phrase
@@ -92,6 +93,8 @@ class FrameBook:
     numeric: list[Phrase] = field(default_factory=list)
     frames: tuple[Frame, ...] = ()
     crisis_slots: frozenset[str] = frozenset()
+    # Crisis slots plus those that complete a frame in a later text ("tonight"): what the conversation remembers.
+    remembered_slots: frozenset[str] = frozenset()
     negators: frozenset[str] = frozenset()
     third_person: frozenset[str] = frozenset()
     first_person: frozenset[str] = frozenset()
@@ -117,9 +120,13 @@ class FrameBook:
             yield from self.numeric
 
 
-def tokens_of(text: str) -> list[str]:
-    """Normalised tokens: words, numbers (split from units: "30mg" → "30", "mg"), punctuation, emoji."""
-    return _TOKEN.findall(_DIGIT_LETTER.sub(" ", normalize(text)))
+def tokens_of(text: str, *, normalised: bool = False) -> list[str]:
+    """Normalised tokens: words, numbers (split from units: "30mg" → "30", "mg"), punctuation, emoji.
+
+    An ellipsis is one token "…" that does not end a clause ("tonight is the night... of the game").
+    """
+    folded = text if normalised else normalize(text)
+    return _TOKEN.findall(_ELLIPSIS.sub(" … ", _DIGIT_LETTER.sub(" ", folded)))
 
 
 def _word_matches(pattern: str, token: str) -> bool:
@@ -241,6 +248,9 @@ def _third_party_subject(book: FrameBook, tokens: Sequence[str], clauses: Sequen
         if tokens[position] in book.first_person:
             return False
         if tokens[position] in book.third_person:
+            # "my dad's pills": a possessive right before the phrase names the owner, not the subject.
+            if position + 1 == start and position > 0 and tokens[position - 1] in _POSSESSIVES:
+                continue
             return True
     return False
 
@@ -250,28 +260,47 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
 
     ``normalised``: ``text`` is already normalised (and idioms masked by the phrase rules).
     """
-    tokens = _TOKEN.findall(_DIGIT_LETTER.sub(" ", text)) if normalised else tokens_of(text)
+    tokens = tokens_of(text, normalised=normalised)
     if not tokens and not context:
         return _NO_FRAMES
     clauses = clause_ids(tokens)
     hits = find_hits(book, tokens)
+    # An idiom ("this homework is killing me", "me mata el calor") hides the words it covers from every slot.
+    masked = {position for hit in hits if hit.slot == "idiom" for position in range(hit.start, hit.end)}
+    if masked:
+        hits = [hit for hit in hits if hit.slot == "idiom" or not masked.intersection(range(hit.start, hit.end))]
     # A negation word that is part of a phrase of its own ("no puedo más", "can't stop") negates nothing.
     cancelled = {position for hit in hits if hit.slot != "deny" for position in range(hit.start, hit.end)}
     slots: dict[str, list[Hit]] = {}
+    distinct: dict[str, set[int]] = {}
     negated_any = False
     for hit in hits:
         if hit.slot in book.crisis_slots and _negated(book, tokens, hit, clauses, cancelled - set(range(hit.start, hit.end))):
             negated_any = True
             continue
         slots.setdefault(hit.slot, []).append(hit)
-    present = set(slots)
+        distinct.setdefault(hit.slot, set()).add(hit.start)
+    # "slot*2": two separate phrases of one slot (two farewell acts in one text say more than one).
+    for slot, starts in distinct.items():
+        if len(_separate(slots[slot])) >= 2:
+            slots[f"{slot}*2"] = slots[slot]
     third_party = {
         slot for slot, slot_hits in slots.items() if all(_third_party_subject(book, tokens, clauses, h.start) for h in slot_hits)
     }
-    context_slots = {signal for signal in context if signal in book.crisis_slots or signal in _CONTEXT_EXTRA}
+    if third_party & book.crisis_slots:
+        # Someone else is the subject of a crisis slot: "third_party" is a slot of its own (a friend at risk).
+        slots["third_party"] = []
+    present = set(slots)
+    context_slots = {signal for signal in context if signal in book.remembered_slots}
     modifiers: set[str] = set()
     if negated_any:
         modifiers.add("negated")
+    if present & _DENIALS:
+        modifiers.add("denied")
+    if masked:
+        modifiers.add("idiom")
+    if "joke_strong" in present:
+        modifiers.add("joking")
 
     best: dict[str, RiskLevel] = {}
     categories: dict[str, int] = {}
@@ -293,7 +322,7 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
                 best[key] = level
                 if level is not RiskLevel.NONE:
                     categories[frame.category] = max(categories.get(frame.category, 0), level.rank)
-    signals = sorted(slot for slot in present - third_party if slot in book.crisis_slots or slot in _CONTEXT_EXTRA)
+    signals = sorted(slot for slot in present - third_party if slot in book.remembered_slots)
     best = {key: level for key, level in best.items() if level is not RiskLevel.NONE}
     if not best:
         return FrameResult(RiskLevel.NONE, [], [], sorted(modifiers), signals)
@@ -307,8 +336,17 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
     )
 
 
-# Slots that are not crisis slots on their own but complete a frame in a later text ("tonight").
-_CONTEXT_EXTRA = frozenset({"time_near", "hold", "position", "symptom", "quantity_large", "ingest", "finality"})
+_POSSESSIVES = frozenset({"my", "mi", "mis", "his", "her", "their", "your", "su", "sus", "tu", "tus"})
+_DENIALS = frozenset({"deny", "deny_intent"})
+
+
+def _separate(hits: Sequence[Hit]) -> list[Hit]:
+    """The hits that do not overlap an earlier one."""
+    kept: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
+        if not kept or hit.start >= kept[-1].end:
+            kept.append(hit)
+    return kept
 
 
 def _frame_level(frame: Frame, present: set[str], third_party: set[str], modifiers: set[str]) -> RiskLevel | None:
@@ -340,7 +378,7 @@ def _frame_level(frame: Frame, present: set[str], third_party: set[str], modifie
         modifiers.add("third_party")
         if not frame.acute:
             position = min(position, RiskLevel.HIGH.rank)
-    if "deny" in present:
+    if present & _DENIALS and frame.id != "state.denied":
         # "No intention of …" lowers by one; the question still deserves asking (never below concern).
         modifiers.add("denied")
         position = max(position - 1, min(position, RiskLevel.CONCERN.rank))
@@ -377,6 +415,7 @@ def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
     book = FrameBook()
     frames: list[Frame] = []
     crisis: set[str] = set()
+    remembered: set[str] = set()
     for folder in folders or [FRAMES_DIR]:
         files = [folder] if folder.is_file() else sorted(folder.glob("*.toml"))
         for path in files:
@@ -386,6 +425,7 @@ def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
                 raise FramesError(f"{path}: {error}") from error
             settings = document.get("settings", {})
             crisis.update(settings.get("crisis_slots", []))
+            remembered.update(settings.get("context_slots", []))
             book.negators = book.negators | frozenset(settings.get("negators", []))
             book.first_person = book.first_person | frozenset(settings.get("first_person", []))
             book.third_person = book.third_person | frozenset(settings.get("third_person", []))
@@ -399,6 +439,7 @@ def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
                 frames.append(_frame(raw, path))
     book.frames = tuple(frames)
     book.crisis_slots = frozenset(crisis)
+    book.remembered_slots = frozenset(crisis | remembered)
     return book
 
 

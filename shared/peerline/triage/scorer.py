@@ -174,12 +174,14 @@ def score(text: str, ruleset: RuleSet, book: FrameBook | None = None, context: S
     if book is None:
         return phrases
     frames = assess(book, masked, context, normalised=True)
-    if frames.level is RiskLevel.NONE and not frames.signals:
+    if frames.level is RiskLevel.NONE and not frames.signals and not frames.modifiers:
         return phrases
     phrase_level = phrases.level
-    if "denied" in frames.modifiers and phrase_level.rank > RiskLevel.CONCERN.rank:
-        # A denial read at the frame level ("no intention of hurting myself") lowers a phrase match by one.
-        phrase_level = level_at(phrase_level.rank - 1)
+    if phrase_level.rank > RiskLevel.CONCERN.rank:
+        # A denial read at the frame level ("no intention of hurting myself") lowers a phrase match by one, an
+        # explicit joke ("jk", "i'd rather … than") by two; the question still deserves asking (concern).
+        lowered = 2 if "joking" in frames.modifiers else 1 if "denied" in frames.modifiers else 0
+        phrase_level = level_at(max(phrase_level.rank - lowered, RiskLevel.CONCERN.rank))
     level = phrase_level if phrase_level.rank >= frames.level.rank else frames.level
     frame_ids = frames.frames if frames.level is not RiskLevel.NONE else []
     return TriageResult(
