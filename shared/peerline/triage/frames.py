@@ -272,18 +272,16 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
     # A negation word that is part of a phrase of its own ("no puedo más", "can't stop") negates nothing.
     cancelled = {position for hit in hits if hit.slot != "deny" for position in range(hit.start, hit.end)}
     slots: dict[str, list[Hit]] = {}
-    distinct: dict[str, set[int]] = {}
     negated_any = False
     for hit in hits:
         if hit.slot in book.crisis_slots and _negated(book, tokens, hit, clauses, cancelled - set(range(hit.start, hit.end))):
             negated_any = True
             continue
         slots.setdefault(hit.slot, []).append(hit)
-        distinct.setdefault(hit.slot, set()).add(hit.start)
     # "slot*2": two separate phrases of one slot (two farewell acts in one text say more than one).
-    for slot, starts in distinct.items():
-        if len(_separate(slots[slot])) >= 2:
-            slots[f"{slot}*2"] = slots[slot]
+    for slot, slot_hits in list(slots.items()):
+        if len(_separate(slot_hits)) >= 2:
+            slots[f"{slot}*2"] = slot_hits
     third_party = {
         slot for slot, slot_hits in slots.items() if all(_third_party_subject(book, tokens, clauses, h.start) for h in slot_hits)
     }
