@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit integration e2e infra browser chromium clean bench bench-triage bench-cold bench-warm bench-calls bench-surge
+.PHONY: dev test lint typecheck unit integration e2e infra browser chromium clean bench bench-triage bench-cold bench-warm bench-calls bench-surge train-triage
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -50,6 +50,11 @@ bench: bench-triage bench-surge bench-cold bench-warm bench-calls
 
 bench-triage: $(STAMP)
 	$(BIN)/python bench/triage_bench.py
+
+# The learned second stage of triage: trains on tests/triage and ../shared/datasets, writes
+# shared/peerline/triage/model/triage-model.bin and training-report.json (byte-identical on every run).
+train-triage: $(STAMP)
+	$(BIN)/python tools/train_triage.py
 
 # Cold init per function (fresh interpreters), warm CPU per event, AWS calls per conversation (moto on loopback).
 bench-cold: $(STAMP)

@@ -11,11 +11,12 @@ File layout (little-endian)::
              then per head (escalate, flag): scale f64, bias f64, threshold f64
     weights  int8 × buckets for escalate, then int8 × buckets for flag (weight = int8 × scale)
 
-A text's logit is ``bias + scale × (Σ int8 weights of its distinct buckets) × 1/√(number of distinct buckets)``.
+A text's logit is ``bias + scale × Σ (int8 weights of its distinct buckets)``: features are binary, present or not.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import struct
@@ -66,7 +67,7 @@ def features(text: str) -> list[str]:
     """
     words = tokens(normalize(text))
     out = [f"w:{word}" for word in words]
-    out.extend(f"b:{first} {second}" for first, second in zip(words, words[1:], strict=False))
+    out.extend(f"b:{first} {second}" for first, second in itertools.pairwise(words))
     for word in words:
         padded = f"<{word}>"
         for size in (3, 4, 5):
@@ -79,14 +80,9 @@ def buckets(text: str, size: int = BUCKETS) -> list[int]:
     return sorted({zlib.crc32(feature.encode()) % size for feature in features(text)})
 
 
-def feature_value(count: int) -> float:
-    """Each of a text's ``count`` distinct buckets weighs 1/√count (its vector has unit length)."""
-    return 1.0 / math.sqrt(count) if count else 0.0
-
-
-def logit(bias: float, scale: float, total: int, value: float) -> float:
+def logit(bias: float, scale: float, total: int) -> float:
     """The head's logit from the integer sum of its int8 weights (training computes it with this same expression)."""
-    return bias + scale * (total * value)
+    return bias + scale * total
 
 
 def sigmoid(z: float) -> float:
@@ -103,9 +99,9 @@ class _Head:
     bias: float
     threshold: float
 
-    def probability(self, indices: list[int], value: float) -> float:
+    def probability(self, indices: list[int]) -> float:
         weights = self.weights
-        return sigmoid(logit(self.bias, self.scale, sum(weights[i] for i in indices), value))
+        return sigmoid(logit(self.bias, self.scale, sum(weights[i] for i in indices)))
 
 
 class TriageModel:
@@ -121,11 +117,7 @@ class TriageModel:
     def scores(self, text: str) -> ModelScores:
         """P(level ≥ high) and P(level ≥ concern) for ``text`` (raw: it is normalised here)."""
         indices = buckets(text, self.buckets)
-        value = feature_value(len(indices))
-        return ModelScores(
-            escalate=self._escalate.probability(indices, value),
-            flag=self._flag.probability(indices, value),
-        )
+        return ModelScores(escalate=self._escalate.probability(indices), flag=self._flag.probability(indices))
 
     def floor(self, scores: ModelScores) -> RiskLevel:
         """The level the model vouches for: ``high`` when escalate passes its threshold, else ``concern`` when flag
@@ -154,7 +146,9 @@ def pack(
 def parse(data: bytes, source: str = "<bytes>") -> TriageModel:
     """A model from the file's bytes; :class:`TriageModelError` naming ``source`` when they are not a valid model."""
     if len(data) < HEADER_SIZE:
-        raise TriageModelError(f"{source}: truncated triage model ({len(data)} bytes, the header alone is {HEADER_SIZE})")
+        raise TriageModelError(
+            f"{source}: truncated triage model ({len(data)} bytes, the header alone is {HEADER_SIZE})"
+        )
     magic, version, feature_version, size, checksum = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise TriageModelError(f"{source}: not a triage model (magic {magic!r}, expected {MAGIC!r})")
