@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from peerline.triage import RiskLevel, triage
+from collections.abc import Sequence
+
+from peerline.triage import RiskLevel, TriageResult, triage
 
 from .escalation_fakes import CrisisWorld
+
+
+def rules_and_frames(text: str, *, context: Sequence[str] = ()) -> TriageResult:
+    """Triage without the learned stage: these tests are about frames combining across texts."""
+    return triage(text, context=context, use_model=False)
 
 
 def test_means_in_one_text_and_the_time_in_the_next_escalate_the_second() -> None:
     # given: a first text that names means but no time, a second that names a time and nothing else
     first, second = "i have my dads pills here", "tonight"
-    assert triage(first).level.rank < RiskLevel.HIGH.rank
-    assert triage(second).level is RiskLevel.NONE
-    world = CrisisWorld(scorer=triage)
+    assert rules_and_frames(first).level.rank < RiskLevel.HIGH.rank
+    assert rules_and_frames(second).level is RiskLevel.NONE
+    world = CrisisWorld(scorer=rules_and_frames)
     # when
     world.text(first)
     assert world.pages() == []
@@ -27,7 +34,7 @@ def test_means_in_one_text_and_the_time_in_the_next_escalate_the_second() -> Non
 
 
 def test_the_context_alone_does_not_escalate_an_ordinary_texter() -> None:
-    world = CrisisWorld(scorer=triage)
+    world = CrisisWorld(scorer=rules_and_frames)
     world.text("hi, can i talk to someone about school")
     world.text("tonight maybe? im free after 8")
     assert world.conversation().risk_level == "none"
@@ -36,7 +43,7 @@ def test_the_context_alone_does_not_escalate_an_ordinary_texter() -> None:
 
 def test_a_text_completes_a_frame_only_with_the_texters_own_context() -> None:
     # given: the same two texts from two different texters
-    world = CrisisWorld(scorer=triage)
+    world = CrisisWorld(scorer=rules_and_frames)
     world.text("i have my dads pills here", number="+15555550001")
     world.text("tonight", number="+15555550002")
     # then: the second texter is not raised by the first one's signals
@@ -44,8 +51,8 @@ def test_a_text_completes_a_frame_only_with_the_texters_own_context() -> None:
 
 
 def test_triage_reports_when_the_context_completed_the_frame() -> None:
-    alone = triage("tonight")
-    together = triage("tonight", context=triage("i have my dads pills here").signals)
+    alone = rules_and_frames("tonight")
+    together = rules_and_frames("tonight", context=rules_and_frames("i have my dads pills here").signals)
     assert alone.level is RiskLevel.NONE
     assert together.level is RiskLevel.IMMINENT
     assert "conversation" in together.modifiers

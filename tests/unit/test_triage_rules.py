@@ -1,4 +1,9 @@
-"""Every rule file is data with its own examples: each positive fires its rule, each negative does not."""
+"""Phrase rules: data with their own examples, each positive fires its rule, each negative does not.
+
+The built-in folder holds no phrase rule any more (frames replaced them: tests/unit/test_triage_frames.py); what it
+still holds are the idioms (masked before frames run) and the cues operators' phrase rules use. The phrase-rule
+engine is tested on the retired built-in rules, kept as an operator's folder would be: tests/triage/phrase-rules-fixture.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import pytest
 from peerline.triage import RULES_DIR_ENV, RiskLevel, TriageRulesError, load_rules, triage
 from peerline.triage.ruleset import BUILTIN_RULES_DIR
 
-RULES = load_rules([BUILTIN_RULES_DIR])
+FIXTURE_DIR = Path(__file__).parents[1] / "triage" / "phrase-rules-fixture"
+RULES = load_rules([BUILTIN_RULES_DIR, FIXTURE_DIR])
 POSITIVES = [(rule.id, text) for rule in RULES.rules for text in rule.spec.positive]
 NEGATIVES = [(rule.id, text) for rule in RULES.rules for text in rule.spec.negative]
 IDIOM_EXAMPLES = [(idiom.id, text) for idiom, _ in RULES.idioms for text in idiom.examples]
@@ -96,7 +102,17 @@ def test_a_duplicate_rule_id_is_refused(tmp_path: Path) -> None:
     (tmp_path / "dup.toml").write_text(OPERATOR_RULE.replace("operator_test_phrase", "kill_self"))
     # then
     with pytest.raises(TriageRulesError, match=r"en\.suicide\.kill_self"):
-        load_rules([BUILTIN_RULES_DIR, tmp_path])
+        load_rules([BUILTIN_RULES_DIR, FIXTURE_DIR, tmp_path])
+
+
+def test_an_operator_folder_may_extend_the_frames_lexicons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: a local drug name the built-in lexicon does not know, added as data in the operator's folder
+    text = "took 40 zorbaprin an hour ago"
+    assert triage(text, use_model=False).level is not RiskLevel.IMMINENT
+    (tmp_path / "local.toml").write_text('[lexicon.substance]\nen = ["zorbaprin"]\n')
+    monkeypatch.setenv(RULES_DIR_ENV, str(tmp_path))
+    # then: the ingestion frame catches it, with no code change
+    assert triage(text, use_model=False).level is RiskLevel.IMMINENT
 
 
 @pytest.mark.parametrize(

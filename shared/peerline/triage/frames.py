@@ -29,11 +29,10 @@ includes a crisis slot: uncertain means a human looks.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from peerline.triage.models import RiskLevel, level_at
 from peerline.triage.normalize import normalize
@@ -43,21 +42,25 @@ _TOKEN = re.compile(r"[a-z]+|[0-9]+(?:[.,][0-9]+)?|…|[.!?;,\n]|[^\sa-z0-9.!?;,
 _ELLIPSIS = re.compile(r"\.{2,}|…")
 _DIGIT_LETTER = re.compile(r"(?<=[0-9])(?=[a-z])|(?<=[a-z])(?=[0-9])")
 _CLAUSE_BREAK = frozenset({".", "!", "?", ";", "\n", "but", "pero", "though", "aunque", "however"})
-_NEGATION_REACH = 3  # words before a slot's phrase
+_NEGATION_REACH = 4  # words before a slot's phrase
 
 # Slots whose presence makes a half-matched frame worth a human look, and which the conversation remembers.
-_LEVEL_ORDER = {"none": 0, "concern": 1, "high": 2, "imminent": 3}
+_SPECIAL = frozenset({"#", "_", "..."})
 
 
 class FramesError(ValueError):
     """A lexicon or frame file is unreadable or invalid; the message names the file and entry."""
 
 
-@dataclass(frozen=True)
-class Phrase:
+class Phrase(NamedTuple):
     slot: str
     tokens: tuple[str, ...]
     text: str
+    language: str = "any"
+
+    @property
+    def literal(self) -> bool:
+        return not any(token in _SPECIAL or token.endswith("*") for token in self.tokens)
 
 
 @dataclass(frozen=True)
@@ -77,17 +80,19 @@ class Frame:
     negative: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     slot: str
     start: int
     end: int
+    language: str = "any"
 
 
 @dataclass
 class FrameBook:
     """Lexicons indexed by first word, and the frames."""
 
+    # Literal phrases (no wildcard) by first word, matched by comparing a slice of the text's tokens.
+    literal: dict[str, list[tuple[str, tuple[str, ...], str]]] = field(default_factory=dict)
     exact: dict[str, list[Phrase]] = field(default_factory=dict)
     prefix: dict[str, list[tuple[str, Phrase]]] = field(default_factory=dict)
     numeric: list[Phrase] = field(default_factory=list)
@@ -95,15 +100,20 @@ class FrameBook:
     crisis_slots: frozenset[str] = frozenset()
     # Crisis slots plus those that complete a frame in a later text ("tonight"): what the conversation remembers.
     remembered_slots: frozenset[str] = frozenset()
+    masking_slots: frozenset[str] = frozenset({"idiom"})
+    # Slots whose negation is a denial (lowers one level), not an absence (drops the slot).
+    deniable_slots: frozenset[str] = frozenset()
     negators: frozenset[str] = frozenset()
     third_person: frozenset[str] = frozenset()
     first_person: frozenset[str] = frozenset()
-    large_count: int = 8
+    large_count: int = 5
     large_mg: int = 2000
 
     def add(self, phrase: Phrase) -> None:
         head = phrase.tokens[0]
-        if head == "#":
+        if phrase.literal:
+            self.literal.setdefault(head, []).append((phrase.slot, phrase.tokens, phrase.language))
+        elif head == "#":
             self.numeric.append(phrase)
         elif head.endswith("*"):
             stem = head[:-1]
@@ -161,11 +171,16 @@ def _match_at(pattern: tuple[str, ...], tokens: Sequence[str], start: int) -> in
 
 def find_hits(book: FrameBook, tokens: Sequence[str]) -> list[Hit]:
     hits: list[Hit] = []
-    for index, token in enumerate(tokens):
+    words = tuple(tokens)
+    for index, token in enumerate(words):
+        for slot, phrase_tokens, language in book.literal.get(token, ()):
+            end = index + len(phrase_tokens)
+            if words[index:end] == phrase_tokens:
+                hits.append(Hit(slot, index, end, language))
         for phrase in book.candidates(token):
-            end = _match_at(phrase.tokens, tokens, index)
-            if end is not None:
-                hits.append(Hit(phrase.slot, index, end))
+            matched = _match_at(phrase.tokens, tokens, index)
+            if matched is not None:
+                hits.append(Hit(phrase.slot, index, matched, phrase.language))
     hits.extend(_quantity_hits(book, tokens))
     return hits
 
@@ -193,6 +208,7 @@ def _quantity_hits(book: FrameBook, tokens: Sequence[str]) -> Iterable[Hit]:
             continue
         unit = tokens[index + 1] if index + 1 < len(tokens) else ""
         if unit in _MG:
+            yield Hit("dose_mg", index, index + 2)
             grams = value / 1000 if unit.startswith("m") else value
             if grams * 1000 >= book.large_mg:
                 yield Hit("quantity_large", index, index + 2)
@@ -207,7 +223,7 @@ def _is_clock_or_age(tokens: Sequence[str], index: int) -> bool:
         "min", "mins", "minutes", "minutos", "hours", "hrs", "horas", "years", "yrs", "anos", "yr", "days", "dias",
         "am", "pm", "floors", "floor", "pisos", "weeks", "semanas", "months", "meses", "mph", "km", "miles",
         "blocks", "cuadras", "percent", "dollars", "bucks", "pesos", "yo", "k", "mil", "th", "st", "nd", "rd",
-    } or before in {"at", "a", "las", "la", "im", "age", "tengo", "de"}  # fmt: skip
+    } or before in {"at", "a", "las", "la", "im", "age", "tengo", "de", "after", "before", "by", "til", "until", "around", "since", "despues", "antes", "hasta", "desde"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -217,6 +233,7 @@ class FrameResult:
     frames: list[str]
     modifiers: list[str]
     signals: list[str]
+    languages: list[str] = field(default_factory=list)
 
 
 _NO_FRAMES = FrameResult(RiskLevel.NONE, [], [], [], [])
@@ -265,18 +282,22 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
         return _NO_FRAMES
     clauses = clause_ids(tokens)
     hits = find_hits(book, tokens)
-    # An idiom ("this homework is killing me", "me mata el calor") hides the words it covers from every slot.
-    masked = {position for hit in hits if hit.slot == "idiom" for position in range(hit.start, hit.end)}
+    # An idiom ("this homework is killing me", "me mata el calor"), a loss ("died by suicide") or a question about
+    # the crisis line hides the words it covers from every other slot.
+    masking = book.masking_slots
+    masked = {position for hit in hits if hit.slot in masking for position in range(hit.start, hit.end)}
     if masked:
-        hits = [hit for hit in hits if hit.slot == "idiom" or not masked.intersection(range(hit.start, hit.end))]
-    # A negation word that is part of a phrase of its own ("no puedo más", "can't stop") negates nothing.
-    cancelled = {position for hit in hits if hit.slot != "deny" for position in range(hit.start, hit.end)}
+        hits = [hit for hit in hits if hit.slot in masking or not masked.intersection(range(hit.start, hit.end))]
+    # A negation word inside a pseudo-negation ("not sure", "no puedo más", "can't stop") negates nothing.
+    cancelled = {position for hit in hits if hit.slot == "not_negation" for position in range(hit.start, hit.end)}
     slots: dict[str, list[Hit]] = {}
-    negated_any = False
+    negated: set[str] = set()
     for hit in hits:
         if hit.slot in book.crisis_slots and _negated(book, tokens, hit, clauses, cancelled - set(range(hit.start, hit.end))):
-            negated_any = True
-            continue
+            if hit.slot not in book.deniable_slots:
+                continue  # "no pills in the house": the means is absent, not denied
+            # "not going to kill myself tonight": the intent is named, and denied — one level down, no more.
+            negated.add(hit.slot)
         slots.setdefault(hit.slot, []).append(hit)
     # "slot*2": two separate phrases of one slot (two farewell acts in one text say more than one).
     for slot, slot_hits in list(slots.items()):
@@ -291,11 +312,9 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
     present = set(slots)
     context_slots = {signal for signal in context if signal in book.remembered_slots}
     modifiers: set[str] = set()
-    if negated_any:
-        modifiers.add("negated")
     if present & _DENIALS:
-        modifiers.add("denied")
-    if masked:
+        modifiers.add("negated")
+    if present & {"idiom"}:
         modifiers.add("idiom")
     if "joke_strong" in present:
         modifiers.add("joking")
@@ -307,11 +326,13 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
         if with_context and not context_slots - present:
             break
         for frame in book.frames:
-            level = _frame_level(frame, available, third_party, modifiers if not with_context else set())
+            if frame.all[0].isdisjoint(available):
+                continue  # neither a match nor a half-match without the frame's core slot
+            level = _frame_level(frame, available, third_party, negated, modifiers if not with_context else set())
             if level is None:
                 continue
             if with_context:
-                alone = best.get(frame.id)
+                alone = best.get(f"frame.{frame.id}")
                 if alone is not None and alone.rank >= level.rank:
                     continue
                 modifiers.add("conversation")
@@ -325,17 +346,21 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
     if not best:
         return FrameResult(RiskLevel.NONE, [], [], sorted(modifiers), signals)
     ordered = sorted(best, key=lambda key: (-best[key].rank, key))
+    languages = {hit.language for slot in present & book.crisis_slots for hit in slots[slot]} - {"any"}
     return FrameResult(
         level=max(best.values(), key=lambda level: level.rank),
         categories=sorted(categories, key=lambda c: -categories[c]),
         frames=ordered,
         modifiers=sorted(modifiers),
         signals=signals,
+        languages=sorted(languages),
     )
 
 
 _POSSESSIVES = frozenset({"my", "mi", "mis", "his", "her", "their", "your", "su", "sus", "tu", "tus"})
 _DENIALS = frozenset({"deny", "deny_intent"})
+_TIMES = frozenset({"time_near", "time_secret"})
+_SUICIDE_FAMILY = frozenset({"suicide", "self_harm", "overdose_ingestion", "farewell", "attempt", "hopelessness"})
 
 
 def _separate(hits: Sequence[Hit]) -> list[Hit]:
@@ -347,12 +372,13 @@ def _separate(hits: Sequence[Hit]) -> list[Hit]:
     return kept
 
 
-def _frame_level(frame: Frame, present: set[str], third_party: set[str], modifiers: set[str]) -> RiskLevel | None:
-    if frame.unless & present:
-        return None
+def _frame_level(
+    frame: Frame, present: set[str], third_party: set[str], negated: set[str], modifiers: set[str]
+) -> RiskLevel | None:
     missing = [group for group in frame.all if not group & present]
     any_ok = not frame.any or bool(frame.any & present)
     matched_slots = set().union(*(group & present for group in frame.all)) | (frame.any & present)
+    half = False
     if not missing and any_ok:
         position = frame.level.rank
     elif (
@@ -361,10 +387,16 @@ def _frame_level(frame: Frame, present: set[str], third_party: set[str], modifie
         # The first group is the frame's core ("ingest", "means", "threat"): half a frame needs it.
         and frame.all[0] & present
     ):
-        position = frame.half.rank
+        position, half = frame.half.rank, True
         modifiers.add("half_match")
     else:
         return None
+    if frame.unless & present:
+        # An everyday context (a cooking class, a doctor's dose) switches off a frame — but never an acute frame
+        # matched in full: "my doctor gave me pills and i took all of them" is still an overdose.
+        if not frame.acute or half:
+            return None
+        modifiers.add("despite_context")
     crisis = bool(matched_slots)
     if "past" in present:
         position = min(position, RiskLevel.CONCERN.rank)
@@ -372,13 +404,20 @@ def _frame_level(frame: Frame, present: set[str], third_party: set[str], modifie
     elif "past_weeks" in present:
         position = min(position, RiskLevel.HIGH.rank)
         modifiers.add("past_weeks")
+    timed = bool(matched_slots & _TIMES)
+    if timed:
+        modifiers.add("timeframe")
     if frame.self_directed and matched_slots and matched_slots <= third_party | {"time_near", "hold", "position"}:
         modifiers.add("third_party")
-        if not frame.acute:
+        # CRISIS.md: a third party is capped at high unless ingestion, an attempt (acute) or a timeframe.
+        if not frame.acute and not timed:
             position = min(position, RiskLevel.HIGH.rank)
-    if present & _DENIALS and frame.id != "state.denied":
+    if matched_slots & negated:
+        modifiers.add("negated")
+        position -= 1
+    if present & _DENIALS and frame.id != "state.denied" and not matched_slots & negated:
         # "No intention of …" lowers by one; the question still deserves asking (never below concern).
-        modifiers.add("denied")
+        modifiers.add("negated")
         position = max(position - 1, min(position, RiskLevel.CONCERN.rank))
     if "joke_strong" in present:
         modifiers.add("hyperbole")
@@ -386,12 +425,13 @@ def _frame_level(frame: Frame, present: set[str], third_party: set[str], modifie
     elif "joke" in present and not frame.acute:
         modifiers.add("hyperbole")
         position -= 1
-    if crisis and frame.level.rank >= RiskLevel.HIGH.rank:
+    if crisis and (frame.level.rank >= RiskLevel.HIGH.rank or frame.category in _SUICIDE_FAMILY):
+        # CRISIS.md: once a suicide-family phrase matched, nothing lowers it below concern.
         position = max(position, RiskLevel.CONCERN.rank)
     return level_at(position)
 
 
-def _phrases(slot: str, raw: Any, path: Path) -> Iterable[Phrase]:
+def _phrases(slot: str, raw: Any, path: Path, language: str = "any") -> Iterable[Phrase]:
     if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
         raise FramesError(f"{path}: lexicon {slot}: each language must be a list of strings")
     for item in raw:
@@ -399,7 +439,7 @@ def _phrases(slot: str, raw: Any, path: Path) -> Iterable[Phrase]:
         words = tuple(word for part in words for word in _split_units(part))
         if not words or words[0] == "...":
             raise FramesError(f"{path}: lexicon {slot}: empty phrase or phrase starting with '...': {item!r}")
-        yield Phrase(slot, words, item)
+        yield Phrase(slot, words, item, language)
 
 
 def _split_units(word: str) -> list[str]:
@@ -410,6 +450,8 @@ def _split_units(word: str) -> list[str]:
 
 def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
     """Read every ``*.toml`` of the frames folder(s): ``[lexicon.<slot>]`` tables and ``[[frame]]`` tables."""
+    import tomllib  # only on the slow path: the bundle (bundle.py) spares a cold start the TOML parser
+
     book = FrameBook()
     frames: list[Frame] = []
     crisis: set[str] = set()
@@ -421,17 +463,22 @@ def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
                 document = tomllib.loads(path.read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError) as error:
                 raise FramesError(f"{path}: {error}") from error
+            unknown = set(document) - {"settings", "lexicon", "frame", "macros", "rule", "idiom", "cue"}
+            if unknown:
+                raise FramesError(f"{path}: unknown tables {sorted(unknown)} (frames files hold settings, lexicon, frame)")
             settings = document.get("settings", {})
             crisis.update(settings.get("crisis_slots", []))
             remembered.update(settings.get("context_slots", []))
+            book.deniable_slots = book.deniable_slots | frozenset(settings.get("deniable_slots", []))
+            book.masking_slots = book.masking_slots | frozenset(settings.get("masking_slots", []))
             book.negators = book.negators | frozenset(settings.get("negators", []))
             book.first_person = book.first_person | frozenset(settings.get("first_person", []))
             book.third_person = book.third_person | frozenset(settings.get("third_person", []))
             for slot, languages in (document.get("lexicon") or {}).items():
                 if not isinstance(languages, dict):
                     raise FramesError(f"{path}: lexicon {slot} must be a table of language = [phrases]")
-                for raw in languages.values():
-                    for phrase in _phrases(slot, raw, path):
+                for language, raw in languages.items():
+                    for phrase in _phrases(slot, raw, path, language):
                         book.add(phrase)
             for raw in document.get("frame", []):
                 frames.append(_frame(raw, path))

@@ -14,90 +14,22 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from peerline.triage.models import RiskLevel
+if TYPE_CHECKING:
+    from peerline.triage.rule_specs import IdiomSpec, RuleSpec
 
 RULES_DIR_ENV = "PEERLINE_TRIAGE_RULES_DIR"
 BUILTIN_RULES_DIR = Path(__file__).with_name("rules")
 
-CueKind = Literal[
-    "negation",
-    "pseudo_negation",
-    "hyperbole",
-    "medical",
-    "timeframe",
-    "plan",
-    "recent_past",
-    "past_weeks",
-    "past",
-    "clause_break",
-]
-PersonKind = Literal["first_person", "third_person", "third_reflexive"]
-Escalator = Literal["timeframe", "plan", "recent_past"]
-
 _MACRO = re.compile(r"%([A-Z][A-Z0-9_]*)%")
-_Spec = TypeVar("_Spec", bound=BaseModel)
 
 
 class TriageRulesError(ValueError):
     """A rules file is unreadable or a rule in it is invalid; the message names the file and the rule."""
-
-
-class RuleSpec(BaseModel):
-    """One ``[[rule]]`` table as written in a rules file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[a-z]{2,3}\.[a-z_]+\.[a-z0-9_]+$")
-    category: str = Field(pattern=r"^[a-z_]+$")
-    level: RiskLevel
-    language: str = Field(pattern=r"^(any|[a-z]{2})$")
-    patterns: list[str] = Field(min_length=1)
-    positive: list[str] = Field(min_length=1)
-    negative: list[str] = Field(default_factory=list)
-    # Method, means, ingestion, attempt, farewell, danger right now: hyperbole does not lower it, and a third party
-    # keeps its full level (CRISIS.md: "capped at high unless ingestion, attempt or timeframe").
-    acute: bool = False
-    # Modifiers that raise a match of this rule to imminent (intent with a near timeframe or a plan; an attempt or
-    # ingestion in the recent past).
-    escalate_on: list[Escalator] = Field(default_factory=list)
-    # Dosage talk ("my doctor said 800mg for my knee") switches the rule off.
-    medical_suppress: bool = False
-    description: str = ""
-
-    @field_validator("level", mode="before")
-    @classmethod
-    def _known_level(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
-
-
-class IdiomSpec(BaseModel):
-    """One ``[[idiom]]`` table: text masked before the rules run, with texts it must leave at ``none``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[a-z]{2,3}\.idiom\.[a-z0-9_]+$")
-    language: str = Field(pattern=r"^(any|[a-z]{2})$")
-    patterns: list[str] = Field(min_length=1)
-    examples: list[str] = Field(min_length=1)
-
-
-class CueSpec(BaseModel):
-    """One ``[[cue]]`` table: the patterns (or words, for person cues) behind one modifier."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: CueKind | PersonKind
-    language: str = Field(pattern=r"^(any|[a-z]{2})$")
-    patterns: list[str] = Field(default_factory=list)
-    words: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -118,7 +50,8 @@ class RuleSet:
     """Everything the scorer needs, compiled once."""
 
     rules: tuple[Rule, ...]
-    idioms: tuple[tuple[IdiomSpec, re.Pattern[str]], ...]
+    # Each idiom with its expanded pattern (compiled together, once, as ``idiom_regex``).
+    idioms: tuple[tuple[IdiomSpec, str], ...]
     cues: dict[str, re.Pattern[str]]
     first_person: frozenset[str]
     third_person: frozenset[str]
@@ -163,6 +96,9 @@ def load_rules(paths: Sequence[Path | str] | None = None) -> RuleSet:
     ``PEERLINE_TRIAGE_RULES_DIR`` if it is set (added to the built-in rules, never replacing them).
     A rule id may be defined once only. Raises ``TriageRulesError`` naming the file and rule on any problem.
     """
+    # The specs are pydantic models: imported here, so a cold start that loads the bundle never pays for them.
+    from peerline.triage.rule_specs import CueSpec, IdiomSpec, RuleSpec, validate
+
     documents = [(path, _read(path)) for path in rule_files(paths)]
     macros: dict[str, str] = {}
     for path, document in documents:
@@ -175,26 +111,29 @@ def load_rules(paths: Sequence[Path | str] | None = None) -> RuleSet:
 
     rules: list[Rule] = []
     seen: dict[str, Path] = {}
-    idioms: list[tuple[IdiomSpec, re.Pattern[str]]] = []
+    idioms: list[tuple[IdiomSpec, str]] = []
     cue_patterns: dict[str, list[str]] = {}
     first_person: set[str] = set()
     third_person: set[str] = set()
     third_reflexive: set[str] = set()
     for path, document in documents:
-        unknown = set(document) - {"macros", "rule", "idiom", "cue"}
+        # A folder may mix phrase rules with frames tables (lexicon, frame, settings: see frames.py).
+        unknown = set(document) - {"macros", "rule", "idiom", "cue", "lexicon", "frame", "settings"}
         if unknown:
-            raise TriageRulesError(f"{path}: unknown tables {sorted(unknown)} (expected macros, rule, idiom, cue)")
+            raise TriageRulesError(
+                f"{path}: unknown tables {sorted(unknown)} (expected macros, rule, idiom, cue, lexicon, frame, settings)"
+            )
         for raw in document.get("rule", []):
-            spec = _validate(RuleSpec, raw, path)
+            spec = validate(RuleSpec, raw, path)
             if spec.id in seen:
                 raise TriageRulesError(f"{path}: rule {spec.id} is already defined in {seen[spec.id]}")
             seen[spec.id] = path
             rules.append(Rule(spec, _compile(spec.patterns, macros, path, spec.id), path))
         for raw in document.get("idiom", []):
-            idiom = _validate(IdiomSpec, raw, path)
-            idioms.append((idiom, _compile(idiom.patterns, macros, path, idiom.id)))
+            idiom = validate(IdiomSpec, raw, path)
+            idioms.append((idiom, _join(idiom.patterns, macros, path, idiom.id)))
         for raw in document.get("cue", []):
-            cue = _validate(CueSpec, raw, path)
+            cue = validate(CueSpec, raw, path)
             if cue.kind == "first_person":
                 first_person.update(word.lower() for word in cue.words)
             elif cue.kind == "third_person":
@@ -204,8 +143,13 @@ def load_rules(paths: Sequence[Path | str] | None = None) -> RuleSet:
             else:
                 cue_patterns.setdefault(cue.kind, []).extend(cue.patterns)
 
-    cues = {kind: _compile(patterns, macros, Path("cues"), kind) for kind, patterns in cue_patterns.items()}
-    idiom_regex = _compile([p for idiom, _ in idioms for p in idiom.patterns], macros, Path("idioms"), "idioms")
+    # Cues only change how phrase rules score: with no rule (the built-in folder holds none), nothing to compile.
+    cues = (
+        {kind: _compile(patterns, macros, Path("cues"), kind) for kind, patterns in cue_patterns.items()}
+        if rules
+        else {}
+    )
+    idiom_regex = re.compile("|".join(f"(?:{pattern})" for _, pattern in idioms)) if idioms else None
     return RuleSet(
         rules=tuple(rules),
         idioms=tuple(idioms),
@@ -214,24 +158,18 @@ def load_rules(paths: Sequence[Path | str] | None = None) -> RuleSet:
         third_person=frozenset(third_person),
         third_reflexive=frozenset(third_reflexive),
         sources=tuple(path for path, _ in documents),
-        idiom_regex=idiom_regex if idioms else None,
+        idiom_regex=idiom_regex,
     )
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import tomllib
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise TriageRulesError(f"{path}: {error}") from error
-
-
-def _validate(model: type[_Spec], raw: Any, path: Path) -> _Spec:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as error:
-        name = raw.get("id", "?") if isinstance(raw, dict) else "?"
-        raise TriageRulesError(f"{path}: {model.__name__} {name}: {error}") from error
 
 
 def expand(pattern: str, macros: dict[str, str], depth: int = 0) -> str:
@@ -248,13 +186,23 @@ def expand(pattern: str, macros: dict[str, str], depth: int = 0) -> str:
     return _MACRO.sub(substitute, pattern)
 
 
+def _join(patterns: Iterable[str], macros: dict[str, str], path: Path, name: str) -> str:
+    """The patterns, macros expanded, as one alternation — checked to compile (the bad one is named if not)."""
+    expanded = [expand(pattern, macros) for pattern in patterns]
+    joined = "|".join(f"(?:{pattern})" for pattern in expanded) or r"(?!x)x"
+    try:
+        re.compile(joined)
+    except re.error as error:
+        # Compiling each pattern alone costs as much again: only worth it to name the culprit.
+        for pattern, full in zip(patterns, expanded, strict=True):
+            try:
+                re.compile(full)
+            except re.error as own_error:
+                raise TriageRulesError(f"{path}: {name}: bad pattern {pattern!r}: {own_error}") from own_error
+        raise TriageRulesError(f"{path}: {name}: bad patterns: {error}") from error
+    return joined
+
+
 def _compile(patterns: Iterable[str], macros: dict[str, str], path: Path, name: str) -> re.Pattern[str]:
-    alternatives = []
-    for pattern in patterns:
-        expanded = expand(pattern, macros)
-        try:
-            re.compile(expanded)
-        except re.error as error:
-            raise TriageRulesError(f"{path}: {name}: bad pattern {pattern!r}: {error}") from error
-        alternatives.append(f"(?:{expanded})")
-    return re.compile("|".join(alternatives) or r"(?!x)x")
+    # re caches what it compiled in _join, so this second compile is a dictionary lookup.
+    return re.compile(_join(patterns, macros, path, name))

@@ -17,8 +17,10 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from peerline.triage.frames import FrameBook, assess, load_frames
+from peerline.triage.frames import FRAMES_DIR, FrameBook, assess, load_frames
+from peerline.triage.model import TriageModel, load_model
 from peerline.triage.models import RiskLevel, TriageResult, level_at
 from peerline.triage.normalize import normalize
 from peerline.triage.ruleset import RULES_DIR_ENV, Rule, RuleSet, load_rules
@@ -175,12 +177,12 @@ def score(text: str, ruleset: RuleSet, book: FrameBook | None = None, context: S
         return phrases
     frames = assess(book, masked, context, normalised=True)
     if frames.level is RiskLevel.NONE and not frames.signals and not frames.modifiers:
-        return phrases
+        return phrases.model_copy(update={"modifiers": ["idiom"]}) if masked != normalised else phrases
     phrase_level = phrases.level
     if phrase_level.rank > RiskLevel.CONCERN.rank:
         # A denial read at the frame level ("no intention of hurting myself") lowers a phrase match by one, an
         # explicit joke ("jk", "i'd rather … than") by two; the question still deserves asking (concern).
-        lowered = 2 if "joking" in frames.modifiers else 1 if "denied" in frames.modifiers else 0
+        lowered = 2 if "joking" in frames.modifiers else 1 if "negated" in frames.modifiers else 0
         phrase_level = level_at(max(phrase_level.rank - lowered, RiskLevel.CONCERN.rank))
     level = phrase_level if phrase_level.rank >= frames.level.rank else frames.level
     frame_ids = frames.frames if frames.level is not RiskLevel.NONE else []
@@ -188,8 +190,8 @@ def score(text: str, ruleset: RuleSet, book: FrameBook | None = None, context: S
         level=level,
         categories=list(dict.fromkeys([*phrases.categories, *frames.categories])),
         rules=[*phrases.rules, *frame_ids],
-        modifiers=sorted({*phrases.modifiers, *frames.modifiers}),
-        languages=phrases.languages,
+        modifiers=sorted({*phrases.modifiers, *frames.modifiers, *(["idiom"] if masked != normalised else [])}),
+        languages=sorted({*phrases.languages, *frames.languages}),
         signals=frames.signals,
     )
 
@@ -201,8 +203,9 @@ def _mask_idioms(normalised: str, ruleset: RuleSet) -> str:
 
 
 def score_phrases(normalised: str, ruleset: RuleSet, masked: str) -> TriageResult:
-    """The phrase rules alone (``rules/*.toml``), on normalised text and the same text with idioms masked."""
-    if not normalised:
+    """The phrase rules alone (an operator's ``[[rule]]`` tables), on normalised text and the same text with idioms
+    masked. The built-in folder holds no phrase rule any more (frames replaced them), only idioms and cues."""
+    if not normalised or not ruleset.rules:
         return _NONE
     modifiers: set[str] = set()
     if masked != normalised:
@@ -245,23 +248,74 @@ def _rules_for(extra_dir: str) -> RuleSet:
     return load_rules()
 
 
+@functools.lru_cache(maxsize=4)
+def _frames_for(extra_dir: str) -> FrameBook:
+    return load_frames([FRAMES_DIR, Path(extra_dir)] if extra_dir else [FRAMES_DIR])
+
+
+@functools.cache
+def _builtin() -> tuple[FrameBook, RuleSet] | None:
+    from peerline.triage import bundle
+
+    return bundle.load()
+
+
+def _extra_dir() -> str:
+    return os.environ.get(RULES_DIR_ENV, "").strip()
+
+
 def default_rules() -> RuleSet:
-    """The built-in rules plus ``$PEERLINE_TRIAGE_RULES_DIR``'s, loaded once per value of that variable."""
-    return _rules_for(os.environ.get(RULES_DIR_ENV, "").strip())
+    """The built-in idioms plus ``$PEERLINE_TRIAGE_RULES_DIR``'s phrase rules, loaded once per value of that variable.
+
+    With no extra folder, from the pre-parsed bundle (``builtin.json``) while it matches the TOML.
+    """
+    extra = _extra_dir()
+    if not extra and (builtin := _builtin()) is not None:
+        return builtin[1]
+    return _rules_for(extra)
 
 
-def triage(text: str, rules: RuleSet | None = None, *, context: Sequence[str] = ()) -> TriageResult:
+def default_frames() -> FrameBook:
+    """The built-in frames plus ``$PEERLINE_TRIAGE_RULES_DIR``'s lexicon and frame tables, loaded once."""
+    extra = _extra_dir()
+    if not extra and (builtin := _builtin()) is not None:
+        return builtin[0]
+    return _frames_for(extra)
+
+
+def triage(
+    text: str, rules: RuleSet | None = None, *, context: Sequence[str] = (), use_model: bool = True
+) -> TriageResult:
     """Score one inbound text: its risk level, the categories and rule ids that fired, and the modifiers.
 
     ``context`` holds the frame signals of the texter's recent texts (``TriageResult.signals`` of earlier results,
     as kept on the conversation): frames combine across texts, so "i have the pills" then "tonight" is imminent.
-    Uses the default rules (loaded once, then cached) unless ``rules`` is given. Pure and fast: no I/O after the
-    first call, no network. The result never contains the text.
+    The learned second stage (``model.py``) may then raise the level, never lower it; when it did, ``model`` holds
+    its score. Uses the default rules (loaded once, then cached) unless ``rules`` is given. Pure and fast: no I/O
+    after the first call, no network. The result never contains the text.
     """
-    return score(text, rules if rules is not None else default_rules(), default_frames(), context)
+    result = score(text, rules if rules is not None else default_rules(), default_frames(), context)
+    model = default_model() if use_model else None
+    return raise_by_model(result, text, model) if model is not None else result
+
+
+def raise_by_model(result: TriageResult, text: str, model: TriageModel) -> TriageResult:
+    """The rules' result, raised to ``high`` (or ``concern``) when the model's score clears its threshold."""
+    if result.level.rank >= RiskLevel.HIGH.rank:
+        return result
+    scores = model.scores(text)
+    if scores.escalate >= model.escalate_threshold:
+        level, score_ = RiskLevel.HIGH, scores.escalate
+    elif result.level is RiskLevel.NONE and scores.flag >= model.flag_threshold:
+        level, score_ = RiskLevel.CONCERN, scores.flag
+    else:
+        return result
+    return result.model_copy(
+        update={"level": level, "model": round(score_, 3), "modifiers": sorted({*result.modifiers, "model"})}
+    )
 
 
 @functools.cache
-def default_frames() -> FrameBook:
-    """The built-in frames (``frames/*.toml``), loaded once."""
-    return load_frames()
+def default_model() -> TriageModel | None:
+    """The shipped model (``model/triage-model.bin``), loaded once; None when the file is absent."""
+    return load_model()
