@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit integration e2e infra browser chromium clean bench bench-triage bench-cold bench-warm bench-calls bench-surge train-triage
+.PHONY: dev test lint typecheck unit integration e2e infra browser chromium clean bench bench-triage bench-cold bench-warm bench-calls bench-surge train-triage triage-bundle
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -47,6 +47,10 @@ browser: $(STAMP) chromium
 
 # Benchmarks read ../shared/datasets at run time (never copied here) and write bench/results/*.json.
 bench: bench-triage bench-surge bench-cold bench-warm bench-calls
+
+# After editing shared/peerline/triage/frames/*.toml or rules/*.toml: the pre-parsed copy a cold start reads.
+triage-bundle: $(STAMP)
+	$(BIN)/python -m peerline.triage.bundle
 
 bench-triage: $(STAMP)
 	$(BIN)/python bench/triage_bench.py

@@ -311,18 +311,22 @@ def _add_volunteer_commands(commands: Any) -> None:
 def _triage(args: argparse.Namespace) -> int:
     """One JSON object per text; the text itself only with --echo (operators may pipe real texts)."""
     from peerline.triage import TriageRulesError, load_rules, triage
+    from peerline.triage.frames import FRAMES_DIR, FramesError, load_frames
     from peerline.triage.ruleset import default_rule_folders
 
+    extra = [*default_rule_folders()[1:], *(args.rules or [])]
     try:
-        rules = load_rules([*default_rule_folders(), *(args.rules or [])])
-    except TriageRulesError as error:
+        rules = load_rules([*default_rule_folders()[:1], *extra])
+        # A folder may hold phrase rules and frames tables (lexicons, frames) alike.
+        frames = load_frames([FRAMES_DIR, *extra])
+    except (TriageRulesError, FramesError) as error:
         print(f"peerline triage: {error}", file=sys.stderr)
         return _BAD_INPUT
     texts = args.texts or (line.rstrip("\r\n") for line in sys.stdin)
     for text in texts:
         if not text.strip():
             continue
-        result = triage(text, rules)
+        result = triage(text, rules, frames=frames)
         line: dict[str, Any] = result.model_dump(mode="json", exclude_none=True)
         if args.echo:
             line["text"] = text
@@ -365,7 +369,11 @@ def main(argv: list[str] | None = None) -> int:
     scorer.add_argument("texts", nargs="*", help="texts to score (default: read stdin, one text per line)")
     scorer.add_argument("--echo", action="store_true", help="include the text in each JSON object")
     scorer.add_argument(
-        "--rules", action="append", type=Path, metavar="DIR", help="a rules folder or file to add (repeatable)"
+        "--rules",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="a folder or file of phrase rules and/or frames tables (lexicons, frames) to add (repeatable)",
     )
     scorer.set_defaults(run=_triage)
 

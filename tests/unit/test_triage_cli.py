@@ -61,3 +61,19 @@ def test_a_broken_rules_folder_is_refused(tmp_path: Path, capsys: pytest.Capture
     # then
     assert code == 2
     assert "bad.toml" in capsys.readouterr().err
+
+
+def test_a_rules_folder_may_add_lexicon_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # given: a local drug name, unknown to the built-in lexicon, in a folder given with --rules
+    (tmp_path / "local.toml").write_text('[lexicon.substance]\nen = ["zorbaprin"]\n')
+    # when
+    code = main(["triage", "--rules", str(tmp_path), "took 40 zorbaprin an hour ago"])
+    # then
+    assert code == 0
+    assert _lines(capsys.readouterr().out)[0]["level"] == "imminent"
+
+
+def test_a_missing_rules_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["triage", "--rules", str(tmp_path / "nowhere"), "hello"])
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err

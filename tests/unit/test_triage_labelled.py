@@ -46,3 +46,26 @@ def test_concern_and_none_texts_are_mostly_scored_at_their_level() -> None:
     assert concern_caught / len(concern) >= 0.97
     assert concern_exact / len(concern) >= 0.90
     assert none_exact / len(none) >= 0.97
+
+
+# The retired phrase rules' own examples (tests/triage/phrase-rule-examples.tsv): what those rules caught, frames must
+# still catch — a positive at its rule's level (high and imminent: at least high, escalated), an idiom example at none.
+EXAMPLES_TSV = LABELLED.with_name("phrase-rule-examples.tsv")
+EXAMPLES = list(csv.DictReader(EXAMPLES_TSV.open(encoding="utf-8"), delimiter="\t", quoting=csv.QUOTE_NONE))
+# Where the frames follow CRISIS.md rather than the retired rule (each says why):
+DELIBERATE = {
+    # An attempt more than three months ago is history (C-SSRS): concern, not high.
+    "i attempted suicide last year",
+}
+
+
+@pytest.mark.parametrize("row", EXAMPLES, ids=[f"{row['source']}:{row['text'][:40]}" for row in EXAMPLES])
+def test_what_the_retired_phrase_rules_caught_the_frames_catch(row: dict[str, str]) -> None:
+    if row["text"] in DELIBERATE:
+        pytest.skip("deliberately scored otherwise (see DELIBERATE)")
+    result = triage(row["text"], use_model=False)
+    if row["level"] == "none":
+        assert result.level is RiskLevel.NONE, f"{row['text']!r} scored {result}"
+    else:
+        wanted = min(RiskLevel(row["level"]).rank, RiskLevel.HIGH.rank)
+        assert result.level.rank >= wanted, f"{row['text']!r} ({row['source']}) scored {result}"

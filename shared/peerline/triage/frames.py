@@ -457,6 +457,8 @@ def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
     crisis: set[str] = set()
     remembered: set[str] = set()
     for folder in folders or [FRAMES_DIR]:
+        if not folder.exists():
+            raise FramesError(f"triage frames folder {folder} does not exist")
         files = [folder] if folder.is_file() else sorted(folder.glob("*.toml"))
         for path in files:
             try:

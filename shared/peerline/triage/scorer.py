@@ -284,7 +284,12 @@ def default_frames() -> FrameBook:
 
 
 def triage(
-    text: str, rules: RuleSet | None = None, *, context: Sequence[str] = (), use_model: bool = True
+    text: str,
+    rules: RuleSet | None = None,
+    *,
+    context: Sequence[str] = (),
+    use_model: bool = True,
+    frames: FrameBook | None = None,
 ) -> TriageResult:
     """Score one inbound text: its risk level, the categories and rule ids that fired, and the modifiers.
 
@@ -294,7 +299,12 @@ def triage(
     its score. Uses the default rules (loaded once, then cached) unless ``rules`` is given. Pure and fast: no I/O
     after the first call, no network. The result never contains the text.
     """
-    result = score(text, rules if rules is not None else default_rules(), default_frames(), context)
+    result = score(
+        text,
+        rules if rules is not None else default_rules(),
+        frames if frames is not None else default_frames(),
+        context,
+    )
     model = default_model() if use_model else None
     return raise_by_model(result, text, model) if model is not None else result
 
