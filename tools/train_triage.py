@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             name: sha256(path)
             for name, path in (
                 ("regression", data.REGRESSION_CSV),
-                ("dev_extra", data.DEV_EXTRA_TSV),
+                *((path.stem, path) for path in data.dev_extra_files()),
                 ("crisis_dev", data.shared_path(data.CRISIS_DEV_TSV)),
                 ("sad", data.shared_path(data.SAD_ZIP)),
             )

@@ -1,7 +1,7 @@
 """Labelled texts for training and measuring the learned triage stage, as ``Example(text, level, language, category)``.
 
     regression()        tests/triage/labelled.csv — the rules' regression set (category: its ``a;b`` list as is)
-    dev_extra()         tests/triage/dev-extra.tsv — more development texts (nothing while the file is absent)
+    dev_extra()         tests/triage/dev-extra*.tsv — more development texts written from a brief
     crisis_dev(part)    ../shared/datasets/crisis-dev-2026/crisis-dev.tsv, "dev" (~80 %) or "holdout" (~20 %)
     sad(part)           ../shared/datasets/sad-stress-sms-2021/SAD_v1.zip, "train" (~50 %) or "holdout" (~50 %),
                         every row ordinary (level ``none``, category ``sad``)
@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR_ENV = "PEERLINE_SHARED_DIR"
 REGRESSION_CSV = ROOT / "tests" / "triage" / "labelled.csv"
 DEV_EXTRA_TSV = ROOT / "tests" / "triage" / "dev-extra.tsv"
+# Every development set written from the brief: dev-extra.tsv, dev-extra-2.tsv, … (never the frozen ones).
+DEV_EXTRA_GLOB = "dev-extra*.tsv"
 CRISIS_DEV_TSV = Path("datasets/crisis-dev-2026/crisis-dev.tsv")
 SAD_ZIP = Path("datasets/sad-stress-sms-2021/SAD_v1.zip")
 LEVELS = ("none", "concern", "high", "imminent")
@@ -76,10 +78,14 @@ def regression() -> Iterator[Example]:
             yield Example(row["text"], _level(row["level"], REGRESSION_CSV), row["language"], row["categories"])
 
 
+def dev_extra_files() -> list[Path]:
+    return sorted(DEV_EXTRA_TSV.parent.glob(DEV_EXTRA_GLOB))
+
+
 def dev_extra() -> Iterator[Example]:
-    """tests/triage/dev-extra.tsv, or nothing while it does not exist."""
-    if DEV_EXTRA_TSV.is_file():
-        yield from _read_tsv(DEV_EXTRA_TSV)
+    """tests/triage/dev-extra*.tsv (the development sets written from a brief), or nothing while there is none."""
+    for path in dev_extra_files():
+        yield from _read_tsv(path)
 
 
 def crisis_dev(part: Literal["dev", "holdout"]) -> Iterator[Example]:

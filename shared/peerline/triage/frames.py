@@ -316,6 +316,8 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
         modifiers.add("negated")
     if present & {"idiom"}:
         modifiers.add("idiom")
+    if "benign" in present:
+        modifiers.add("everyday_context")
     if "joke_strong" in present:
         modifiers.add("joking")
 

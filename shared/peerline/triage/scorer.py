@@ -309,9 +309,16 @@ def triage(
     return raise_by_model(result, text, model) if model is not None else result
 
 
+_MODEL_SILENCED = frozenset({"everyday_context", "idiom", "negated", "joking", "hyperbole"})
+
+
 def raise_by_model(result: TriageResult, text: str, model: TriageModel) -> TriageResult:
     """The rules' result, raised to ``high`` (or ``concern``) when the model's score clears its threshold."""
     if result.level.rank >= RiskLevel.HIGH.rank:
+        return result
+    if _MODEL_SILENCED & set(result.modifiers):
+        # The model sees words, not context: where the frames read a cooking class, a doctor's dose, an idiom or a
+        # denial, its score on the same words says nothing more.
         return result
     scores = model.scores(text)
     if scores.escalate >= model.escalate_threshold:
