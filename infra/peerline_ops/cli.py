@@ -323,10 +323,14 @@ def _triage(args: argparse.Namespace) -> int:
         print(f"peerline triage: {error}", file=sys.stderr)
         return _BAD_INPUT
     texts = args.texts or (line.rstrip("\r\n") for line in sys.stdin)
+    # --conversation: the texts are one texter's, in order; each is scored with the earlier ones' frame signals,
+    # as the engine does with a conversation.
+    context: list[str] = []
     for text in texts:
         if not text.strip():
             continue
-        result = triage(text, rules, frames=frames)
+        result = triage(text, rules, frames=frames, context=context if args.conversation else ())
+        context = list(dict.fromkeys([*context, *result.signals]))
         line: dict[str, Any] = result.model_dump(mode="json", exclude_none=True)
         if args.echo:
             line["text"] = text
@@ -368,6 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     scorer.add_argument("texts", nargs="*", help="texts to score (default: read stdin, one text per line)")
     scorer.add_argument("--echo", action="store_true", help="include the text in each JSON object")
+    scorer.add_argument(
+        "--conversation",
+        action="store_true",
+        help="the texts are one texter's, in order: frames combine across them as in a conversation",
+    )
     scorer.add_argument(
         "--rules",
         action="append",

@@ -77,3 +77,16 @@ def test_a_missing_rules_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.
     code = main(["triage", "--rules", str(tmp_path / "nowhere"), "hello"])
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_conversation_mode_combines_frames_across_texts(capsys: pytest.CaptureFixture[str]) -> None:
+    texts = ["i have my dads pills here", "tonight"]
+    # when: the same two texts, apart and as one texter's conversation
+    main(["triage", *texts])
+    apart = _lines(capsys.readouterr().out)
+    main(["triage", "--conversation", *texts])
+    together = _lines(capsys.readouterr().out)
+    # then
+    assert apart[1]["level"] == "none"
+    assert together[1]["level"] == "imminent"
+    assert "conversation" in together[1]["modifiers"]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,16 +48,9 @@ def model() -> TriageModel:
     return loaded
 
 
-def test_the_shipped_model_loads_quickly_and_is_at_most_2_mb(model: TriageModel) -> None:
-    # when
-    timings = []
-    for _ in range(5):
-        started = time.perf_counter()
-        load_model()
-        timings.append(time.perf_counter() - started)
-    # then
+def test_the_shipped_model_is_at_most_2_mb(model: TriageModel) -> None:
+    # Load time and time per text are benchmarks (make bench-triage), not timed tests.
     assert DEFAULT_PATH.stat().st_size <= 2 * 1024 * 1024
-    assert min(timings) < 0.010, f"loading took {min(timings) * 1000:.1f} ms"
     assert 0 < model.escalate_threshold <= 1 and 0 < model.flag_threshold <= 1
 
 
@@ -79,19 +70,6 @@ def test_a_clear_crisis_text_ranks_above_an_ordinary_one(model: TriageModel) -> 
     assert crisis.escalate > ordinary.escalate and crisis.flag > ordinary.flag
     assert model.floor(crisis) is RiskLevel.HIGH
     assert model.floor(ordinary) is RiskLevel.NONE
-
-
-def test_scoring_an_sms_takes_well_under_a_millisecond(model: TriageModel) -> None:
-    # given: SMS-length texts (≤ 160 characters)
-    texts = [text[:160] for text in TEXTS] * 25
-    # when
-    timings = []
-    for text in texts:
-        started = time.perf_counter()
-        model.scores(text)
-        timings.append(time.perf_counter() - started)
-    # then
-    assert statistics.median(timings) < 0.001, f"median {statistics.median(timings) * 1e6:.0f} µs per text"
 
 
 def test_features_are_words_pairs_and_padded_character_grams_of_the_normalised_text() -> None:
