@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from peerline.triage import RiskLevel, triage
-from peerline.triage.frames import FramesError, assess, find_hits, load_frames, tokens_of
+from peerline.triage.frames import Frame, FramesError, assess, find_hits, load_frames, tokens_of
 
 BOOK = load_frames()
 EXAMPLES = [(frame.id, frame.level, text, True) for frame in BOOK.frames for text in frame.positive] + [
@@ -133,3 +133,14 @@ def test_a_bad_frames_file_is_refused_with_its_name(tmp_path: Path, content: str
     path.write_text(content)
     with pytest.raises(FramesError, match=message):
         load_frames([path])
+
+
+@pytest.mark.parametrize("frame", BOOK.frames, ids=[frame.id for frame in BOOK.frames])
+def test_every_frame_has_a_spanish_example_that_fires_it(frame: Frame) -> None:
+    # Spanish parity: each frame's examples include a Spanish text that fires it through Spanish lexicon entries.
+    spanish = [
+        text
+        for text in frame.positive
+        if "es" in (result := triage(text, use_model=False)).languages and f"frame.{frame.id}" in result.rules
+    ]
+    assert spanish, f"{frame.id}: no Spanish positive example fires it"

@@ -348,7 +348,8 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
     if not best:
         return FrameResult(RiskLevel.NONE, [], [], sorted(modifiers), signals)
     ordered = sorted(best, key=lambda key: (-best[key].rank, key))
-    languages = {hit.language for slot in present & book.crisis_slots for hit in slots[slot]} - {"any"}
+    core = {slot for frame in book.frames for group in frame.all for slot in group}
+    languages = {hit.language for slot in present & core for hit in slots[slot]} - {"any"}
     return FrameResult(
         level=max(best.values(), key=lambda level: level.rank),
         categories=sorted(categories, key=lambda c: -categories[c]),
