@@ -248,11 +248,19 @@ def clause_ids(tokens: Sequence[str]) -> list[int]:
     return ids
 
 
-def _negated(book: FrameBook, tokens: Sequence[str], hit: Hit, clauses: Sequence[int], cancelled: set[int]) -> bool:
+def _negated(
+    book: FrameBook, tokens: Sequence[str], hit: Hit, clauses: Sequence[int], owned: dict[int, int]
+) -> bool:
+    """A negation word in the few words before ``hit``, in its clause, not owned by a phrase that ends before it.
+
+    ``owned`` maps a negation word's position to the end of the phrase it belongs to: "no puedo más" or "don't
+    plan on stopping" negate nothing after them; but "i don't want to die" still negates "want to die", which
+    starts inside it.
+    """
     for position in range(hit.start - 1, max(-1, hit.start - 1 - _NEGATION_REACH), -1):
         if clauses[position] != clauses[hit.start]:
             return False
-        if tokens[position] in book.negators and position not in cancelled:
+        if tokens[position] in book.negators and not (position in owned and owned[position] <= hit.start):
             return True
     return False
 
@@ -264,9 +272,11 @@ def _third_party_subject(book: FrameBook, tokens: Sequence[str], clauses: Sequen
             return False
         if tokens[position] in book.first_person:
             return False
-        if tokens[position] in book.third_person:
-            # "my dad's pills": a possessive right before the phrase names the owner, not the subject.
-            if position + 1 == start and position > 0 and tokens[position - 1] in _POSSESSIVES:
+        word = tokens[position]
+        if word in book.third_person:
+            # "my dad's pills" (normalised "my dads pills"): a possessive right before the phrase names the owner,
+            # not the subject; "my roommate took" names the subject.
+            if position + 1 == start and word.endswith("s") and word[:-1] in book.third_person:
                 continue
             return True
     return False
@@ -289,11 +299,21 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
     if masked:
         hits = [hit for hit in hits if hit.slot in masking or not masked.intersection(range(hit.start, hit.end))]
     # A negation word inside a pseudo-negation ("not sure", "no puedo más", "can't stop") negates nothing.
-    cancelled = {position for hit in hits if hit.slot == "not_negation" for position in range(hit.start, hit.end)}
+    owned: dict[int, int] = {}
+    pseudo: set[int] = set()
+    for hit in hits:
+        if hit.slot in _NOT_OWNING:
+            continue
+        for position in range(hit.start, hit.end):
+            if hit.slot == "not_negation":
+                pseudo.add(position)
+            elif tokens[position] in book.negators:
+                owned[position] = max(owned.get(position, -1), hit.end)
+    owned.update(dict.fromkeys(pseudo, -1))  # a pseudo-negation ("not sure", "no puedo más") negates nothing
     slots: dict[str, list[Hit]] = {}
     negated: set[str] = set()
     for hit in hits:
-        if hit.slot in book.crisis_slots and _negated(book, tokens, hit, clauses, cancelled - set(range(hit.start, hit.end))):
+        if hit.slot in book.crisis_slots and _negated(book, tokens, hit, clauses, owned):
             if hit.slot not in book.deniable_slots:
                 continue  # "no pills in the house": the means is absent, not denied
             # "not going to kill myself tonight": the intent is named, and denied — one level down, no more.
@@ -321,8 +341,8 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
     if "joke_strong" in present:
         modifiers.add("joking")
 
-    best: dict[str, RiskLevel] = {}
-    categories: dict[str, int] = {}
+    # Each frame that fired: its level, category and the modifiers that shaped it.
+    fired: dict[str, tuple[RiskLevel, str, set[str]]] = {}
     for with_context in (False, True):
         available = present | context_slots if with_context else present
         if with_context and not context_slots - present:
@@ -330,29 +350,31 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
         for frame in book.frames:
             if frame.all[0].isdisjoint(available):
                 continue  # neither a match nor a half-match without the frame's core slot
-            level = _frame_level(frame, available, third_party, negated, modifiers if not with_context else set())
-            if level is None:
+            shaped: set[str] = set()
+            level = _frame_level(frame, available, third_party, negated, shaped)
+            if level is None or level is RiskLevel.NONE:
+                continue
+            key = f"frame.{frame.id}"
+            if key in fired and fired[key][0].rank >= level.rank:
                 continue
             if with_context:
-                alone = best.get(f"frame.{frame.id}")
-                if alone is not None and alone.rank >= level.rank:
-                    continue
-                modifiers.add("conversation")
-            key = f"frame.{frame.id}"
-            if key not in best or level.rank > best[key].rank:
-                best[key] = level
-                if level is not RiskLevel.NONE:
-                    categories[frame.category] = max(categories.get(frame.category, 0), level.rank)
+                shaped.add("conversation")
+            fired[key] = (level, frame.category, shaped)
     signals = sorted(slot for slot in present - third_party if slot in book.remembered_slots)
-    best = {key: level for key, level in best.items() if level is not RiskLevel.NONE}
-    if not best:
+    if not fired:
         return FrameResult(RiskLevel.NONE, [], [], sorted(modifiers), signals)
-    ordered = sorted(best, key=lambda key: (-best[key].rank, key))
+    top = max((level for level, _, _ in fired.values()), key=lambda level: level.rank)
+    # The explanation is what set the level: the frames at the top level (half-matches below it add nothing).
+    kept = {key: entry for key, entry in fired.items() if entry[0] is top}
+    ordered = sorted(kept)
+    for _, _, shaped in kept.values():
+        modifiers |= shaped
+    categories = list(dict.fromkeys(category for _, category, _ in (kept[key] for key in ordered)))
     core = {slot for frame in book.frames for group in frame.all for slot in group}
     languages = {hit.language for slot in present & core for hit in slots[slot]} - {"any"}
     return FrameResult(
-        level=max(best.values(), key=lambda level: level.rank),
-        categories=sorted(categories, key=lambda c: -categories[c]),
+        level=top,
+        categories=categories,
         frames=ordered,
         modifiers=sorted(modifiers),
         signals=signals,
@@ -362,6 +384,8 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
 
 _POSSESSIVES = frozenset({"my", "mi", "mis", "his", "her", "their", "your", "su", "sus", "tu", "tus"})
 _DENIALS = frozenset({"deny", "deny_intent"})
+# Phrases whose negation words do negate what follows ("not going to", "no intention of").
+_NOT_OWNING = frozenset({"deny", "deny_intent", "idiom", "benign"})
 _TIMES = frozenset({"time_near", "time_secret"})
 _SUICIDE_FAMILY = frozenset({"suicide", "self_harm", "overdose_ingestion", "farewell", "attempt", "hopelessness"})
 
