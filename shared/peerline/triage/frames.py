@@ -43,6 +43,8 @@ _ELLIPSIS = re.compile(r"\.{2,}|…")
 _DIGIT_LETTER = re.compile(r"(?<=[0-9])(?=[a-z])|(?<=[a-z])(?=[0-9])")
 _CLAUSE_BREAK = frozenset({".", "!", "?", ";", "\n", "but", "pero", "though", "aunque", "however"})
 _NEGATION_REACH = 4  # words before a slot's phrase
+# A negation does not reach across these ("el patrón no me paga y me amenaza": the threat is not negated).
+_NEGATION_STOPS = frozenset({",", "and", "y", "e", "but", "pero", "so", "then", "because", "porque", "xq", "pq", "cause"})
 
 # Slots whose presence makes a half-matched frame worth a human look, and which the conversation remembers.
 _SPECIAL = frozenset({"#", "_", "..."})
@@ -258,7 +260,7 @@ def _negated(
     starts inside it.
     """
     for position in range(hit.start - 1, max(-1, hit.start - 1 - _NEGATION_REACH), -1):
-        if clauses[position] != clauses[hit.start]:
+        if clauses[position] != clauses[hit.start] or tokens[position] in _NEGATION_STOPS:
             return False
         if tokens[position] in book.negators and not (position in owned and owned[position] <= hit.start):
             return True
@@ -387,6 +389,10 @@ _DENIALS = frozenset({"deny", "deny_intent"})
 # Phrases whose negation words do negate what follows ("not going to", "no intention of").
 _NOT_OWNING = frozenset({"deny", "deny_intent", "idiom", "benign"})
 _TIMES = frozenset({"time_near", "time_secret"})
+_BEYOND_EVERYDAY = frozenset(
+    {"time_secret", "intent", "finality", "farewell", "farewell_act", "suicide_word", "hopeless", "attempt", "symptom",
+     "enough", "on_purpose", "passive_wish", "burden", "overdose_word"}
+)  # fmt: skip
 _SUICIDE_FAMILY = frozenset({"suicide", "self_harm", "overdose_ingestion", "farewell", "attempt", "hopelessness"})
 
 
@@ -419,9 +425,10 @@ def _frame_level(
     else:
         return None
     if frame.unless & present:
-        # An everyday context (a cooking class, a doctor's dose) switches off a frame — but never an acute frame
-        # matched in full: "my doctor gave me pills and i took all of them" is still an overdose.
-        if not frame.acute or half:
+        # An everyday context (a cooking class, a doctor's dose) switches off a frame — but not an acute frame matched
+        # in full ("my doctor gave me pills and i took all of them"), and not while the text says more than the
+        # everyday context explains (a secret time, a decision, a farewell, a symptom…).
+        if (not frame.acute or half) and not (present & _BEYOND_EVERYDAY) - matched_slots:
             return None
         modifiers.add("despite_context")
     crisis = bool(matched_slots)
