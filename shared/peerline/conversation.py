@@ -549,6 +549,8 @@ class ConversationEngine:
                 update={
                     # Anonymous session information: unlinked from the texter once closed.
                     "texter_id": "",
+                    # Triage's slot names served only while it was open.
+                    "risk_signals": [],
                     "offer_id": None,
                     "offer_expires_at": None,
                     "closed_at": now,

@@ -496,6 +496,7 @@ class Router:
             change.conversation = closed.model_copy(
                 update={
                     "texter_id": "",  # anonymous session information, unlinked from the texter
+                    "risk_signals": [],  # triage's slot names served only while it was open
                     "closed_at": now,
                     "close_reason": reason,
                     "outcome": outcome,

@@ -56,3 +56,20 @@ def test_triage_reports_when_the_context_completed_the_frame() -> None:
     assert alone.level is RiskLevel.NONE
     assert together.level is RiskLevel.IMMINENT
     assert "conversation" in together.modifiers
+
+
+def test_a_closed_conversation_keeps_no_frame_signals() -> None:
+    # given: a consenting texter whose texts left signals on the conversation
+    world = CrisisWorld(scorer=rules_and_frames)
+    world.text("i have my dads pills here")
+    world.text("yes")
+    conversation_id = world.texter().open_conversation_id
+    assert conversation_id is not None
+    assert world.conversation().risk_signals
+    # when: the texter stops (the conversation closes; with consent its metadata stays)
+    world.text("STOP")
+    # then
+    closed = world.repository.get_conversation(conversation_id)
+    assert closed is not None, "with consent, the closed conversation's metadata stays"
+    assert closed.closed_at is not None
+    assert closed.risk_signals == []
