@@ -74,11 +74,12 @@ negative = ["grandpa is in heaven"]
 def test_operator_folder_adds_a_rule_through_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # given
     text = "im going to see grandpa in heaven"
-    assert triage(text).level is RiskLevel.NONE
+    # (rules and frames only: the learned stage may well flag this euphemism on its own)
+    assert triage(text, use_model=False).level is RiskLevel.NONE
     (tmp_path / "local.toml").write_text(OPERATOR_RULE)
     monkeypatch.setenv(RULES_DIR_ENV, str(tmp_path))
     # when
-    result = triage(text)
+    result = triage(text, use_model=False)
     # then: the operator's rule fires, and the built-in rules are still there
     assert result.level is RiskLevel.HIGH
     assert result.rules == ["en.suicide.operator_test_phrase"]

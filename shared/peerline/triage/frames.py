@@ -332,6 +332,7 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
         # Someone else is the subject of a crisis slot: "third_party" is a slot of its own (a friend at risk).
         slots["third_party"] = []
     present = set(slots)
+    dated = _dated_slots(slots, clauses)
     context_slots = {signal for signal in context if signal in book.remembered_slots}
     modifiers: set[str] = set()
     if present & _DENIALS:
@@ -353,7 +354,7 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
             if frame.all[0].isdisjoint(available):
                 continue  # neither a match nor a half-match without the frame's core slot
             shaped: set[str] = set()
-            level = _frame_level(frame, available, third_party, negated, shaped)
+            level = _frame_level(frame, available, third_party, negated, shaped, dated)
             if level is None or level is RiskLevel.NONE:
                 continue
             key = f"frame.{frame.id}"
@@ -390,10 +391,35 @@ _DENIALS = frozenset({"deny", "deny_intent"})
 _NOT_OWNING = frozenset({"deny", "deny_intent", "idiom", "benign"})
 _TIMES = frozenset({"time_near", "time_secret"})
 _BEYOND_EVERYDAY = frozenset(
-    {"time_secret", "intent", "finality", "farewell", "farewell_act", "suicide_word", "hopeless", "attempt", "symptom",
-     "enough", "on_purpose", "passive_wish", "burden", "overdose_word"}
+    {"time_secret", "intent", "farewell", "farewell_act", "suicide_word", "hopeless", "attempt", "symptom", "enough",
+     "on_purpose", "passive_wish", "burden", "overdose_word"}
 )  # fmt: skip
 _SUICIDE_FAMILY = frozenset({"suicide", "self_harm", "overdose_ingestion", "farewell", "attempt", "hopelessness"})
+
+
+_PAST_REACH = 6  # words between a past marker ("years ago", "used to") and the phrase it dates
+
+
+def _dated_slots(slots: dict[str, list[Hit]], clauses: Sequence[int]) -> dict[str, str]:
+    """Crisis slots with a past marker close by in their clause: "past" (history) or "past_weeks" (recent weeks).
+
+    "i used to cut" and "tried once years ago" are dated; "thinking about killing myself and it doesnt scare me like
+    it used to" is not — the marker there dates the fear, far from the thought.
+    """
+    dated: dict[str, str] = {}
+    for kind in ("past_weeks", "past"):  # "past" wins where both apply
+        for marker in slots.get(kind, []):
+            for slot, hits in slots.items():
+                for hit in hits:
+                    if slot in _PAST_KINDS or clauses[hit.start] != clauses[marker.start]:
+                        continue
+                    gap = marker.start - hit.end if marker.start >= hit.end else hit.start - marker.end
+                    if gap <= _PAST_REACH:
+                        dated[slot] = kind
+    return dated
+
+
+_PAST_KINDS = frozenset({"past", "past_weeks"})
 
 
 def _separate(hits: Sequence[Hit]) -> list[Hit]:
@@ -406,7 +432,12 @@ def _separate(hits: Sequence[Hit]) -> list[Hit]:
 
 
 def _frame_level(
-    frame: Frame, present: set[str], third_party: set[str], negated: set[str], modifiers: set[str]
+    frame: Frame,
+    present: set[str],
+    third_party: set[str],
+    negated: set[str],
+    modifiers: set[str],
+    dated: dict[str, str] | None = None,
 ) -> RiskLevel | None:
     missing = [group for group in frame.all if not group & present]
     any_ok = not frame.any or bool(frame.any & present)
@@ -432,10 +463,11 @@ def _frame_level(
             return None
         modifiers.add("despite_context")
     crisis = bool(matched_slots)
-    if "past" in present:
+    dates = {dated[slot] for slot in matched_slots if slot in dated} if dated else set()
+    if "past" in dates:
         position = min(position, RiskLevel.CONCERN.rank)
         modifiers.add("past")
-    elif "past_weeks" in present:
+    elif "past_weeks" in dates:
         position = min(position, RiskLevel.HIGH.rank)
         modifiers.add("past_weeks")
     timed = bool(matched_slots & _TIMES)
