@@ -20,7 +20,7 @@ from peerline.triage.models import RiskLevel
 from peerline.triage.ruleset import BUILTIN_RULES_DIR, RuleSet
 
 BUNDLE_PATH = Path(__file__).with_name("builtin.json")
-FORMAT = 2
+FORMAT = 3
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +45,16 @@ def build() -> dict[str, Any]:
 
     book = load_frames([FRAMES_DIR])
     rules = load_rules([BUILTIN_RULES_DIR])
-    phrases = [Phrase(slot, tokens, "", language) for bucket in book.literal.values() for slot, tokens, language in bucket]
-    phrases += [phrase for bucket in book.exact.values() for phrase in bucket]
+    phrases = [phrase for bucket in book.exact.values() for phrase in bucket]
     phrases += [phrase for bucket in book.prefix.values() for _, phrase in bucket]
     phrases += book.numeric
     return {
         "format": FORMAT,
         "digest": source_digest(),
         "frames": {
+            # Literal phrases as the index itself (first word → [slot, words, language]); the few with wildcards
+            # as phrases to index at load.
+            "literal": book.literal,
             "phrases": [[phrase.slot, list(phrase.tokens), phrase.language] for phrase in phrases],
             "frames": [_frame_json(frame) for frame in book.frames],
             "crisis_slots": sorted(book.crisis_slots),
@@ -108,6 +110,7 @@ def _book(content: dict[str, Any]) -> FrameBook:
         first_person=frozenset(content["first_person"]),
         third_person=frozenset(content["third_person"]),
     )
+    book.literal = content["literal"]
     for slot, tokens, language in content["phrases"]:
         book.add(Phrase(slot, tuple(tokens), " ".join(tokens), language))
     book.frames = tuple(

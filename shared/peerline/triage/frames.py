@@ -94,7 +94,8 @@ class FrameBook:
     """Lexicons indexed by first word, and the frames."""
 
     # Literal phrases (no wildcard) by first word, matched by comparing a slice of the text's tokens.
-    literal: dict[str, list[tuple[str, tuple[str, ...], str]]] = field(default_factory=dict)
+    # Lists, not tuples, so that the bundle's JSON is the index as it is (no conversion at a cold start).
+    literal: dict[str, list[list[Any]]] = field(default_factory=dict)
     exact: dict[str, list[Phrase]] = field(default_factory=dict)
     prefix: dict[str, list[tuple[str, Phrase]]] = field(default_factory=dict)
     numeric: list[Phrase] = field(default_factory=list)
@@ -114,7 +115,7 @@ class FrameBook:
     def add(self, phrase: Phrase) -> None:
         head = phrase.tokens[0]
         if phrase.literal:
-            self.literal.setdefault(head, []).append((phrase.slot, phrase.tokens, phrase.language))
+            self.literal.setdefault(head, []).append([phrase.slot, list(phrase.tokens), phrase.language])
         elif head == "#":
             self.numeric.append(phrase)
         elif head.endswith("*"):
@@ -173,7 +174,7 @@ def _match_at(pattern: tuple[str, ...], tokens: Sequence[str], start: int) -> in
 
 def find_hits(book: FrameBook, tokens: Sequence[str]) -> list[Hit]:
     hits: list[Hit] = []
-    words = tuple(tokens)
+    words = list(tokens)
     for index, token in enumerate(words):
         for slot, phrase_tokens, language in book.literal.get(token, ()):
             end = index + len(phrase_tokens)
