@@ -20,7 +20,7 @@ from peerline.triage.models import RiskLevel
 from peerline.triage.ruleset import BUILTIN_RULES_DIR, RuleSet
 
 BUNDLE_PATH = Path(__file__).with_name("builtin.json")
-FORMAT = 3
+FORMAT = 4
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ def build() -> dict[str, Any]:
             "remembered_slots": sorted(book.remembered_slots),
             "deniable_slots": sorted(book.deniable_slots),
             "masking_slots": sorted(book.masking_slots),
+            "spelling": book.spelling,
+            "vocabulary": sorted(book.vocabulary),
             "negators": sorted(book.negators),
             "first_person": sorted(book.first_person),
             "third_person": sorted(book.third_person),
@@ -106,6 +108,8 @@ def _book(content: dict[str, Any]) -> FrameBook:
         remembered_slots=frozenset(content["remembered_slots"]),
         deniable_slots=frozenset(content["deniable_slots"]),
         masking_slots=frozenset(content["masking_slots"]),
+        spelling=content["spelling"],
+        vocabulary=frozenset(content["vocabulary"]),
         negators=frozenset(content["negators"]),
         first_person=frozenset(content["first_person"]),
         third_person=frozenset(content["third_person"]),

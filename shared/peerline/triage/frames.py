@@ -104,6 +104,9 @@ class FrameBook:
     # Crisis slots plus those that complete a frame in a later text ("tonight"): what the conversation remembers.
     remembered_slots: frozenset[str] = frozenset()
     masking_slots: frozenset[str] = frozenset({"idiom"})
+    # Texting spellings and the words every lexicon phrase uses (for the dropped-g rule).
+    spelling: dict[str, list[str]] = field(default_factory=dict)
+    vocabulary: frozenset[str] = frozenset()
     # Slots whose negation is a denial (lowers one level), not an absence (drops the slot).
     deniable_slots: frozenset[str] = frozenset()
     negators: frozenset[str] = frozenset()
@@ -131,6 +134,21 @@ class FrameBook:
                 yield phrase
         if token[:1].isdigit():
             yield from self.numeric
+
+
+def respell(book: FrameBook, tokens: list[str]) -> list[str]:
+    """Texting spellings read as the lexicons spell them: the ``[spelling]`` table ("pils" → "pills", "kiero" →
+    "quiero", "b4" → "before"), and a dropped g ("cuttin" → "cutting") where the lexicons know the word with it."""
+    out: list[str] = []
+    for token in tokens:
+        spelled = book.spelling.get(token)
+        if spelled is not None:
+            out.extend(spelled)
+        elif len(token) >= 5 and token.endswith("in") and token + "g" in book.vocabulary:
+            out.append(token + "g")
+        else:
+            out.append(token)
+    return out
 
 
 def tokens_of(text: str, *, normalised: bool = False) -> list[str]:
@@ -290,7 +308,7 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
 
     ``normalised``: ``text`` is already normalised (and idioms masked by the phrase rules).
     """
-    tokens = tokens_of(text, normalised=normalised)
+    tokens = respell(book, tokens_of(text, normalised=normalised))
     if not tokens and not context:
         return _NO_FRAMES
     clauses = clause_ids(tokens)
@@ -532,7 +550,7 @@ def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
                 document = tomllib.loads(path.read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError) as error:
                 raise FramesError(f"{path}: {error}") from error
-            unknown = set(document) - {"settings", "lexicon", "frame", "macros", "rule", "idiom", "cue"}
+            unknown = set(document) - {"settings", "spelling", "lexicon", "frame", "macros", "rule", "idiom", "cue"}
             if unknown:
                 raise FramesError(f"{path}: unknown tables {sorted(unknown)} (frames files hold settings, lexicon, frame)")
             settings = document.get("settings", {})
@@ -540,6 +558,8 @@ def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
             remembered.update(settings.get("context_slots", []))
             book.deniable_slots = book.deniable_slots | frozenset(settings.get("deniable_slots", []))
             book.masking_slots = book.masking_slots | frozenset(settings.get("masking_slots", []))
+            for written, meant in (document.get("spelling") or {}).items():
+                book.spelling[normalize(written)] = normalize(str(meant)).split()
             book.negators = book.negators | frozenset(settings.get("negators", []))
             book.first_person = book.first_person | frozenset(settings.get("first_person", []))
             book.third_person = book.third_person | frozenset(settings.get("third_person", []))
@@ -552,6 +572,7 @@ def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
             for raw in document.get("frame", []):
                 frames.append(_frame(raw, path))
     book.frames = tuple(frames)
+    book.vocabulary = frozenset(word for bucket in book.literal.values() for _, words, _ in bucket for word in words)
     book.crisis_slots = frozenset(crisis)
     book.remembered_slots = frozenset(crisis | remembered)
     return book

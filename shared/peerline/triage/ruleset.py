@@ -118,10 +118,10 @@ def load_rules(paths: Sequence[Path | str] | None = None) -> RuleSet:
     third_reflexive: set[str] = set()
     for path, document in documents:
         # A folder may mix phrase rules with frames tables (lexicon, frame, settings: see frames.py).
-        unknown = set(document) - {"macros", "rule", "idiom", "cue", "lexicon", "frame", "settings"}
+        unknown = set(document) - {"macros", "rule", "idiom", "cue", "lexicon", "frame", "settings", "spelling"}
         if unknown:
             raise TriageRulesError(
-                f"{path}: unknown tables {sorted(unknown)} (expected macros, rule, idiom, cue, lexicon, frame, settings)"
+                f"{path}: unknown tables {sorted(unknown)} (expected macros, rule, idiom, cue, lexicon, frame, settings, spelling)"
             )
         for raw in document.get("rule", []):
             spec = validate(RuleSpec, raw, path)
