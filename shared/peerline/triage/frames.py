@@ -416,6 +416,7 @@ _BEYOND_EVERYDAY = frozenset(
 _SUICIDE_FAMILY = frozenset({"suicide", "self_harm", "overdose_ingestion", "farewell", "attempt", "hopelessness"})
 
 
+_NOT_CRISIS = frozenset({"time_near", "hold", "position", "recent", "have", "quantity_large"})
 _PAST_REACH = 6  # words between a past marker ("years ago", "used to") and the phrase it dates
 
 
@@ -489,6 +490,9 @@ def _frame_level(
     elif "past_weeks" in dates:
         position = min(position, RiskLevel.HIGH.rank)
         modifiers.add("past_weeks")
+    if "media" in present and matched_slots and matched_slots <= third_party | _NOT_CRISIS:
+        # A news story, a film, a book: someone else's crisis, told about — not the texter's, not now.
+        return None
     timed = bool(matched_slots & _TIMES)
     if timed:
         modifiers.add("timeframe")
