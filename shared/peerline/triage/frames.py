@@ -286,6 +286,17 @@ def _negated(
     return False
 
 
+def _about_someone_else(book: FrameBook, tokens: Sequence[str], clauses: Sequence[int], hit: Hit) -> bool:
+    """The phrase is about someone else: no "me" in it ("tired of me" is about the texter) and another person is
+    the subject before it."""
+    if any(word in _SELF_OBJECTS for word in tokens[hit.start : hit.end]):
+        return False
+    return _third_party_subject(book, tokens, clauses, hit.start)
+
+
+_SELF_OBJECTS = frozenset({"me", "myself", "my", "mi", "conmigo"})
+
+
 def _third_party_subject(book: FrameBook, tokens: Sequence[str], clauses: Sequence[int], start: int) -> bool:
     """The nearest person named before ``start`` in its clause is someone else (no "i" in between)."""
     for position in range(start - 1, -1, -1):
@@ -345,7 +356,9 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
         if len(_separate(slot_hits)) >= 2:
             slots[f"{slot}*2"] = slot_hits
     third_party = {
-        slot for slot, slot_hits in slots.items() if all(_third_party_subject(book, tokens, clauses, h.start) for h in slot_hits)
+        slot
+        for slot, slot_hits in slots.items()
+        if all(_about_someone_else(book, tokens, clauses, hit) for hit in slot_hits)
     }
     if third_party & book.crisis_slots:
         # Someone else is the subject of a crisis slot: "third_party" is a slot of its own (a friend at risk).
