@@ -1,29 +1,29 @@
-"""Frames: situations, not phrases.
+"""Frames: situations, not phrases (format and examples: ``frames/README.md``).
 
 A text is read as slots — who (self, another person), intent, method, means, place, time, state — each filled
-from a lexicon (``frames/lexicon.toml``: words and short phrases, English and Spanish). A frame
-(``frames/frames.toml``) names the slots a situation needs ("means" + "in hand" → imminent; "took" + a substance +
-"now dizzy" → imminent). A new drug name, place or time phrase added to a lexicon is caught in every frame that
+from a lexicon (``frames/10_lexicon.toml``: words and short phrases, English and Spanish). A frame
+(``frames/20_frames.toml``) names the slots a situation needs ("means" + "in hand" → imminent; "took" + a substance +
+"now dizzy" → imminent). A new drug name, place or time phrase added to a lexicon is caught by every frame that
 uses its slot, without a new rule.
 
-Matching is on tokens, not regular expressions, so loading is a few dictionary inserts (fast cold start) and a
-text costs one pass over its words.
+Matching is on tokens, not regular expressions: loading is dictionary work (a cold start reads it pre-built from
+``builtin.json``), and a text costs one pass over its words. Texting spellings are read first (``05_spelling.toml``,
+and a dropped g where the lexicons know the word).
 
-Phrase syntax in a lexicon: words separated by spaces; ``word*`` matches any word starting with ``word``; ``#``
-any number; ``_`` any one word; ``...`` up to three words.
+What shapes a frame's level:
+- masking slots (idioms, "died by suicide", "not a joke", harmless drugs…) hide the words they cover;
+- a negated phrase is an absence ("no pills in the house": dropped) or, for deniable slots, a denial ("not going to
+  kill myself tonight": one level down); a denial of intent ("no intention of…") lowers one level and is concern on
+  its own; a negation word inside an earlier phrase ("can't go on", "no puedo más") negates nothing;
+- laughter lowers a non-acute frame by one ("jk" by two); a past marker near the phrase caps it ("used to": concern,
+  "weeks ago": high); a third person as the subject caps a self-directed frame at high unless it is acute or timed;
+- an everyday context (a cooking class, a doctor, a trip) switches off the frames that list it in ``unless`` — never an
+  acute frame matched in full, and not while the text says more than the context explains; a story about someone
+  else (news, a film) is not a crisis;
+- once a crisis slot matched, a frame of level high or of the suicide family never ends below concern.
 
-What lowers a frame, at the frame level:
-- negation of the slot ("no pills in the house", "i don't have a gun") drops that slot;
-- a denial ("no intention of", "i would never", "i'm safe") lowers the frame's level by one, never below ``concern``
-  when a crisis slot is present; pseudo-negations ("can't go on", "no puedo más") are slots of their own, not
-  negations;
-- laughter or a joke marker lowers a non-acute frame by one ("jk", "just kidding": by two), never below ``concern``;
-- a benign context (cooking class, a gun range, a doctor's dose) switches off frames that name it in ``unless``;
-- past history ("years ago", "used to") caps a frame at ``concern``;
-- a third person as the subject caps self-directed frames at ``high`` unless the frame is acute.
-
-A frame that is one group short of matching ("the frames half-match") is at least ``concern``, if what matched
-includes a crisis slot: uncertain means a human looks.
+A frame one group short of matching, its core present ("the frames half-match"), is ``half`` (concern): uncertain
+means a human looks.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ _NEGATION_REACH = 4  # words before a slot's phrase
 # A negation does not reach across these ("el patrón no me paga y me amenaza": the threat is not negated).
 _NEGATION_STOPS = frozenset({",", "and", "y", "e", "but", "pero", "so", "then", "because", "porque", "xq", "pq", "cause"})
 
-# Slots whose presence makes a half-matched frame worth a human look, and which the conversation remembers.
+# Phrase tokens that are not words: a number, any one word, a gap of up to three words.
 _SPECIAL = frozenset({"#", "_", "..."})
 
 
@@ -123,6 +123,8 @@ class FrameBook:
             self.numeric.append(phrase)
         elif head.endswith("*"):
             stem = head[:-1]
+            if len(stem) < 3:
+                raise FramesError(f"lexicon {phrase.slot}: a prefix needs 3 letters or more: {phrase.text!r}")
             self.prefix.setdefault(stem[:3], []).append((stem, phrase))
         else:
             self.exact.setdefault(head, []).append(phrase)
