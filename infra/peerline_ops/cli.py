@@ -322,6 +322,8 @@ def _triage(args: argparse.Namespace) -> int:
     except (TriageRulesError, FramesError) as error:
         print(f"peerline triage: {error}", file=sys.stderr)
         return _BAD_INPUT
+    if args.check:
+        return _check_triage_examples(rules, frames)
     texts = args.texts or (line.rstrip("\r\n") for line in sys.stdin)
     # --conversation: the texts are one texter's, in order; each is scored with the earlier ones' frame signals,
     # as the engine does with a conversation.
@@ -336,6 +338,39 @@ def _triage(args: argparse.Namespace) -> int:
             line["text"] = text
         print(json.dumps(line, ensure_ascii=False), flush=True)
     return 0
+
+
+def _check_triage_examples(rules: Any, frames: Any) -> int:
+    """Run every frame's own examples (and every phrase rule's): 0 when all hold, 1 naming each that does not."""
+    from peerline.triage import triage
+
+    failures = []
+    checked = 0
+    for frame in frames.frames:
+        key = f"frame.{frame.id}"
+        for text in frame.positive:
+            checked += 1
+            result = triage(text, rules, frames=frames, use_model=False)
+            if key not in result.rules or result.level.rank < frame.level.rank:
+                failures.append(f"{key}: should reach {frame.level.value} on {text!r}, scored {result.level.value}")
+        for text in frame.negative:
+            checked += 1
+            result = triage(text, rules, frames=frames, use_model=False)
+            if key in result.rules and result.level.rank >= frame.level.rank:
+                failures.append(f"{key}: should not reach {frame.level.value} on {text!r}")
+    for rule in rules.rules:
+        for text in rule.spec.positive:
+            checked += 1
+            if rule.id not in triage(text, rules, frames=frames, use_model=False).rules:
+                failures.append(f"{rule.id}: should fire on {text!r}")
+        for text in rule.spec.negative:
+            checked += 1
+            if rule.id in triage(text, rules, frames=frames, use_model=False).rules:
+                failures.append(f"{rule.id}: should not fire on {text!r}")
+    for failure in failures:
+        print(failure)
+    print(f"{checked} examples checked, {len(failures)} failed", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -367,11 +402,18 @@ def main(argv: list[str] | None = None) -> int:
         "triage",
         help="score texts with the crisis triage rules: one JSON object per text",
         description="Score texts (the arguments, or stdin one per line) and print one JSON object per line: "
-        "level, categories, rules, modifiers, languages. The text is not printed unless --echo is given. "
-        "Rules: the built-in folder, plus $PEERLINE_TRIAGE_RULES_DIR, plus every --rules given.",
+        "level, categories, rules (the frames and phrase rules that set the level), modifiers, languages, signals "
+        "(the frame slots the text filled — what a conversation remembers) and, when the learned stage raised the "
+        "level, model (its score). The text is not printed unless --echo is given. "
+        "Frames and rules: the built-in ones, plus $PEERLINE_TRIAGE_RULES_DIR's, plus every --rules given.",
     )
     scorer.add_argument("texts", nargs="*", help="texts to score (default: read stdin, one text per line)")
     scorer.add_argument("--echo", action="store_true", help="include the text in each JSON object")
+    scorer.add_argument(
+        "--check",
+        action="store_true",
+        help="run every frame's and phrase rule's own examples (with --rules: yours too); exit 1 if one fails",
+    )
     scorer.add_argument(
         "--conversation",
         action="store_true",

@@ -90,3 +90,26 @@ def test_conversation_mode_combines_frames_across_texts(capsys: pytest.CaptureFi
     assert apart[1]["level"] == "none"
     assert together[1]["level"] == "imminent"
     assert "conversation" in together[1]["modifiers"]
+
+
+def test_check_runs_every_frame_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["triage", "--check"]) == 0
+    assert "0 failed" in capsys.readouterr().err
+
+
+def test_check_names_an_operator_example_that_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "mine.toml").write_text(
+        '[lexicon.sugar_fast]\nen = ["stopped eating sugar"]\n\n'
+        '[[frame]]\nid = "mine.fasting"\nlevel = "concern"\ncategory = "other"\nall = ["sugar_fast"]\n'
+        'negative = ["i stopped eating sugar for lent"]\n'
+    )
+    assert main(["triage", "--rules", str(tmp_path), "--check"]) == 1
+    assert "frame.mine.fasting: should not reach concern" in capsys.readouterr().out
+
+
+def test_a_frame_naming_a_slot_no_lexicon_fills_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "typo.toml").write_text(
+        '[[frame]]\nid = "mine.typo"\nlevel = "high"\ncategory = "other"\nall = ["substanse"]\n'
+    )
+    assert main(["triage", "--rules", str(tmp_path), "hello"]) == 2
+    assert "substanse" in capsys.readouterr().err

@@ -592,9 +592,33 @@ def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
                 frames.append(_frame(raw, path))
     book.frames = tuple(frames)
     book.vocabulary = frozenset(word for bucket in book.literal.values() for _, words, _ in bucket for word in words)
+    _check_slots(book)
     book.crisis_slots = frozenset(crisis)
     book.remembered_slots = frozenset(crisis | remembered)
     return book
+
+
+# Slots filled by code, not by a lexicon.
+COMPUTED_SLOTS = frozenset({"quantity_large", "dose_mg", "third_party"})
+
+
+def filled_slots(book: FrameBook) -> set[str]:
+    """Every slot some lexicon fills, and those filled by code."""
+    filled = {slot for bucket in book.literal.values() for slot, _, _ in bucket}
+    filled |= {phrase.slot for bucket in book.exact.values() for phrase in bucket}
+    filled |= {phrase.slot for bucket in book.prefix.values() for _, phrase in bucket}
+    filled |= {phrase.slot for phrase in book.numeric}
+    return filled | COMPUTED_SLOTS
+
+
+def _check_slots(book: FrameBook) -> None:
+    """A frame naming a slot no lexicon fills is a typo ("substanse"): refuse it rather than never match."""
+    filled = filled_slots(book)
+    for frame in book.frames:
+        named = {slot for group in frame.all for slot in group} | frame.any | frame.unless
+        unknown = sorted(slot for slot in named if slot.removesuffix("*2") not in filled)
+        if unknown:
+            raise FramesError(f"frame {frame.id}: no lexicon fills the slot(s) {unknown}")
 
 
 def _groups(value: Any, path: Path, frame_id: str) -> tuple[frozenset[str], ...]:
