@@ -1,12 +1,14 @@
-"""The crisis triage scorer: rules matched on normalised text, then adjusted by modifiers (see CRISIS.md).
+"""The crisis triage scorer (see CRISIS.md): one text, in this order —
 
-Per rule match, in this order:
-1. past: old history ("used to", "years ago") → at most ``concern``; weeks ago → at most ``high``;
-2. escalation: a rule's ``escalate_on`` modifiers (near timeframe, plan, recent past) raise it to ``imminent``;
-3. third party: at most ``high``, unless the rule is acute (ingestion, attempt, method, farewell) or it escalated;
-4. negation, else hyperbole (hyperbole never lowers an acute rule): one level down, no more;
-5. floor: a suicide-family phrase (suicide, self-harm, ingestion, farewell) never ends below ``concern``.
-The text's level is the highest over all matches.
+1. normalise, and mask idioms ("this homework is killing me": ``rules/idioms.toml``);
+2. frames (``frames.py``): slots from lexicons, situations from frames, with the texter's recent signals as context;
+3. phrase rules, if an operator added any (``[[rule]]`` tables in ``$PEERLINE_TRIAGE_RULES_DIR``), each match
+   adjusted by its modifiers:
+   past history → at most ``concern`` (weeks ago → at most ``high``); a rule's ``escalate_on`` modifiers raise it to
+   ``imminent``; a third party → at most ``high`` unless acute or escalated; negation, else hyperbole, one level down
+   (hyperbole never lowers an acute rule); a suicide-family phrase never ends below ``concern``;
+4. the learned stage (``model.py``) may raise the result to ``high`` or ``concern``, never lower it.
+The level is the highest of frames and phrase rules (a denial or joke read by the frames lowers a phrase match too).
 """
 
 from __future__ import annotations
