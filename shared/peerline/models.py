@@ -197,8 +197,8 @@ class ConversationRecord(BaseModel):
     # Crisis triage: the highest level of the texter's recent messages, its categories, the open escalation,
     # and what the volunteer is prompted to do about it (never the texter's words).
     risk_level: str = "none"
-    # Triage's frame signals from the texter's recent texts ("means", "time_near"…): names, never words; they go
-    # with the conversation (bodies and all) when it closes.
+    # Triage's frame signals from the texter's recent texts ("means", "time_near"…): names, never words; cleared
+    # when the conversation closes.
     risk_signals: list[str] = Field(default_factory=list)
     risk_categories: list[str] = Field(default_factory=list)
     escalation_id: str | None = None

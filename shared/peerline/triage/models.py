@@ -55,7 +55,7 @@ class TriageResult(BaseModel):
     rules: list[str]
     modifiers: list[str]
     languages: list[str]
-    # Frame signals this text carried ("means_in_hand", "time_near", …): names only, never words. The engine keeps
+    # Frame slots this text filled ("means", "hold", "time_near", …): names only, never words. The engine keeps
     # them on the conversation and passes them back as ``context`` so frames combine across texts.
     signals: list[str] = []
     # The learned second stage's score, present only when it raised the level above the rules'.
