@@ -28,6 +28,7 @@ means a human looks.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -114,6 +115,11 @@ class FrameBook:
     first_person: frozenset[str] = frozenset()
     large_count: int = 5
     large_mg: int = 2000
+
+    @functools.cached_property
+    def core_slots(self) -> frozenset[str]:
+        """The slots some frame requires (a text's languages are those of its phrases in these slots)."""
+        return frozenset(slot for frame in self.frames for group in frame.all for slot in group)
 
     def add(self, phrase: Phrase) -> None:
         head = phrase.tokens[0]
@@ -407,8 +413,7 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
     for _, _, shaped in kept.values():
         modifiers |= shaped
     categories = list(dict.fromkeys(category for _, category, _ in (kept[key] for key in ordered)))
-    core = {slot for frame in book.frames for group in frame.all for slot in group}
-    languages = {hit.language for slot in present & core for hit in slots[slot]} - {"any"}
+    languages = {hit.language for slot in present & book.core_slots for hit in slots[slot]} - {"any"}
     return FrameResult(
         level=top,
         categories=categories,
@@ -419,7 +424,6 @@ def assess(book: FrameBook, text: str, context: Iterable[str] = (), *, normalise
     )
 
 
-_POSSESSIVES = frozenset({"my", "mi", "mis", "his", "her", "their", "your", "su", "sus", "tu", "tus"})
 _DENIALS = frozenset({"deny", "deny_intent"})
 # Phrases whose negation words do negate what follows ("not going to", "no intention of").
 _NOT_OWNING = frozenset({"deny", "deny_intent", "idiom", "benign"})
@@ -472,7 +476,7 @@ def _frame_level(
     third_party: set[str],
     negated: set[str],
     modifiers: set[str],
-    dated: dict[str, str] | None = None,
+    dated: dict[str, str],
 ) -> RiskLevel | None:
     missing = [group for group in frame.all if not group & present]
     any_ok = not frame.any or bool(frame.any & present)
@@ -498,7 +502,7 @@ def _frame_level(
             return None
         modifiers.add("despite_context")
     crisis = bool(matched_slots)
-    dates = {dated[slot] for slot in matched_slots if slot in dated} if dated else set()
+    dates = {dated[slot] for slot in matched_slots if slot in dated}
     if "past" in dates:
         position = min(position, RiskLevel.CONCERN.rank)
         modifiers.add("past")
