@@ -123,16 +123,7 @@ def _timing(times: list[float]) -> dict[str, Any]:
 
 def frozen_sets() -> dict[str, list[data.Example]]:
     """The frozen test sets, read here only (tools/train_triage.py never loads them)."""
-    sets = {}
-    for path in sorted(FROZEN_DIR.glob("set-*.tsv")):
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            sets[path.stem] = [
-                data.Example(row["text"], row["level"], row["language"], row["category"])
-                for row in reader
-                if row["text"]
-            ]
-    return sets
+    return {path.stem: list(data.read_tsv(path)) for path in sorted(FROZEN_DIR.glob("set-*.tsv"))}
 
 
 def caught(expected: str, level: RiskLevel) -> bool:

@@ -85,7 +85,7 @@ def dev_extra_files() -> list[Path]:
 def dev_extra() -> Iterator[Example]:
     """tests/triage/dev-extra*.tsv (the development sets written from a brief), or nothing while there is none."""
     for path in dev_extra_files():
-        yield from _read_tsv(path)
+        yield from read_tsv(path)
 
 
 def crisis_dev(part: Literal["dev", "holdout"]) -> Iterator[Example]:
@@ -93,7 +93,7 @@ def crisis_dev(part: Literal["dev", "holdout"]) -> Iterator[Example]:
     if part not in ("dev", "holdout"):
         raise ValueError(f"part must be 'dev' or 'holdout', not {part!r}")
     want_holdout = part == "holdout"
-    for example in _read_tsv(shared_path(CRISIS_DEV_TSV)):
+    for example in read_tsv(shared_path(CRISIS_DEV_TSV)):
         if is_crisis_holdout(example.text) == want_holdout:
             yield example
 
@@ -108,7 +108,8 @@ def sad(part: Literal["train", "holdout"]) -> Iterator[Example]:
             yield Example(sentence, "none", "en", "sad")
 
 
-def _read_tsv(path: Path) -> Iterator[Example]:
+def read_tsv(path: Path) -> Iterator[Example]:
+    """A labelled TSV (header ``level, language, category, text``; tabs, no quoting), checked as it is read."""
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         missing = {"level", "language", "category", "text"} - set(reader.fieldnames or ())

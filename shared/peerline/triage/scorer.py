@@ -323,12 +323,10 @@ def raise_by_model(result: TriageResult, text: str, model: TriageModel) -> Triag
         # denial, its score on the same words says nothing more.
         return result
     scores = model.scores(text)
-    if scores.escalate >= model.escalate_threshold:
-        level, score_ = RiskLevel.HIGH, scores.escalate
-    elif result.level is RiskLevel.NONE and scores.flag >= model.flag_threshold:
-        level, score_ = RiskLevel.CONCERN, scores.flag
-    else:
+    level = model.floor(scores)
+    if level.rank <= result.level.rank:
         return result
+    score_ = scores.escalate if level is RiskLevel.HIGH else scores.flag
     return result.model_copy(
         update={"level": level, "model": round(score_, 3), "modifiers": sorted({*result.modifiers, "model"})}
     )
