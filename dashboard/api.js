@@ -82,6 +82,11 @@ export class Api {
     return this.request("POST", `/volunteer/conversations/${encodeURIComponent(id)}/close`, { outcome, tags });
   }
   escalate(id) { return this.request("POST", `/volunteer/conversations/${encodeURIComponent(id)}/escalate`); }
+  updateSettings(settings) { return this.request("PUT", "/volunteer/me/settings", settings); }
+  transferCandidates(id) {
+    return this.request("GET", `/volunteer/conversations/${encodeURIComponent(id)}/transfer-candidates`);
+  }
+  assign(id, to) { return this.request("POST", `/volunteer/conversations/${encodeURIComponent(id)}/assign`, { to }); }
   line() { return this.request("GET", "/volunteer/line"); }
   library() { return this.request("GET", "/volunteer/library"); }
   updateLibrary(library) { return this.request("PUT", "/volunteer/library", library); }

@@ -8,11 +8,11 @@ import { loadConfig } from "./config.js";
 import { CognitoAuth } from "./auth.js";
 import { Api, SessionLost } from "./api.js";
 import { LiveChannel } from "./live.js";
-import { ConversationView, levelBadge } from "./conversation.js";
+import { ConversationView, levelBadge, riskText } from "./conversation.js";
 import { LineView } from "./supervisor.js";
 import { LibraryEditor } from "./library.js";
 import { drafts } from "./drafts.js";
-import { h, fill, clear } from "./dom.js";
+import { h, fill, clear, duration, secondsSince } from "./dom.js";
 
 const POLL_CONVERSATIONS_MS = 4000; // the fallback for offers even while the socket is up
 const POLL_MESSAGES_MS = 3000; // only while the socket is down (or there is none)
@@ -38,7 +38,54 @@ const state = {
   localChange: 0,
   refreshing: null,
   pendingChallenge: null,
+  closedAliases: new Set(),
+  offerCount: 0,
 };
+
+/** close_reason in words: why a conversation ended without this page closing it. */
+const CLOSE_REASONS = {
+  opted_out: "the texter texted STOP",
+  stop: "the texter texted STOP",
+  inactivity: "nobody texted for a long while (closed for inactivity)",
+  wrap_up: "it was closed with a wrap-up (perhaps by you in another tab or window)",
+  transfer: "it was transferred",
+};
+
+function reasonText(reason) {
+  if (!reason) return "it ended or moved on elsewhere";
+  return CLOSE_REASONS[reason] || String(reason).replace(/_/g, " ");
+}
+
+/**
+ * A conversation that went away without this page doing it: which texter, why, and the draft that was not sent
+ * (kept visible and copyable until the volunteer dismisses the notice).
+ */
+function closedNotice(alias, reason, draft) {
+  state.closedAliases.add(alias);
+  const item = h("div", { class: "closed-notice", dataset: { alias } });
+  const lines = [h("p", {}, h("strong", {}, `Conversation with ${alias} closed`), `: ${reasonText(reason)}.`)];
+  if (draft && draft.trim()) {
+    const id = `unsent-${Math.random().toString(36).slice(2, 9)}`;
+    const box = h("textarea", { id, readonly: true, rows: "3", class: "unsent" });
+    box.value = draft;
+    const copied = h("span", { role: "status", class: "muted" });
+    lines.push(
+      h("p", {}, "Your unsent reply was ", h("strong", {}, "not sent"), ". Its text is kept here to copy:"),
+      h("label", { for: id, class: "sr-only" }, `Unsent reply to ${alias}`), box,
+      h("button", { type: "button", onclick: async () => {
+        box.select();
+        try {
+          await navigator.clipboard.writeText(draft);
+          copied.textContent = "Copied.";
+        } catch {
+          copied.textContent = "Selected: press Ctrl+C (⌘C) to copy.";
+        }
+      } }, `Copy unsent reply to ${alias}`), " ", copied);
+  }
+  lines.push(h("button", { type: "button", onclick: () => item.remove() }, `Dismiss notice about ${alias}`));
+  el.closedNotices.append(item);
+  for (const line of lines) item.append(line);
+}
 
 const el = {};
 
@@ -48,7 +95,8 @@ async function boot() {
     "signin-username", "signin-password", "app", "who-name", "who-roles", "connection", "sound",
     "signout", "app-error", "notices", "offer", "take-next", "take-next-bar", "take-next-status", "tabs", "panels",
     "no-conversations", "supervisor", "line", "line-body", "manage-library", "manage-library-body", "reveal-dialog",
-    "reveal-body"]) {
+    "reveal-body", "closed-notices", "crisis-offers", "crisis-offers-hint", "favicon", "supervisor-tabs",
+    "sup-tab-line", "sup-tab-library"]) {
     el[id.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = document.getElementById(id);
   }
   try {
@@ -89,6 +137,8 @@ function showError(error) {
 }
 
 function notice(text) {
+  // A closure already told (with its reason and any unsent draft) is not told again by the line's own notice.
+  if ([...state.closedAliases].some((alias) => text.includes(alias))) return;
   el.notices.append(h("p", {}, text));
   while (el.notices.childElementCount > 3) el.notices.firstElementChild.remove();
   setTimeout(() => { if (el.notices.firstElementChild) el.notices.firstElementChild.remove(); }, 15000);
@@ -220,6 +270,31 @@ function wireHeader() {
     if (el.sound.checked) beep(true);
   });
   el.takeNext.addEventListener("click", takeNext);
+  el.crisisOffers.addEventListener("change", async () => {
+    const wanted = el.crisisOffers.checked;
+    el.crisisOffers.disabled = true;
+    try {
+      state.me = await guard(state.api.updateSettings({ offers_during_crisis: wanted }));
+      renderMe();
+    } catch (error) {
+      el.crisisOffers.checked = !wanted;
+      showError(error.status === 404 ? new Error("This line can't change that setting yet.") : error);
+    } finally {
+      el.crisisOffers.disabled = false;
+    }
+  });
+  for (const tab of [el.supTabLine, el.supTabLibrary]) {
+    tab.addEventListener("click", () => selectSupervisorTab(tab));
+    tab.addEventListener("keydown", (event) => {
+      if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) {
+        event.preventDefault();
+        const other = tab === el.supTabLine ? el.supTabLibrary : el.supTabLine;
+        const target = event.key === "Home" ? el.supTabLine : event.key === "End" ? el.supTabLibrary : other;
+        selectSupervisorTab(target);
+        target.focus();
+      }
+    });
+  }
   el.tabs.addEventListener("keydown", onTabKey);
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && state.me) {
@@ -235,7 +310,38 @@ function renderMe() {
   el.whoName.textContent = me.display_name;
   el.whoRoles.textContent = me.roles.includes("supervisor") ? "(supervisor)" : "";
   for (const radio of document.querySelectorAll('input[name="availability"]')) radio.checked = radio.value === me.status;
-  document.title = `Peerline — ${me.display_name} (${me.status})`;
+  el.crisisOffers.checked = Boolean(me.offers_during_crisis);
+  el.crisisOffersHint.textContent = me.holding_crisis && !me.offers_during_crisis
+    ? "You hold a crisis conversation: new offers are paused until it ends." : "";
+  updateTitle();
+  updateEmpty();
+}
+
+/** "(1) offer · Texter Blue Heron — Peerline" while an offer waits (with a marked favicon), else who and status. */
+function updateTitle() {
+  const me = state.me;
+  if (!me) return;
+  const title = state.offer
+    ? `(${state.offerCount || 1}) offer · ${state.offer.texter_alias} — Peerline`
+    : `Peerline — ${me.display_name} (${me.status})`;
+  if (document.title !== title) document.title = title;
+  const icon = state.offer ? FAVICON_OFFER : FAVICON_IDLE;
+  if (el.favicon.getAttribute("href") !== icon) el.favicon.setAttribute("href", icon);
+}
+
+const FAVICON_IDLE = "data:image/svg+xml,"
+  + encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#1849a9"/></svg>');
+const FAVICON_OFFER = "data:image/svg+xml,"
+  + encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#1849a9"/>'
+    + '<circle cx="12" cy="4" r="4" fill="#d92d20"/></svg>');
+
+function selectSupervisorTab(tab) {
+  for (const other of [el.supTabLine, el.supTabLibrary]) {
+    const selected = other === tab;
+    other.setAttribute("aria-selected", String(selected));
+    other.tabIndex = selected ? 0 : -1;
+    document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
+  }
 }
 
 async function setAvailability(status) {
@@ -286,7 +392,13 @@ async function startApp() {
   if (supervisor && !state.lineView) {
     state.lineView = new LineView({
       api: state.api, section: el.line, body: el.lineBody, dialog: el.revealDialog, dialogBody: el.revealBody,
-      guard, onUnavailable: () => { el.supervisor.hidden = true; },
+      guard, me: () => state.me,
+      onUnavailable: () => { el.supTabLine.hidden = true; selectSupervisorTab(el.supTabLibrary); },
+      onAssigned: (summary) => {
+        state.localChange = Date.now();
+        if (summary && mine(summary)) applySummary(summary);
+        refreshConversations();
+      },
     });
   }
   if (supervisor && !state.libraryEditor) {
@@ -308,6 +420,8 @@ function resetViews() {
   state.selected = null;
   state.offer = null;
   clear(el.offer);
+  clear(el.closedNotices); // an unsent draft may quote a texter: gone with the session
+  state.closedAliases.clear();
   state.lineView = null;
   state.libraryEditor = null;
   state.library = null;
@@ -372,6 +486,7 @@ function onLiveEvent(event) {
   const conversationId = event.conversation_id || event.conversation?.id || event.message?.conversation_id;
   switch (event.type) {
     case "message": {
+      if (event.message) state.lineView?.onMessage({ conversation_id: conversationId, ...event.message });
       const view = state.views.get(conversationId);
       if (!view) {
         // Supervisors hear every conversation's texts; a volunteer's unknown one is new to this page.
@@ -387,11 +502,16 @@ function onLiveEvent(event) {
     case "conversation":
       if (event.conversation && event.conversation.id) applySummary(event.conversation);
       refreshConversations();
+      state.lineView?.refresh();
       break;
-    case "escalation":
+    case "escalation": {
+      // The holder's banner and the supervisor's list show the same escalation state, at once.
+      const escalation = event.escalation;
+      if (escalation && escalation.conversation_id) state.views.get(escalation.conversation_id)?.applyEscalation(escalation);
       refreshConversations();
       state.lineView?.refresh();
       break;
+    }
     default:
       break;
   }
@@ -423,8 +543,10 @@ function applySummary(summary) {
     if (state.offer && state.offer.id === summary.id) renderOffer(null);
   } else if (summary.status === "offered") {
     renderOffer(summary);
-  } else if (state.views.has(summary.id)) {
-    removeView(state.views.get(summary.id), `Conversation with ${summary.texter_alias} is ${summary.status}.`);
+  } else {
+    if (state.offer && state.offer.id === summary.id) renderOffer(null);
+    const view = state.views.get(summary.id);
+    if (view && !view.goingAway) goneElsewhere(view, summary.close_reason);
   }
 }
 
@@ -448,7 +570,7 @@ function refreshConversations() {
         .sort((a, b) => Date.parse(a.offer_expires_at || 0) - Date.parse(b.offer_expires_at || 0));
       const ids = new Set(active.map((c) => c.id));
       for (const view of [...state.views.values()]) {
-        if (!ids.has(view.id)) removeView(view, `Conversation with ${view.alias} has ended or moved on.`);
+        if (!ids.has(view.id) && !view.goingAway) goneElsewhere(view, null);
       }
       for (const summary of active) upsertView(summary);
       renderOffer(offers[0] || null, offers.length);
@@ -489,7 +611,15 @@ function upsertView(summary) {
   return view;
 }
 
+/** Closed or moved on without this page doing it: say which texter and why, and keep any unsent draft. */
+function goneElsewhere(view, reason) {
+  const draft = view.reply.value;
+  removeView(view, null);
+  closedNotice(view.alias, reason, draft);
+}
+
 function removeView(view, text) {
+  if (state.views.get(view.id) !== view) return; // already gone: one notice per conversation
   const wasSelected = state.selected === view.id;
   const hadFocus = view.panel.contains(document.activeElement) || view.tab === document.activeElement;
   state.views.delete(view.id);
@@ -533,13 +663,25 @@ function onTabKey(event) {
 
 function updateEmpty() {
   el.noConversations.hidden = state.views.size > 0;
+  if (!el.noConversations.hidden) {
+    const status = state.me ? state.me.status : null;
+    const text = status === "available"
+      ? (state.offer ? "An offer is waiting for you." : "Waiting for an offer… You're available: a new conversation will be offered here, or press Take next.")
+      : "No conversations yet. Set yourself Available to receive offers, or press Take next.";
+    if (el.noConversations.textContent !== text) el.noConversations.textContent = text;
+  }
 }
 
 // ------------------------------------------------------------------ offers
 function renderOffer(summary, count = summary ? 1 : 0) {
   const previous = state.offer;
   state.offer = summary;
+  state.offerReceivedAt = Date.now(); // waiting_seconds is as of this answer
+  state.offerCount = summary ? count : 0;
   el.takeNextBar.hidden = Boolean(summary);
+  document.body.classList.toggle("has-offer", Boolean(summary));
+  updateTitle();
+  updateEmpty();
   if (!summary) {
     if (previous) clear(el.offer);
     return;
@@ -551,13 +693,18 @@ function renderOffer(summary, count = summary ? 1 : 0) {
   const countdown = h("span", { class: "countdown", "aria-live": "off", "data-countdown": "" });
   const accept = h("button", { type: "button", class: "primary", onclick: () => respond(summary, "accept") }, "Accept");
   const decline = h("button", { type: "button", onclick: () => respond(summary, "decline") }, "Decline");
+  // What a volunteer weighs before accepting: how long they waited, the level in words, their first words.
+  const waited = h("span", { class: "offer-waited", "data-offer-waited": "" });
   fill(el.offer,
     h("div", { class: "offer-text" },
       h("p", { class: "offer-title" }, "New conversation offered"),
       h("p", {}, h("strong", { class: "offer-alias" }, summary.texter_alias), " ",
-        levelBadge(summary.risk_level), summary.language ? ` · language ${summary.language}` : "",
+        levelBadge(summary.risk_level), " ", h("span", { class: "offer-risk" }, riskText(summary.risk_level)),
+        summary.language ? ` · language ${summary.language}` : "",
         count > 1 ? ` · ${count - 1} more offered` : ""),
-      h("p", {}, countdown)),
+      summary.preview ? h("p", { class: "offer-preview" },
+        h("span", { class: "sr-only" }, "First text: "), h("q", {}, summary.preview)) : null,
+      h("p", {}, waited, " ", countdown)),
     h("div", { class: "offer-actions" }, accept, decline));
   el.offer.dataset.conversationId = summary.id;
   tickOffer();
@@ -577,6 +724,15 @@ function tickOffer() {
   if (left > 0) text = `Offer expires in ${left} s`;
   else if (!Number.isNaN(left)) text = "Offer expired";
   if (countdown.textContent !== text) countdown.textContent = text;
+  const waited = el.offer.querySelector("[data-offer-waited]");
+  if (waited) {
+    const offer = state.offer;
+    let seconds = null;
+    if (typeof offer.waiting_seconds === "number") seconds = offer.waiting_seconds + (Date.now() - state.offerReceivedAt) / 1000;
+    else seconds = secondsSince(offer.waiting_since);
+    const waitedText = seconds === null ? "" : `Waiting ${duration(seconds)} ·`;
+    if (waited.textContent !== waitedText) waited.textContent = waitedText;
+  }
   if (left <= 0) {
     el.offer.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     // The line moves an expired offer on; look again now and then until it has.

@@ -8,6 +8,45 @@ import { drafts } from "./drafts.js";
 
 export const RISK_LEVELS = ["concern", "high", "imminent"];
 export const OUTCOMES = ["supported", "referred", "escalated", "disconnected", "other"];
+export const MAX_REPLY = 1600; // the API refuses longer replies (SendMessageRequest.body)
+
+/** What the line's own texts are, in words (MessageOut.purpose). */
+const PURPOSES = {
+  welcome: "welcome text",
+  consent: "consent question",
+  joined: "\u201cyou're now texting with\u2026\u201d",
+  safety: "safety text",
+  still_waiting: "still-waiting text",
+  closing: "closing text",
+  inactivity: "inactivity text",
+};
+
+export function purposeLabel(purpose) {
+  if (!purpose) return "";
+  return PURPOSES[purpose] || String(purpose).replace(/_/g, " ");
+}
+
+/** "Risk: high" / "No risk flagged" — the level in words, the colour only on top. */
+export function riskText(level) {
+  return RISK_LEVELS.includes(level) ? `Risk: ${level}` : "No risk flagged";
+}
+
+/** "Escalation open: on-call paged at 21:04 (page 2)" or "Acknowledged by Sam at 21:06". */
+export function escalationText(escalation) {
+  if (!escalation) return "";
+  if (escalation.status === "acknowledged") {
+    const at = clockTime(escalation.acknowledged_at);
+    return `Acknowledged by ${escalation.acknowledged_by || "a supervisor"}${at ? ` at ${at}` : ""}`;
+  }
+  const pagedAt = clockTime(escalation.last_paged_at || escalation.created_at);
+  const count = escalation.page_count ?? 0;
+  if (!escalation.last_paged_at && !count) return "Escalation open: on-call not paged yet";
+  return `Escalation open: on-call paged at ${pagedAt} (page ${Math.max(1, count)})`;
+}
+
+function characters(text) {
+  return Array.from(text).length;
+}
 
 export function levelBadge(level) {
   if (!RISK_LEVELS.includes(level)) return null;
@@ -61,8 +100,10 @@ export class ConversationView {
 
     const replyId = uid("reply");
     const counterId = uid("counter");
+    const replyErrorId = uid("reply-error");
+    this.replyError = h("div", { id: replyErrorId, class: "error", role: "alert" });
     this.reply = h("textarea", {
-      id: replyId, name: "reply", rows: "3", "aria-describedby": counterId,
+      id: replyId, name: "reply", rows: "3", "aria-describedby": `${counterId} ${replyErrorId}`,
       placeholder: "Type a reply — Enter sends, Shift+Enter adds a line",
     });
     this.reply.value = drafts.get(owner, this.id);
@@ -71,6 +112,11 @@ export class ConversationView {
     this.reply.addEventListener("input", () => {
       drafts.set(this.ctx.owner, this.id, this.reply.value);
       this.#updateCounter();
+      // A "not sent: too long / empty" error goes as soon as the box no longer has that problem.
+      if (this.replyProblem && this.replyProblem !== this.#replyProblem()) {
+        this.replyProblem = null;
+        clear(this.replyError);
+      }
     });
     this.reply.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey) {
@@ -81,7 +127,8 @@ export class ConversationView {
     this.replyForm = h("form", { class: "reply", onsubmit: (event) => { event.preventDefault(); this.#send(); } },
       h("label", { for: replyId }, "Reply"),
       this.reply,
-      h("div", { class: "reply-row" }, this.counter, this.sendButton));
+      h("div", { class: "reply-row" }, this.counter, this.sendButton),
+      this.replyError);
 
     // Library: canned responses (a select that inserts) and resources (a list with Insert buttons).
     const cannedId = uid("canned");
@@ -123,17 +170,11 @@ export class ConversationView {
   }
 
   #buildTransferForm() {
-    const name = uid("transfer-to");
-    const volunteerId = uid("transfer-volunteer");
-    this.transferVolunteer = h("input", { id: volunteerId, type: "text", autocomplete: "off", disabled: true });
-    this.transferQueue = h("input", { type: "radio", name, value: "queue", checked: true });
-    this.transferPerson = h("input", { type: "radio", name, value: "volunteer" });
-    const sync = () => {
-      this.transferVolunteer.disabled = !this.transferPerson.checked;
-      if (this.transferPerson.checked) this.transferVolunteer.focus();
-    };
-    this.transferQueue.addEventListener("change", sync);
-    this.transferPerson.addEventListener("change", sync);
+    this.transferName = uid("transfer-to");
+    this.transferQueue = h("input", { type: "radio", name: this.transferName, value: "queue", checked: true });
+    // Volunteers who could take it (listTransferCandidates), filled each time the form opens: no raw ids to type.
+    this.transferCandidates = h("div", { class: "candidates" });
+    this.transferStatus = h("p", { class: "hint", role: "status" });
     this.transferError = h("div", { class: "error", role: "alert" });
     return h("form", {
       class: "subform", id: uid("transfer-form"), hidden: true, "aria-label": "Transfer this conversation",
@@ -141,14 +182,39 @@ export class ConversationView {
     },
     h("fieldset", {},
       h("legend", {}, "Transfer to"),
-      h("div", { class: "radio-row" },
-        h("label", {}, this.transferQueue, " The queue (next available volunteer)"),
-        h("label", {}, this.transferPerson, " A named volunteer"))),
-    h("div", { class: "field" }, h("label", { for: volunteerId }, "Volunteer ID"), this.transferVolunteer),
+      h("div", { class: "radio-list" },
+        h("label", {}, this.transferQueue, " Back to the queue (next available volunteer)"),
+        this.transferCandidates),
+      this.transferStatus),
     this.transferError,
     h("div", { class: "buttons" },
       h("button", { type: "submit", class: "primary" }, "Hand over"),
       h("button", { type: "button", onclick: () => this.#toggle(null) }, "Cancel")));
+  }
+
+  async #loadCandidates() {
+    clear(this.transferCandidates);
+    this.transferQueue.checked = true;
+    this.transferStatus.textContent = "Looking for volunteers who could take it…";
+    try {
+      const data = await this.ctx.guard(this.ctx.api.transferCandidates(this.id));
+      const volunteers = (data && data.volunteers) || [];
+      fill(this.transferCandidates, volunteers.map((v) => {
+        const languages = (v.languages || []).join(", ");
+        return h("label", {},
+          h("input", { type: "radio", name: this.transferName, value: v.volunteer_id,
+            dataset: { displayName: v.display_name } }),
+          ` ${v.display_name}`,
+          h("span", { class: "muted" }, ` — ${v.load ?? 0} of ${v.max_concurrent ?? "?"} conversations`,
+            languages ? ` · ${languages}` : ""));
+      }));
+      this.transferStatus.textContent = volunteers.length
+        ? `${volunteers.length} volunteer${volunteers.length === 1 ? "" : "s"} could take it now.`
+        : "No other volunteer can take it right now: available, eligible and under their cap. The queue still can.";
+    } catch (error) {
+      if (error.status === 404) this.transferStatus.textContent = "Only the queue is possible on this line.";
+      else if (error.status !== 401) this.transferStatus.textContent = `The volunteer list is unavailable: ${error.message}`;
+    }
   }
 
   #buildCloseForm() {
@@ -181,7 +247,11 @@ export class ConversationView {
     this.closeForm.hidden = !showClose;
     this.transferButton.setAttribute("aria-expanded", String(showTransfer));
     this.closeButton.setAttribute("aria-expanded", String(showClose));
-    if (showTransfer) this.transferQueue.focus();
+    if (showTransfer) {
+      clear(this.transferError);
+      this.transferQueue.focus();
+      this.#loadCandidates();
+    }
     else if (showClose) this.outcome.focus();
     else if (which === null) this.reply.focus();
   }
@@ -202,24 +272,29 @@ export class ConversationView {
     this.tick();
   }
 
-  /** Waiting time in the tab: how long the texter has waited for a reply (or, once answered, since they arrived). */
+  /**
+   * The time in the tab: since the texter's last text (what a volunteer weighs), or since accepting when they
+   * have not texted since — never a "waiting 0 s" that resets on every poll.
+   */
   tick(now = Date.now()) {
-    const last = this.#lastMessage();
-    let text;
-    if (last && last.direction === "inbound") {
-      text = `waiting ${duration(secondsSince(last.at, now) ?? 0)}`;
-    } else if (last) {
-      text = `replied ${duration(secondsSince(last.at, now) ?? 0)} ago`;
+    const inbound = this.#lastMessage((m) => m.direction === "inbound");
+    const lastTexterAt = inbound ? inbound.at : this.summary.last_texter_at;
+    let text = "";
+    const sinceText = secondsSince(lastTexterAt, now);
+    if (sinceText !== null) {
+      text = `last text ${duration(sinceText)} ago`;
     } else {
-      const since = secondsSince(this.summary.waiting_since || this.summary.accepted_at, now);
-      text = since === null ? "" : `waiting ${duration(since)}`;
+      const sinceAccepted = secondsSince(this.summary.accepted_at, now);
+      if (sinceAccepted !== null) text = `accepted ${duration(sinceAccepted)} ago`;
     }
     if (this.tabWait.textContent !== text) this.tabWait.textContent = text;
   }
 
-  #lastMessage() {
+  #lastMessage(filter = () => true) {
     let last = null;
-    for (const message of this.messages.values()) if (!last || this.#before(last, message)) last = message;
+    for (const message of this.messages.values()) {
+      if (filter(message) && (!last || this.#before(last, message))) last = message;
+    }
     return last;
   }
 
@@ -233,7 +308,7 @@ export class ConversationView {
     const level = this.summary.risk_level;
     // Re-render only on change: the banner is an alert, and every change is announced.
     const signature = JSON.stringify([level, this.summary.volunteer_prompt, this.summary.risk_categories,
-      this.summary.escalation_id, this.escalationNote]);
+      this.summary.escalation_id, this.summary.escalation, this.escalationNote]);
     if (signature === this.riskSignature) return;
     this.riskSignature = signature;
     this.risk.className = `risk level-${level}`;
@@ -245,15 +320,37 @@ export class ConversationView {
     }
     this.escalateAction.hidden = true; // the banner carries the one Escalate button
     const categories = (this.summary.risk_categories || []).map((c) => c.replace(/_/g, " ")).join(", ");
-    const status = this.summary.escalation_id ? "Escalation open: the on-call professional was paged." : "";
+    const escalation = this.summary.escalation;
+    let status = "";
+    if (escalation) status = escalationText(escalation);
+    else if (this.summary.escalation_id) status = "Escalation open: on-call was paged.";
     const text = h("div", { class: "risk-text" },
       h("p", { class: "risk-title" }, `Risk level: ${level}`, categories ? ` — ${categories}` : ""),
       this.summary.volunteer_prompt ? h("p", { class: "prompt" }, this.summary.volunteer_prompt) : null,
-      h("p", { class: "risk-status" }, this.escalationNote || status));
+      status ? h("p", { class: "risk-status", "data-escalation-status": "" }, status) : null,
+      this.escalationNote ? h("p", { class: "risk-note", "data-escalate-result": "" }, this.escalationNote) : null);
     const keepFocus = this.riskButton && document.activeElement === this.riskButton;
     this.riskButton = h("button", { type: "button", onclick: () => this.#escalate() }, "Escalate");
     fill(this.risk, text, this.riskButton);
     if (keepFocus) this.riskButton.focus();
+  }
+
+  /** A live `escalation` event (or an escalate answer) for this conversation: one state everywhere. */
+  applyEscalation(escalation) {
+    if (!escalation) return;
+    const known = this.summary.escalation;
+    if (known && known.id === escalation.id && known.status === "acknowledged" && escalation.status === "open") return;
+    this.summary = {
+      ...this.summary,
+      escalation_id: escalation.id || this.summary.escalation_id,
+      escalation: {
+        id: escalation.id, code: escalation.code, status: escalation.status, created_at: escalation.created_at,
+        page_count: escalation.page_count, last_paged_at: escalation.last_paged_at,
+        acknowledged_by: escalation.acknowledged_by ?? null, acknowledged_at: escalation.acknowledged_at ?? null,
+      },
+    };
+    if (!RISK_LEVELS.includes(this.summary.risk_level)) this.summary.risk_level = escalation.level || "high";
+    this.update(this.summary);
   }
 
   /**
@@ -309,14 +406,19 @@ export class ConversationView {
 
   #place(message) {
     const existing = this.log.querySelector(`[data-message-id="${CSS.escape(message.id)}"]`);
-    const who = message.direction === "inbound" ? this.alias : "You";
+    const automatic = message.direction === "automatic";
+    const purpose = purposeLabel(message.purpose);
+    const who = message.direction === "inbound" ? this.alias
+      : automatic ? `Automatic text from the line${purpose ? ` (${purpose})` : ""}` : "You";
     const item = h("li", {
       class: `msg ${message.direction}`,
-      dataset: { messageId: message.id, direction: message.direction, at: message.at },
+      dataset: { messageId: message.id, direction: message.direction, at: message.at, purpose: message.purpose || "" },
     },
-    h("span", { class: "sr-only" }, `${who}: `),
+    automatic ? h("span", { class: "auto-label" }, "Automatic", purpose ? ` · ${purpose}` : "")
+      : h("span", { class: "sr-only" }, `${who}: `),
     h("span", { class: "body" }, message.body),
-    h("span", { class: "meta" }, message.direction === "inbound" ? `${this.alias} · ` : "You · ",
+    h("span", { class: "meta" },
+      message.direction === "inbound" ? `${this.alias} · ` : automatic ? "Sent by the line · " : "You · ",
       h("time", { datetime: message.at }, clockTime(message.at))));
     if (existing) {
       existing.replaceWith(item);
@@ -357,8 +459,24 @@ export class ConversationView {
 
   // ------------------------------------------------------------------ reply
   #updateCounter() {
-    this.counter.textContent = counterText(this.reply.value);
-    this.counter.classList.toggle("multi", segmentInfo(this.reply.value).segments > 1);
+    const length = characters(this.reply.value.trim());
+    const over = length > MAX_REPLY;
+    this.counter.textContent = over
+      ? `Too long: ${length.toLocaleString("en")} of at most ${MAX_REPLY.toLocaleString("en")} characters — `
+        + `shorten it by ${(length - MAX_REPLY).toLocaleString("en")} to send`
+      : counterText(this.reply.value);
+    this.counter.classList.toggle("multi", !over && segmentInfo(this.reply.value).segments > 1);
+    this.counter.classList.toggle("over", over);
+    if (over) this.reply.setAttribute("aria-invalid", "true");
+    else this.reply.removeAttribute("aria-invalid");
+  }
+
+  /** "empty", "too-long" or null: why the reply can't be sent as it is. */
+  #replyProblem() {
+    const body = this.reply.value.trim();
+    if (!body) return "empty";
+    if (characters(body) > MAX_REPLY) return "too-long";
+    return null;
   }
 
   insert(text) {
@@ -382,11 +500,22 @@ export class ConversationView {
   }
 
   async #send() {
+    if (this.sending) return;
     const body = this.reply.value.trim();
-    if (!body || this.sending) return;
+    const problem = this.#replyProblem();
+    if (problem) {
+      this.replyProblem = problem;
+      fill(this.replyError, problem === "empty"
+        ? "Nothing was sent: the reply is empty. Type a reply first."
+        : `Not sent: the reply is ${characters(body).toLocaleString("en")} characters; a reply can be at most `
+          + `${MAX_REPLY.toLocaleString("en")}. Shorten it or split it into two replies.`);
+      this.reply.focus();
+      return;
+    }
+    this.replyProblem = null;
     this.sending = true;
     this.sendButton.disabled = true;
-    clear(this.error);
+    clear(this.replyError);
     try {
       const message = await this.ctx.guard(this.ctx.api.send(this.id, body));
       if (this.reply.value.trim() === body) this.reply.value = "";
@@ -394,7 +523,7 @@ export class ConversationView {
       this.#updateCounter();
       if (message && message.id) this.merge([message], { fromLive: true });
     } catch (error) {
-      if (error.status !== 401) fill(this.error, `Not sent: ${error.message}`);
+      if (error.status !== 401) fill(this.replyError, `Not sent: ${error.message}`);
     } finally {
       this.sending = false;
       this.sendButton.disabled = false;
@@ -429,12 +558,17 @@ export class ConversationView {
     button.disabled = true;
     try {
       const escalation = await this.ctx.guard(this.ctx.api.escalate(this.id));
-      this.escalationNote = escalation && escalation.code
-        ? `Escalated: on-call has been paged (code ${escalation.code}).`
-        : "Escalated: on-call has been paged.";
-      this.summary = { ...this.summary, escalation_id: escalation ? escalation.id : this.summary.escalation_id };
-      if (!RISK_LEVELS.includes(this.summary.risk_level)) this.summary.risk_level = escalation?.level || "high";
-      this.update(this.summary);
+      // Say what the line says really happened: paged now, already open, or already acknowledged.
+      const outcomes = {
+        paged: "Escalated: on-call has been paged",
+        already_open: "Already escalated: on-call was paged before and has not acknowledged yet",
+        already_acknowledged: "Already escalated and acknowledged",
+      };
+      let note = (escalation && escalation.message) || (escalation && outcomes[escalation.outcome]) || "Escalation sent";
+      if (escalation && escalation.code && !note.includes(escalation.code)) note += ` (code ${escalation.code})`;
+      this.escalationNote = /[.!?]$/.test(note) ? note : `${note}.`;
+      if (escalation && escalation.id) this.applyEscalation(escalation);
+      else this.update(this.summary);
       this.ctx.onChanged();
       (this.riskButton || this.escalateAction).focus();
     } catch (error) {
@@ -445,20 +579,16 @@ export class ConversationView {
 
   async #transfer() {
     clear(this.transferError);
-    let to = "queue";
-    if (this.transferPerson.checked) {
-      to = this.transferVolunteer.value.trim();
-      if (!to) {
-        fill(this.transferError, "Enter the volunteer's ID, or choose the queue.");
-        this.transferVolunteer.focus();
-        return;
-      }
-    }
+    const chosen = this.transferForm.querySelector(`input[name="${this.transferName}"]:checked`);
+    const to = chosen ? chosen.value : "queue";
+    const name = chosen && chosen.dataset.displayName;
+    this.goingAway = true;
     try {
       await this.ctx.guard(this.ctx.api.transfer(this.id, to));
       drafts.set(this.ctx.owner, this.id, "");
-      this.ctx.onGone(this, `Conversation with ${this.alias} transferred ${to === "queue" ? "to the queue" : "to the volunteer"}.`);
+      this.ctx.onGone(this, `Conversation with ${this.alias} transferred ${to === "queue" ? "back to the queue" : `to ${name}`}.`);
     } catch (error) {
+      this.goingAway = false;
       if (error.status !== 401) fill(this.transferError, `Not transferred: ${error.message}`);
     }
   }
@@ -472,11 +602,13 @@ export class ConversationView {
       return;
     }
     const tags = this.tags.value.split(",").map((tag) => tag.trim()).filter(Boolean);
+    this.goingAway = true; // our own close: the live "closed" event must not add a second notice
     try {
       await this.ctx.guard(this.ctx.api.close(this.id, outcome, tags));
       drafts.set(this.ctx.owner, this.id, "");
       this.ctx.onGone(this, `Conversation with ${this.alias} closed (${outcome}).`);
     } catch (error) {
+      this.goingAway = false;
       if (error.status !== 401) fill(this.closeError, `Not closed: ${error.message}`);
     }
   }
