@@ -62,6 +62,7 @@ function reasonText(reason) {
  */
 function closedNotice(alias, reason, draft) {
   state.closedAliases.add(alias);
+  setTimeout(() => state.closedAliases.delete(alias), 120000);
   const item = h("div", { class: "closed-notice", dataset: { alias } });
   const lines = [h("p", {}, h("strong", {}, `Conversation with ${alias} closed`), `: ${reasonText(reason)}.`)];
   if (draft && draft.trim()) {
@@ -537,7 +538,12 @@ function mine(summary) {
 
 /** A summary from an event or an action, ahead of the next full list. */
 function applySummary(summary) {
-  if (!mine(summary)) return;
+  if (!mine(summary)) {
+    // A supervisor's own conversation that closed (no holder any more) or went to someone else.
+    const view = state.views.get(summary.id);
+    if (view && !view.goingAway && summary.status === "closed") goneElsewhere(view, summary.close_reason);
+    return;
+  }
   if (summary.status === "active") {
     upsertView(summary);
     if (state.offer && state.offer.id === summary.id) renderOffer(null);
@@ -570,7 +576,18 @@ function refreshConversations() {
         .sort((a, b) => Date.parse(a.offer_expires_at || 0) - Date.parse(b.offer_expires_at || 0));
       const ids = new Set(active.map((c) => c.id));
       for (const view of [...state.views.values()]) {
-        if (!ids.has(view.id) && !view.goingAway) goneElsewhere(view, null);
+        if (ids.has(view.id) || view.goingAway || view.missing) continue;
+        // Gone from the list: the live "conversation" event says why (close_reason); give it a moment to arrive.
+        view.missing = setTimeout(() => {
+          if (state.views.get(view.id) === view && !view.goingAway) goneElsewhere(view, null);
+        }, 1500);
+      }
+      for (const summary of active) {
+        const view = state.views.get(summary.id);
+        if (view && view.missing) {
+          clearTimeout(view.missing);
+          view.missing = null;
+        }
       }
       for (const summary of active) upsertView(summary);
       renderOffer(offers[0] || null, offers.length);
