@@ -32,8 +32,9 @@ READ_TEXTER = "+15555550909"
 ACK_TEXTER = "+15555550910"
 PHONE_TEXTER = "+15555550911"
 PHONE_OFFER_TEXTER = "+15555550912"
+PHONE_SCROLL_TEXTER = "+15555550913"
 TEXTERS = [OFFER_TEXTER, AUTOMATIC_TEXTER, TRANSFER_TEXTER, REPLY_TEXTER, STOP_TEXTER, TWO_TABS_TEXTER,
-           CRISIS_TEXTER, QUEUE_TEXTER, READ_TEXTER, ACK_TEXTER, PHONE_TEXTER, PHONE_OFFER_TEXTER]  # fmt: skip
+           CRISIS_TEXTER, QUEUE_TEXTER, READ_TEXTER, ACK_TEXTER, PHONE_TEXTER, PHONE_OFFER_TEXTER, PHONE_SCROLL_TEXTER]  # fmt: skip
 DEMO_USERS = ("volunteer.en", "volunteer.es", "supervisor")
 PHONE = {"width": 390, "height": 844}
 TOUCH = 44  # px: the smallest comfortable touch target
@@ -576,7 +577,7 @@ def test_on_a_phone_a_new_offer_stays_in_view_and_marks_the_title_and_favicon(
     page = open_page("phone", viewport=PHONE)
     sign_in(page, dashboard_url, line, "volunteer.en")
     set_availability(page, "Available")
-    consented(line, twilio, PHONE_TEXTER, "hello from a phone")
+    consented(line, twilio, PHONE_SCROLL_TEXTER, "hello from a phone")
     first = accepted(page, apis["volunteer.en"])
     icon_before = page.locator('link[rel="icon"]').get_attribute("href")
     page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
