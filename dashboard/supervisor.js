@@ -26,7 +26,7 @@ export class LineView {
     this.readMessages = new Map();
     this.error = h("div", { class: "error", role: "alert" });
     this.status = h("p", { class: "line-status", role: "status" });
-    this.content = h("div", {});
+    this.content = h("div", {}, h("p", { class: "muted" }, "Loading…"));
     this.reader = h("section", { class: "reader", hidden: true });
     fill(this.body, this.error, this.status, this.content, this.reader);
     this.dialog.addEventListener("close", () => this.#forgetNumber());
