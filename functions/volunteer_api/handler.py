@@ -13,8 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peerline import composition
 from peerline.api_models import (
+    AssignRequest,
     AvailabilityRequest,
     CloseRequest,
+    Colleague,
+    ColleagueList,
     ConversationList,
     ConversationSummary,
     DashboardConfig,
@@ -27,6 +30,7 @@ from peerline.api_models import (
     RevealedNumber,
     RevealRequest,
     SendMessageRequest,
+    SettingsRequest,
     TransferRequest,
 )
 from peerline.conversation import utc_now
@@ -64,29 +68,40 @@ def supervisor() -> VolunteerRecord:
 
 @app.get("/volunteer/me", operation_id="getMe")
 def get_me() -> Me:
-    return Me.of(caller())
+    volunteer = caller()
+    return Me.of(volunteer, holding_crisis=composition.router().holds_crisis(volunteer))
 
 
 @app.put("/volunteer/me/availability", operation_id="setAvailability")
 def set_availability(request: AvailabilityRequest) -> Me:
-    volunteer = composition.router().set_availability(caller().volunteer_id, VolunteerStatus(request.status))
-    return Me.of(volunteer)
+    router = composition.router()
+    volunteer = router.set_availability(caller().volunteer_id, VolunteerStatus(request.status))
+    return Me.of(volunteer, holding_crisis=router.holds_crisis(volunteer))
+
+
+@app.put("/volunteer/me/settings", operation_id="updateSettings")
+def update_settings(request: SettingsRequest) -> Me:
+    router = composition.router()
+    volunteer = router.set_offers_during_crisis(caller().volunteer_id, request.offers_during_crisis)
+    return Me.of(volunteer, holding_crisis=router.holds_crisis(volunteer))
 
 
 @app.get("/volunteer/conversations", operation_id="listConversations")
 def list_conversations() -> ConversationList:
-    conversations = composition.router().visible_conversations(caller())
-    return ConversationList(conversations=[ConversationSummary.of(c) for c in conversations])
+    router = composition.router()
+    return ConversationList(conversations=router.views.summaries(router.visible_conversations(caller())))
 
 
 @app.post("/volunteer/conversations/take-next", operation_id="takeNext")
 def take_next() -> ConversationSummary:
-    return ConversationSummary.of(composition.router().take_next(caller().volunteer_id))
+    router = composition.router()
+    return router.views.summary(router.take_next(caller().volunteer_id))
 
 
 @app.post("/volunteer/conversations/<conversation_id>/accept", operation_id="acceptConversation")
 def accept_conversation(conversation_id: ConversationId) -> ConversationSummary:
-    return ConversationSummary.of(composition.router().accept(caller().volunteer_id, conversation_id))
+    router = composition.router()
+    return router.views.summary(router.accept(caller().volunteer_id, conversation_id))
 
 
 @app.post("/volunteer/conversations/<conversation_id>/decline", operation_id="declineConversation")
@@ -108,7 +123,20 @@ def send_message(conversation_id: ConversationId, request: SendMessageRequest) -
 
 @app.post("/volunteer/conversations/<conversation_id>/transfer", operation_id="transferConversation")
 def transfer_conversation(conversation_id: ConversationId, request: TransferRequest) -> ConversationSummary:
-    return ConversationSummary.of(composition.router().transfer(caller(), conversation_id, request.to))
+    router = composition.router()
+    return router.views.summary(router.transfer(caller(), conversation_id, request.to))
+
+
+@app.get("/volunteer/conversations/<conversation_id>/transfer-candidates", operation_id="listTransferCandidates")
+def list_transfer_candidates(conversation_id: ConversationId) -> ColleagueList:
+    candidates = composition.router().transfer_candidates(caller(), conversation_id)
+    return ColleagueList(volunteers=[Colleague.of(volunteer) for volunteer in candidates])
+
+
+@app.post("/volunteer/conversations/<conversation_id>/assign", operation_id="assignConversation")
+def assign_conversation(conversation_id: ConversationId, request: AssignRequest) -> ConversationSummary:
+    router = composition.router()
+    return router.views.summary(router.assign(supervisor(), conversation_id, request.to))
 
 
 @app.post("/volunteer/conversations/<conversation_id>/close", operation_id="closeConversation")
@@ -119,23 +147,31 @@ def close_conversation(conversation_id: ConversationId, request: CloseRequest) -
 
 @app.post("/volunteer/conversations/<conversation_id>/escalate", operation_id="escalateConversation")
 def escalate_conversation(conversation_id: ConversationId) -> EscalationSummary:
-    return EscalationSummary.of(composition.router().escalate(caller(), conversation_id))
+    escalated = composition.router().escalate(caller(), conversation_id)
+    return EscalationSummary.of(escalated.escalation).model_copy(
+        update={"outcome": escalated.outcome, "message": escalated.message}
+    )
 
 
 @app.get("/volunteer/escalations", operation_id="listEscalations")
 def list_escalations() -> EscalationList:
     supervisor()
-    escalations = composition.crisis_desk().service.open_escalations()
+    open_conversations = composition.conversation_repository().open_conversations()
+    escalations = composition.crisis_desk().service.shown_with(open_conversations)
     return EscalationList(escalations=[EscalationSummary.of(escalation) for escalation in escalations])
 
 
 @app.post("/volunteer/escalations/<escalation_id>/acknowledge", operation_id="acknowledgeEscalation")
 def acknowledge_escalation(escalation_id: EscalationId) -> EscalationSummary:
     who = supervisor()
-    escalation = composition.crisis_desk().service.acknowledge(escalation_id, actor=f"supervisor:{who.display_name}")
-    if escalation is None:
+    acknowledgement = composition.crisis_desk().service.acknowledge(
+        escalation_id, actor=f"supervisor:{who.display_name}"
+    )
+    if acknowledgement is None:
         raise NotFoundError("no such escalation")
-    return EscalationSummary.of(escalation)
+    return EscalationSummary.of(acknowledgement.escalation).model_copy(
+        update={"already_acknowledged": acknowledgement.already, "message": acknowledgement.message}
+    )
 
 
 @app.post("/volunteer/escalations/<escalation_id>/reveal", operation_id="revealTexterNumber")
@@ -168,7 +204,12 @@ def reveal_texter_number(escalation_id: EscalationId, request: RevealRequest) ->
 @app.get("/volunteer/line", operation_id="getLine")
 def get_line() -> LineOverview:
     supervisor()
-    return line_overview(composition.conversation_repository(), composition.crisis_desk().service, now=utc_now())
+    return line_overview(
+        composition.conversation_repository(),
+        composition.crisis_desk().service,
+        composition.router().views,
+        now=utc_now(),
+    )
 
 
 @app.get("/volunteer/library", operation_id="getLibrary")

@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,25 @@ def _load_local_info(state_dir: Path | None) -> dict[str, Any]:
     return info
 
 
+def fresh_test_number(taken: Iterable[str], rng: random.Random | None = None) -> str:
+    """A fictional ``+1555555xxxx`` number that is not in ``taken``, picked at random (so two at once rarely clash)."""
+    taken = set(taken)
+    free = [number for number in (f"+1555555{suffix:04d}" for suffix in range(10_000)) if number not in taken]
+    if not free:
+        raise SystemExit("Every +1555555xxxx test number has been used on this local line: pass --from.")
+    return (rng or random.SystemRandom()).choice(free)
+
+
+def _numbers_in_use(client: Any, info: dict[str, Any]) -> set[str]:
+    """Every number this local line has texted with, and the ones it keeps for itself and the phone simulator."""
+    from peerline_ops.twilio_fake import DEFAULT_SIMULATED_TEXTER
+
+    used = {DEFAULT_SIMULATED_TEXTER, info["line_number"], info.get("on_call_number", "")}
+    for message in client.messages.list():
+        used.update((message.to, message.from_))
+    return used
+
+
 def _text(args: argparse.Namespace) -> int:
     import requests
     from twilio.rest import Client
@@ -106,18 +127,20 @@ def _text(args: argparse.Namespace) -> int:
     body = " ".join(args.body)
     client = Client(info["twilio_account_sid"], info["twilio_auth_token"])
     client.api.base_url = info["twilio_api_url"]
+    # By default a texter the line has never heard from (the simulator's own texter may be mid-conversation, and a
+    # text from them gets no welcome), printed in full: a fictional test number, needed to text again as them.
+    from_number = args.from_number or fresh_test_number(_numbers_in_use(client, info))
+    print(f"texting the line as {from_number}   (again as this texter: --from {from_number})\n")
     # Snapshot first: the line can answer before the POST below returns.
-    before = {message.sid for message in client.messages.list(to=args.from_number)}
-    response = requests.post(
-        f"{info['simulator_url']}/api/send", json={"from": args.from_number, "body": body}, timeout=10
-    )
+    before = {message.sid for message in client.messages.list(to=from_number)}
+    response = requests.post(f"{info['simulator_url']}/api/send", json={"from": from_number, "body": body}, timeout=10)
     if response.status_code >= 300:
         print(f"The line did not take the text: HTTP {response.status_code} {response.text[:200]}", file=sys.stderr)
         return 1
     seen: set[str] = set()
     deadline = time.monotonic() + args.wait
     while time.monotonic() < deadline:
-        for message in reversed(client.messages.list(to=args.from_number)):
+        for message in reversed(client.messages.list(to=from_number)):
             if message.sid not in before and message.sid not in seen:
                 seen.add(message.sid)
                 print(f"line › {message.body}\n")
@@ -391,7 +414,12 @@ def main(argv: list[str] | None = None) -> int:
 
     text = commands.add_parser("text", help="text the running local line as a simulated texter")
     text.add_argument("body", nargs="+")
-    text.add_argument("--from", dest="from_number", default="+15555550100", help="the simulated texter's number")
+    text.add_argument(
+        "--from",
+        dest="from_number",
+        default=None,
+        help="the simulated texter's number (default: a +1555555xxxx number new to this local line)",
+    )
     text.add_argument("--wait", type=float, default=3.0, help="seconds to wait for replies")
     text.add_argument("--state-dir", type=Path, default=None)
     text.set_defaults(run=_text)

@@ -14,10 +14,12 @@ import posixpath
 import threading
 from collections.abc import Mapping
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from peerline_ops.quiet_http import LocalThreadingHTTPServer
 
 CONFIG_KEYS = ("apiUrl", "socketUrl", "region", "userPoolId", "userPoolClientId", "cognitoEndpoint")
 
@@ -83,7 +85,7 @@ class DashboardServer:
         self.config = config
         self._host = host
         self._port = port
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LocalThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -116,8 +118,7 @@ class DashboardServer:
     def start(self) -> DashboardServer:
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer((self._host, self._port), _handler_for(self))
-        server.daemon_threads = True
+        server = LocalThreadingHTTPServer((self._host, self._port), _handler_for(self))
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="peerline-dashboard", daemon=True)
         self._thread.start()

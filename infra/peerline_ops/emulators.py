@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -41,6 +41,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from peerline_ops.quiet_http import LocalThreadingHTTPServer
 from peerline_ops.stack import CorsConfiguration, JwtAuthorizer
 
 log = logging.getLogger("peerline.local")
@@ -205,8 +206,7 @@ class HttpApiEmulator:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = LocalThreadingHTTPServer((host, port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
 
     @property
@@ -793,8 +793,7 @@ class WebSocketApiEmulator:
         self._stopping: asyncio.Event | None = None
         self._startup_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="websocket-api", daemon=True)
-        self._management = ThreadingHTTPServer((host, management_port), self._management_handler())
-        self._management.daemon_threads = True
+        self._management = LocalThreadingHTTPServer((host, management_port), self._management_handler())
         self._management_thread = threading.Thread(
             target=self._management.serve_forever, name="websocket-management", daemon=True
         )

@@ -19,10 +19,11 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from peerline.phone import mask_phone_numbers
+from peerline_ops.quiet_http import LocalHTTPServer
 
 
 @dataclass
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
 
     _exit_with_parent()
     # Not threaded on purpose: one execution environment handles one event at a time, as on Lambda.
-    server = HTTPServer(("127.0.0.1", 0), InvokeHandler)
+    server = LocalHTTPServer(("127.0.0.1", 0), InvokeHandler)
     print(f"READY {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()

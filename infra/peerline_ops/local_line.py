@@ -22,7 +22,6 @@ from typing import IO, Any
 
 import boto3
 import requests
-from moto.server import ThreadedMotoServer
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.phone import mask_phone_numbers
@@ -35,6 +34,7 @@ from peerline_ops.emulators import (
     WebSocketApiEmulator,
     cognito_jwks_url,
 )
+from peerline_ops.local_aws import LocalAwsServer
 from peerline_ops.paths import free_port, project_root
 from peerline_ops.stack import FunctionSpec, LocalStack, provision
 from peerline_ops.twilio_fake import TwilioFake
@@ -172,7 +172,7 @@ class LocalLine:
         self.auth_token = secrets.token_hex(16)
         self.stack: LocalStack | None = None
         self.info: dict[str, Any] = {}
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: LocalAwsServer | None = None
         self._fake: TwilioFake | None = None
         self._dashboard: Any = None
         self._api: HttpApiEmulator | None = None
@@ -200,7 +200,8 @@ class LocalLine:
         api_url = f"http://127.0.0.1:{api_port}"
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+        # moto, plus the Cognito RevokeToken the dashboard signs out with (moto lacks it).
+        self._moto = LocalAwsServer("127.0.0.1", aws_port)
         self._moto.start()
         session = boto3.session.Session(
             aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],

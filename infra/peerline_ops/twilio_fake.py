@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -37,6 +37,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from peerline.phone import is_e164, mask_phone_numbers
+from peerline_ops.quiet_http import BENIGN_DISCONNECTS, LocalThreadingHTTPServer
 
 API_VERSION = "2010-04-01"
 DEFAULT_SIMULATED_TEXTER = "+15555550100"
@@ -233,7 +234,7 @@ class TwilioFake:
         self._steps: list[_StatusStep] = []
         self._stopping = False
 
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LocalThreadingHTTPServer | None = None
         self._server_thread: threading.Thread | None = None
         self._status_thread: threading.Thread | None = None
 
@@ -621,9 +622,7 @@ def _first_values(encoded: str) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(encoded, keep_blank_values=True).items()}
 
 
-class _FakeHttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _FakeHttpServer(LocalThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fake: TwilioFake) -> None:
         self.fake = fake
         super().__init__(address, handler)
@@ -661,6 +660,8 @@ class _FakeRequestHandler(BaseHTTPRequestHandler):
             if route is None:
                 raise _ApiError(404, 20404, f"The requested resource {split.path} was not found")
             route()
+        except BENIGN_DISCONNECTS:
+            raise  # the client went away mid-answer: the server logs that as one line, not as a failure
         except _ApiError as error:
             self._send_json(error.status, error.as_json(), headers=error.headers)
         except Exception:

@@ -11,6 +11,12 @@ from peerline.models import ConversationRecord, EscalationRecord, StoredMessage,
 from peerline.phone import texter_alias
 
 
+def actor_name(actor: str) -> str:
+    """``"on-call:Dr Ana"`` → ``"Dr Ana (on-call)"``: an audit actor as a person reads it."""
+    role, _, name = actor.partition(":")
+    return f"{name} ({role})" if name else actor
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -44,9 +50,11 @@ class Me(BaseModel):
     max_concurrent: int
     load: int
     notices: list[str]
+    offers_during_crisis: bool = Field(description="Offered new conversations while holding a high/imminent one")
+    holding_crisis: bool = Field(description="Holds (offered or active) a high/imminent conversation right now")
 
     @classmethod
-    def of(cls, volunteer: VolunteerRecord) -> Me:
+    def of(cls, volunteer: VolunteerRecord, *, holding_crisis: bool = False) -> Me:
         return cls(
             volunteer_id=volunteer.volunteer_id,
             display_name=volunteer.display_name,
@@ -57,6 +65,74 @@ class Me(BaseModel):
             max_concurrent=volunteer.max_concurrent,
             load=volunteer.load,
             notices=volunteer.notices[-20:],
+            offers_during_crisis=volunteer.offers_during_crisis,
+            holding_crisis=holding_crisis,
+        )
+
+
+class SettingsRequest(_Strict):
+    offers_during_crisis: bool = Field(
+        description="Offer me new conversations while I hold a high/imminent one (off by default)"
+    )
+
+
+class AssignRequest(_Strict):
+    to: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:@-]+$",
+        description="The volunteer id to offer it to; the supervisor's own id takes it at once",
+    )
+
+
+class Colleague(BaseModel):
+    """A volunteer as colleagues see them: name, load and languages (never contact details)."""
+
+    volunteer_id: str
+    display_name: str
+    load: int
+    max_concurrent: int
+    languages: list[str]
+
+    @classmethod
+    def of(cls, volunteer: VolunteerRecord) -> Colleague:
+        return cls(
+            volunteer_id=volunteer.volunteer_id,
+            display_name=volunteer.display_name,
+            load=volunteer.load,
+            max_concurrent=volunteer.max_concurrent,
+            languages=[str(language) for language in volunteer.languages],
+        )
+
+
+class ColleagueList(BaseModel):
+    volunteers: list[Colleague]
+
+
+class EscalationState(BaseModel):
+    """Where a conversation's escalation stands: open (paging) → acknowledged by whom and when."""
+
+    id: str
+    code: str
+    status: Literal["open", "acknowledged"]
+    created_at: datetime
+    page_count: int
+    last_paged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+
+    @classmethod
+    def of(cls, escalation: EscalationRecord) -> EscalationState:
+        pages = [event.at for event in escalation.audit if event.action == "paged"]
+        return cls(
+            id=escalation.escalation_id,
+            code=escalation.code,
+            status="acknowledged" if str(escalation.status) == "acknowledged" else "open",
+            created_at=escalation.created_at,
+            page_count=escalation.page_count,
+            last_paged_at=max(pages) if pages else None,
+            acknowledged_by=actor_name(escalation.acknowledged_by) if escalation.acknowledged_by else None,
+            acknowledged_at=escalation.acknowledged_at,
         )
 
 
@@ -77,9 +153,32 @@ class ConversationSummary(BaseModel):
     risk_categories: list[str]
     volunteer_prompt: str | None
     escalation_id: str | None
+    waiting_seconds: float | None = Field(description="How long the texter has waited (waiting or offered)")
+    preview: str | None = Field(description="The first words of the texter's first text (offers, supervisors)")
+    last_texter_at: datetime | None = Field(description="When the texter last texted")
+    awaiting_reply: bool = Field(description="The texter's last text is newer than any reply to it")
+    volunteer_name: str | None = Field(description="Who holds it (offered or active)")
+    close_reason: str | None
+    escalation: EscalationState | None
 
     @classmethod
-    def of(cls, conversation: ConversationRecord) -> ConversationSummary:
+    def of(
+        cls,
+        conversation: ConversationRecord,
+        *,
+        now: datetime | None = None,
+        escalation: EscalationRecord | None = None,
+        preview: str | None = None,
+        last_texter_at: datetime | None = None,
+        awaiting_reply: bool = False,
+        volunteer_name: str | None = None,
+    ) -> ConversationSummary:
+        queued = conversation.state in ("waiting", "offered") and conversation.waiting_since is not None
+        waited = (
+            (now - conversation.waiting_since).total_seconds()
+            if queued and now and conversation.waiting_since
+            else None
+        )
         return cls(
             id=conversation.conversation_id,
             status=str(conversation.state),
@@ -95,6 +194,15 @@ class ConversationSummary(BaseModel):
             risk_categories=conversation.risk_categories,
             volunteer_prompt=conversation.volunteer_prompt,
             escalation_id=conversation.escalation_id,
+            waiting_seconds=max(0.0, waited) if waited is not None else None,
+            preview=preview,
+            last_texter_at=last_texter_at,
+            awaiting_reply=awaiting_reply,
+            volunteer_name=volunteer_name,
+            close_reason=conversation.close_reason,
+            escalation=EscalationState.of(escalation)
+            if escalation is not None and escalation.escalation_id == conversation.escalation_id
+            else None,
         )
 
 
@@ -155,6 +263,13 @@ class EscalationSummary(BaseModel):
     acknowledged_by: str | None
     acknowledged_at: datetime | None
     audit: list[AuditEntry]
+    outcome: Literal["paged", "already_open", "already_acknowledged"] | None = Field(
+        default=None, description="escalateConversation: whether this press paged on-call or found an escalation"
+    )
+    already_acknowledged: bool | None = Field(
+        default=None, description="acknowledgeEscalation: someone had acknowledged it before this call"
+    )
+    message: str | None = Field(default=None, description="What happened, in words for the dashboard")
 
     @classmethod
     def of(cls, escalation: EscalationRecord) -> EscalationSummary:
@@ -171,7 +286,7 @@ class EscalationSummary(BaseModel):
             created_at=escalation.created_at,
             page_count=escalation.page_count,
             last_paged_at=max(pages) if pages else None,
-            acknowledged_by=escalation.acknowledged_by,
+            acknowledged_by=actor_name(escalation.acknowledged_by) if escalation.acknowledged_by else None,
             acknowledged_at=escalation.acknowledged_at,
             audit=[AuditEntry(**event.model_dump()) for event in escalation.audit],
         )
@@ -195,6 +310,8 @@ class LineOverview(BaseModel):
     volunteers: VolunteersByStatus
     active: list[ConversationSummary]
     escalations: list[EscalationSummary]
+    queue: list[ConversationSummary] = Field(description="Waiting conversations, most urgent first")
+    available_volunteers: list[Colleague] = Field(description="Who a supervisor can assign a conversation to")
 
 
 class DashboardConfig(BaseModel):

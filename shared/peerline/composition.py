@@ -23,7 +23,7 @@ from peerline.adapters.twilio_signature import TwilioSignatureChecker
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.conversation import ConversationEngine, CrisisDesk, EngineSettings
 from peerline.escalation import EscalationService, EscalationSettings
-from peerline.models import InboundText
+from peerline.models import ConversationState, InboundText
 from peerline.phone import texter_id_for
 from peerline.push import LiveChannel, LivePush, NoLivePush
 from peerline.replies import ReplyBook
@@ -131,6 +131,7 @@ def crisis_desk() -> CrisisDesk:
         notifier=notifier,
         settings=escalation_settings,
         live=live_push(),
+        holder_of=_holder_of,
     )
     return CrisisDesk(directory=directory, service=service, notifier=notifier, settings=escalation_settings)
 
@@ -148,6 +149,13 @@ def conversation_repository() -> DynamoRoutingRepository:
     )
 
 
+def _holder_of(conversation_id: str) -> str | None:
+    """Who holds a conversation now (offered or active), so escalation news reaches their dashboard too."""
+    conversation = conversation_repository().get_conversation(conversation_id)
+    held = conversation is not None and conversation.state in (ConversationState.OFFERED, ConversationState.ACTIVE)
+    return conversation.volunteer_id if held and conversation is not None else None
+
+
 @cache
 def router() -> Router:
     settings = EngineFunctionSettings.from_env()
@@ -158,6 +166,7 @@ def router() -> Router:
         replies=_replies(settings),
         settings=RoutingSettings(
             offer_timeout_seconds=settings.offer_timeout_seconds,
+            decline_lapse_seconds=settings.decline_lapse_seconds,
             inactivity_close_minutes=settings.inactivity_close_minutes,
             message_ttl_hours=settings.message_ttl_hours,
             retention_days=settings.retention_days,

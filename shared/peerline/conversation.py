@@ -482,12 +482,18 @@ class ConversationEngine:
         member = self._crisis.directory.member_for(text.texter_id) if code else None
         if code is None or member is None:
             return None
-        escalation = self._crisis.service.acknowledge_code(code, actor=f"on-call:{member.name}")
-        body = (
-            f"Peerline: escalation {code} acknowledged ({escalation.texter_alias}, {escalation.level}). Thank you."
-            if escalation is not None
-            else f"Peerline: no escalation with code {code}. Check the code and reply ACK <code>."
-        )
+        acknowledgement = self._crisis.service.acknowledge_code(code, actor=f"on-call:{member.name}")
+        if acknowledgement is None:
+            body = f"Peerline: no escalation with code {code}. Check the code and reply ACK <code>."
+        elif acknowledgement.already:
+            # Say who was first, so a second professional doesn't assume they own the follow-up.
+            body = f"Peerline: {acknowledgement.message}"
+        else:
+            escalation = acknowledgement.escalation
+            body = (
+                f"Peerline: escalation {code} acknowledged ({escalation.texter_alias}, {escalation.level}). "
+                "Thank you."
+            )
         self._outbound.enqueue(
             [
                 OutboundText(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from peerline.api_models import actor_name
 from peerline.models import (
     AuditEvent,
     ConversationRecord,
@@ -127,8 +128,8 @@ def page_text(escalation: EscalationRecord) -> str:
     categories = ", ".join(escalation.categories) or "unspecified"
     return (
         f"PEERLINE {escalation.level.upper()} RISK: {escalation.texter_alias} needs a professional now "
-        f"({categories}). Reply ACK {escalation.code} to this number to acknowledge, or acknowledge in the "
-        f"volunteer API. Unacknowledged pages go to the next person on call."
+        f"({categories}). Reply ACK {escalation.code} to this number to acknowledge (or acknowledge it in the "
+        f"Peerline dashboard). If nobody acknowledges, the next person on call is paged."
     )
 
 
@@ -273,6 +274,23 @@ class EscalationStore(Protocol):
     def open_escalations(self) -> list[EscalationRecord]: ...
 
 
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The escalation after an acknowledgement, and whether someone had acknowledged it already."""
+
+    escalation: EscalationRecord
+    already: bool
+
+    @property
+    def message(self) -> str:
+        escalation = self.escalation
+        who = actor_name(escalation.acknowledged_by or "someone")
+        at = f"{escalation.acknowledged_at:%H:%M} UTC" if escalation.acknowledged_at else "earlier"
+        if self.already:
+            return f"Escalation {escalation.code} was already acknowledged by {who} at {at}; nothing changed."
+        return f"Escalation {escalation.code} acknowledged by {who} at {at}. Re-paging has stopped."
+
+
 class EscalationService:
     """Re-paging and acknowledgement, shared by the timers, the engine (ACK texts) and the volunteer API."""
 
@@ -286,9 +304,12 @@ class EscalationService:
         settings: EscalationSettings,
         clock: Callable[[], datetime] = utc_now,
         live: LivePush | None = None,
+        holder_of: Callable[[str], str | None] | None = None,
     ) -> None:
-        # Live dashboard updates: supervisors hear of re-pages and acknowledgements once they are stored.
+        # Live dashboard updates: supervisors and the volunteer holding the conversation (``holder_of`` finds them)
+        # hear of re-pages and acknowledgements once they are stored.
         self._live: LivePush = live or NoLivePush()
+        self._holder_of = holder_of or (lambda conversation_id: None)
         self._store = store
         self._directory = directory
         self._outbound = outbound
@@ -323,9 +344,13 @@ class EscalationService:
                 continue
             self._dispatch(plan)
             self.mark_dispatched(escalation.escalation_id)
-            publish_quietly(self._live, [escalation_event(plan.escalation)])
+            self._announce(plan.escalation)
             return True
         return False
+
+    def _announce(self, escalation: EscalationRecord) -> None:
+        holder = self._holder_of(escalation.conversation_id) if escalation.conversation_id else None
+        publish_quietly(self._live, [escalation_event(escalation, holder)])
 
     def get(self, escalation_id: str) -> EscalationRecord | None:
         return self._store.get(escalation_id)
@@ -409,14 +434,14 @@ class EscalationService:
         self.audit(escalation_id, "number_revealed", actor, detail=f"reason: {reason}")
         return decrypt(texter.encrypted_number)
 
-    def acknowledge(self, escalation_id: str, actor: str) -> EscalationRecord | None:
-        """Mark acknowledged (idempotent: a second acknowledgement changes nothing). None if unknown."""
+    def acknowledge(self, escalation_id: str, actor: str) -> Acknowledgement | None:
+        """Mark acknowledged. A second acknowledgement changes nothing and says who was first. None if unknown."""
         for _ in range(5):
             escalation = self._store.get(escalation_id)
             if escalation is None:
                 return None
             if escalation.status is EscalationStatus.ACKNOWLEDGED:
-                return escalation
+                return Acknowledgement(escalation, already=True)
             now = self._clock()
             acknowledged = escalation.model_copy(
                 update={
@@ -430,16 +455,28 @@ class EscalationService:
                 self._store.replace(acknowledged, escalation.version)
             except ConcurrentUpdateError:
                 continue
-            publish_quietly(self._live, [escalation_event(acknowledged)])
-            return acknowledged.model_copy(update={"version": escalation.version + 1})
+            acknowledged = acknowledged.model_copy(update={"version": escalation.version + 1})
+            self._announce(acknowledged)
+            return Acknowledgement(acknowledged, already=False)
         return None
 
-    def acknowledge_code(self, code: str, actor: str) -> EscalationRecord | None:
-        """``ACK <code>`` from an on-call phone: the newest open escalation with that code."""
+    def acknowledge_code(self, code: str, actor: str) -> Acknowledgement | None:
+        """``ACK <code>`` from an on-call phone: the newest escalation with that code."""
         candidates = sorted(self._store.find_by_code(code.upper()), key=lambda e: e.created_at, reverse=True)
         if not candidates:
             return None
         return self.acknowledge(candidates[0].escalation_id, actor)
+
+    def shown_with(self, conversations: Sequence[ConversationRecord]) -> list[EscalationRecord]:
+        """What supervisors see: every open escalation, and acknowledged ones while their conversation is open
+        (it can still need a number revealed, or an outcome)."""
+        shown = {escalation.escalation_id: escalation for escalation in self._store.open_escalations()}
+        for conversation in conversations:
+            if conversation.is_open and conversation.escalation_id and conversation.escalation_id not in shown:
+                escalation = self._store.get(conversation.escalation_id)
+                if escalation is not None:
+                    shown[escalation.escalation_id] = escalation
+        return sorted(shown.values(), key=lambda escalation: escalation.created_at)
 
     def audit(self, escalation_id: str, action: str, actor: str, detail: str = "") -> EscalationRecord | None:
         """Add an event to the audit trail (e.g. a number revealed, with the reason)."""

@@ -66,6 +66,8 @@ class TimerKind(StrEnum):
     OFFER_EXPIRY = "offer_expiry"
     INACTIVITY = "inactivity"
     ESCALATION_REPAGE = "escalation_repage"
+    # Routes again once a decline has lapsed (nobody else could take the conversation meanwhile).
+    DECLINE_LAPSE = "decline_lapse"
 
 
 class ConversationTimer(BaseModel):
@@ -114,6 +116,17 @@ def offer_expiry_timer(
         fire_at=expires,
         offer_id=offer_id,
         volunteer_id=volunteer_id,
+    )
+
+
+def decline_lapse_timer(conversation_id: str, texter_id: str, lapses_at: datetime) -> ConversationTimer:
+    """Routes the conversation again when declines on it lapse (a no-op if someone took it meanwhile)."""
+    return ConversationTimer(
+        timer_id=f"lapse:{conversation_id}:{lapses_at.isoformat()}",
+        kind=TimerKind.DECLINE_LAPSE,
+        conversation_id=conversation_id,
+        texter_id=texter_id,
+        fire_at=lapses_at,
     )
 
 
@@ -189,6 +202,8 @@ class ConversationRecord(BaseModel):
     offer_id: str | None = None
     offer_expires_at: datetime | None = None
     excluded_volunteers: list[str] = Field(default_factory=list)
+    # When each exclusion (decline, expiry, transfer away) happened: exclusions lapse when nobody else can take it.
+    excluded_since: dict[str, datetime] = Field(default_factory=dict)
     accepted_at: datetime | None = None
     last_activity_at: datetime | None = None
     needs_supervisor: bool = False
@@ -238,6 +253,8 @@ class VolunteerRecord(BaseModel):
     last_assigned_at: str = "0"
     # Things the volunteer must be told that happened without them (e.g. an inactivity close).
     notices: list[str] = Field(default_factory=list)
+    # Off by default: while holding a high/imminent conversation, a volunteer is offered nothing new.
+    offers_during_crisis: bool = False
     version: int = 0
 
     def is_certified(self, today: date) -> bool:

@@ -1,12 +1,15 @@
-"""The line at a glance, for supervisors: queue, volunteers, active conversations, open escalations."""
+"""The line at a glance, for supervisors: queue, volunteers, open conversations, escalations to watch."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Protocol
 
-from peerline.api_models import ConversationSummary, EscalationSummary, LineOverview, VolunteersByStatus
+from peerline.api_models import Colleague, EscalationSummary, LineOverview, VolunteersByStatus
 from peerline.models import ConversationRecord, ConversationState, EscalationRecord, VolunteerRecord, VolunteerStatus
+from peerline.routing import may_take, queue_order
+from peerline.views import ConversationViews
 
 
 class LineReader(Protocol):
@@ -22,17 +25,21 @@ class VolunteerDirectory(Protocol):
     def all(self) -> list[VolunteerRecord]: ...
 
 
-class OpenEscalations(Protocol):
-    def open_escalations(self) -> list[EscalationRecord]: ...
+class EscalationsToShow(Protocol):
+    def shown_with(self, conversations: Sequence[ConversationRecord]) -> list[EscalationRecord]: ...
 
 
-def line_overview(line: LineReader, escalations: OpenEscalations, *, now: datetime) -> LineOverview:
-    """Waiting count and longest wait, volunteers by status, active conversations, open escalations."""
-    waiting = line.waiting_conversations()
+def line_overview(
+    line: LineReader, escalations: EscalationsToShow, views: ConversationViews, *, now: datetime
+) -> LineOverview:
+    """Waiting count and longest wait, the queue, volunteers by status and who is free, every open offered or
+    active conversation, and escalations (open, or acknowledged while their conversation is open)."""
+    waiting = queue_order(line.waiting_conversations(), now)
     waits = [(now - c.waiting_since).total_seconds() for c in waiting if c.waiting_since is not None]
     volunteers = [volunteer for volunteer in line.volunteers.all() if volunteer.active]
     counts = {status: sum(v.status is status for v in volunteers) for status in VolunteerStatus}
-    held = [c for c in line.open_conversations() if c.state in (ConversationState.OFFERED, ConversationState.ACTIVE)]
+    open_conversations = line.open_conversations()
+    held = [c for c in open_conversations if c.state in (ConversationState.OFFERED, ConversationState.ACTIVE)]
     return LineOverview(
         waiting=len(waiting),
         longest_wait_seconds=max(waits) if waits else None,
@@ -41,6 +48,22 @@ def line_overview(line: LineReader, escalations: OpenEscalations, *, now: dateti
             away=counts[VolunteerStatus.AWAY],
             offline=counts[VolunteerStatus.OFFLINE],
         ),
-        active=[ConversationSummary.of(conversation) for conversation in held],
-        escalations=[EscalationSummary.of(escalation) for escalation in escalations.open_escalations()],
+        active=views.summaries(held),
+        escalations=[EscalationSummary.of(e) for e in escalations.shown_with(open_conversations)],
+        queue=views.summaries(waiting),
+        available_volunteers=[Colleague.of(v) for v in _free(volunteers, now.date())],
+    )
+
+
+def _free(volunteers: Sequence[VolunteerRecord], today: date) -> list[VolunteerRecord]:
+    """Available, may take conversations and under their cap: who a supervisor can assign to."""
+    return sorted(
+        (
+            volunteer
+            for volunteer in volunteers
+            if volunteer.status is VolunteerStatus.AVAILABLE
+            and may_take(volunteer, today)
+            and volunteer.load < volunteer.max_concurrent
+        ),
+        key=lambda volunteer: (volunteer.load, volunteer.display_name.casefold()),
     )

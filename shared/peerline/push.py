@@ -7,6 +7,7 @@ Pushes are small JSON events (never a phone number: conversations carry the text
     {"type": "conversation", "conversation": ConversationSummary}             state or risk changes: to the holder
                                                                               (old and new) and supervisors
     {"type": "escalation", "escalation": EscalationSummary}                   new, re-paged, acknowledged: supervisors
+                                                                              and the volunteer holding it
 
 A push is a courtesy, never part of the change: it happens after the commit, a failure is logged and forgotten,
 and a dashboard catches up on (re)connect by listing again.
@@ -74,18 +75,23 @@ def _dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
-def offer_event(conversation: ConversationRecord) -> LiveEvent:
+Summarize = Callable[[ConversationRecord], ConversationSummary]
+
+
+def offer_event(conversation: ConversationRecord, summary: ConversationSummary | None = None) -> LiveEvent:
     """A conversation offered to a volunteer: only they are told (supervisors get the state change)."""
     return LiveEvent(
-        {"type": "offer", "conversation": _dump(ConversationSummary.of(conversation))},
+        {"type": "offer", "conversation": _dump(summary or ConversationSummary.of(conversation))},
         volunteer_ids=_ids(conversation.volunteer_id),
     )
 
 
-def conversation_event(conversation: ConversationRecord, *also: str | None) -> LiveEvent:
+def conversation_event(
+    conversation: ConversationRecord, *also: str | None, summary: ConversationSummary | None = None
+) -> LiveEvent:
     """A state or risk change: the holder, anyone named in ``also`` (e.g. who held it before), supervisors."""
     return LiveEvent(
-        {"type": "conversation", "conversation": _dump(ConversationSummary.of(conversation))},
+        {"type": "conversation", "conversation": _dump(summary or ConversationSummary.of(conversation))},
         volunteer_ids=_ids(_holder(conversation), *also),
         supervisors=True,
     )
@@ -100,9 +106,13 @@ def message_event(conversation: ConversationRecord, message: StoredMessage) -> L
     )
 
 
-def escalation_event(escalation: EscalationRecord) -> LiveEvent:
-    """A new, re-paged or acknowledged escalation: every supervisor."""
-    return LiveEvent({"type": "escalation", "escalation": _dump(EscalationSummary.of(escalation))}, supervisors=True)
+def escalation_event(escalation: EscalationRecord, holder: str | None = None) -> LiveEvent:
+    """A new, re-paged or acknowledged escalation: every supervisor, and the volunteer holding the conversation."""
+    return LiveEvent(
+        {"type": "escalation", "escalation": _dump(EscalationSummary.of(escalation))},
+        volunteer_ids=_ids(holder),
+        supervisors=True,
+    )
 
 
 def _holder(conversation: ConversationRecord) -> str | None:
@@ -125,26 +135,37 @@ def events_for_change(
     new_messages: Iterable[StoredMessage] = (),
     new_escalation: EscalationRecord | None = None,
     released: Iterable[str] = (),
+    summarize: Summarize | None = None,
 ) -> list[LiveEvent]:
     """What one committed change means for the dashboards.
 
     ``before``/``after`` are the conversation as it was and as committed (a deleted conversation is passed in its
-    closed state); ``released`` names volunteers whose load the change moved (they may have just lost it).
+    closed state); ``released`` names volunteers whose load the change moved (they may have just lost it);
+    ``summarize`` fills in what the record alone doesn't say (preview, escalation state — see ``views``), and is
+    called only when an event needs it.
     """
     events: list[LiveEvent] = []
     if after is not None:
+        summary: ConversationSummary | None = None
+
+        def summarized(conversation: ConversationRecord) -> ConversationSummary | None:
+            nonlocal summary
+            if summary is None and summarize is not None:
+                summary = summarize(conversation)
+            return summary
+
         offered_now = after.state is ConversationState.OFFERED and (
             before is None or before.state is not ConversationState.OFFERED or before.offer_id != after.offer_id
         )
         if offered_now:
-            events.append(offer_event(after))
+            events.append(offer_event(after, summarized(after)))
         if _changed(before, after):
             previous = before.volunteer_id if before is not None else None
-            events.append(conversation_event(after, previous, *released))
+            events.append(conversation_event(after, previous, *released, summary=summarized(after)))
         if after.state is not ConversationState.CLOSED:
             events += [message_event(after, message) for message in new_messages]
     if new_escalation is not None:
-        events.append(escalation_event(new_escalation))
+        events.append(escalation_event(new_escalation, _holder(after) if after is not None else None))
     return events
 
 

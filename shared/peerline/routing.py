@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
+from peerline.api_models import actor_name
 from peerline.conversation import (
     ConcurrentUpdateError,
     CrisisDesk,
@@ -35,6 +36,7 @@ from peerline.models import (
     ConversationState,
     ConversationTimer,
     EscalationRecord,
+    EscalationStatus,
     OutboundText,
     Priority,
     Role,
@@ -42,12 +44,14 @@ from peerline.models import (
     TexterRecord,
     VolunteerRecord,
     VolunteerStatus,
+    decline_lapse_timer,
     inactivity_timer,
     offer_expiry_timer,
 )
 from peerline.phone import texter_alias
 from peerline.push import LivePush, NoLivePush, events_for_change, publish_quietly
 from peerline.replies import ReplyBook
+from peerline.views import ConversationViews
 
 PRIORITY_WEIGHT = {Priority.NONE: 0.0, Priority.CONCERN: 1.0, Priority.HIGH: 2.0, Priority.IMMINENT: 3.0}
 # Waiting this long raises a conversation by one priority level, up to just below imminent.
@@ -122,6 +126,8 @@ class RoutingRepository(Protocol):
 
     def set_volunteer_status(self, volunteer_id: str, status: VolunteerStatus) -> VolunteerRecord: ...
 
+    def set_volunteer_settings(self, volunteer_id: str, *, offers_during_crisis: bool) -> VolunteerRecord: ...
+
     def commit_routing(self, change: RoutingChange) -> None: ...
 
     def list_messages(self, conversation_id: str) -> list[StoredMessage]: ...
@@ -130,8 +136,33 @@ class RoutingRepository(Protocol):
 
 
 @dataclass(frozen=True)
+class Escalated:
+    """What pressing "escalate" did: paged on-call, or found an escalation already open or acknowledged."""
+
+    escalation: EscalationRecord
+    outcome: Literal["paged", "already_open", "already_acknowledged"]
+
+    @property
+    def message(self) -> str:
+        escalation = self.escalation
+        if self.outcome == "paged":
+            return f"On-call has been paged (code {escalation.code}); the texter got the safety text."
+        if self.outcome == "already_open":
+            return (
+                f"Already escalated (code {escalation.code}): on-call was paged {escalation.page_count} time(s) and "
+                "is paged again until someone acknowledges. No new page was sent."
+            )
+        who = actor_name(escalation.acknowledged_by or "someone")
+        at = f"{escalation.acknowledged_at:%H:%M} UTC" if escalation.acknowledged_at else "earlier"
+        return f"Already acknowledged by {who} at {at} (code {escalation.code}). No new page was sent."
+
+
+@dataclass(frozen=True)
 class RoutingSettings:
     offer_timeout_seconds: int = 45
+    # How long a decline (or an expired offer, or a transfer away) keeps a conversation from that volunteer when
+    # nobody else can take it. High/imminent conversations don't wait for it.
+    decline_lapse_seconds: int = 120
     inactivity_close_minutes: int = 30
     message_ttl_hours: int = 24
     retention_days: int = 90
@@ -162,23 +193,72 @@ def may_take(volunteer: VolunteerRecord, today: date) -> bool:
     )
 
 
-def is_eligible(volunteer: VolunteerRecord, conversation: ConversationRecord, today: date) -> bool:
-    """Certified, active, available, speaks the texter's language, under their cap, and never excluded."""
+def could_take(volunteer: VolunteerRecord, conversation: ConversationRecord, today: date) -> bool:
+    """Certified, active, available, speaks the texter's language and under their cap (exclusions aside)."""
     return (
         may_take(volunteer, today)
         and volunteer.status is VolunteerStatus.AVAILABLE
         and volunteer.load < volunteer.max_concurrent
         and conversation.language in volunteer.languages
-        and volunteer.volunteer_id not in conversation.excluded_volunteers
     )
 
 
+def is_eligible(volunteer: VolunteerRecord, conversation: ConversationRecord, today: date) -> bool:
+    """Could take it, and never declined it, let its offer expire or transferred it away."""
+    return could_take(volunteer, conversation, today) and volunteer.volunteer_id not in conversation.excluded_volunteers
+
+
+def is_crisis(conversation: ConversationRecord) -> bool:
+    return conversation.priority in (Priority.HIGH, Priority.IMMINENT)
+
+
+def exclusion_lapses_at(conversation: ConversationRecord, volunteer_id: str, lapse: timedelta) -> datetime | None:
+    """When a volunteer's exclusion from the conversation lapses (None: at once, or never excluded).
+
+    "Never back to a decliner" must not leave a texter waiting while a volunteer is free: an exclusion lapses at
+    once for a high/imminent conversation and after ``lapse`` otherwise — used only when nobody else can take it.
+    """
+    if volunteer_id not in conversation.excluded_volunteers or is_crisis(conversation):
+        return None
+    # A record from before exclusions were timed counts from when the texter started waiting.
+    since = conversation.excluded_since.get(volunteer_id) or conversation.waiting_since or conversation.created_at
+    return since + lapse
+
+
 def candidates_for(
-    conversation: ConversationRecord, volunteers: Sequence[VolunteerRecord], today: date
+    conversation: ConversationRecord,
+    volunteers: Sequence[VolunteerRecord],
+    now: datetime,
+    lapse: timedelta = timedelta(seconds=120),
 ) -> list[VolunteerRecord]:
-    """Eligible volunteers, least loaded first, then least recently assigned (so idle volunteers share offers)."""
-    eligible = [volunteer for volunteer in volunteers if is_eligible(volunteer, conversation, today)]
-    return sorted(eligible, key=lambda volunteer: (volunteer.load, volunteer.last_assigned_at, volunteer.volunteer_id))
+    """Who to offer it to: eligible volunteers, least loaded first, then least recently assigned.
+
+    Only when nobody eligible is left do volunteers whose exclusion has lapsed come back (see
+    ``exclusion_lapses_at``).
+    """
+    able = [volunteer for volunteer in volunteers if could_take(volunteer, conversation, now.date())]
+    pool = [volunteer for volunteer in able if volunteer.volunteer_id not in conversation.excluded_volunteers]
+    if not pool:
+        pool = [
+            volunteer
+            for volunteer in able
+            if (lapses := exclusion_lapses_at(conversation, volunteer.volunteer_id, lapse)) is None or lapses <= now
+        ]
+    return sorted(pool, key=lambda volunteer: (volunteer.load, volunteer.last_assigned_at, volunteer.volunteer_id))
+
+
+def next_lapse(
+    conversation: ConversationRecord, volunteers: Sequence[VolunteerRecord], now: datetime, lapse: timedelta
+) -> datetime | None:
+    """The earliest moment an excluded volunteer who could take the conversation becomes a candidate again."""
+    moments = [
+        lapses
+        for volunteer in volunteers
+        if could_take(volunteer, conversation, now.date())
+        and (lapses := exclusion_lapses_at(conversation, volunteer.volunteer_id, lapse)) is not None
+        and lapses > now
+    ]
+    return min(moments) if moments else None
 
 
 class Router:
@@ -204,6 +284,7 @@ class Router:
         self._replies = replies
         self._settings = settings
         self._clock = clock
+        self.views = ConversationViews(repository, crisis.service if crisis is not None else None, clock)
 
     # ------------------------------------------------------------------ push
     def route_waiting(self) -> list[tuple[str, str]]:
@@ -212,16 +293,19 @@ class Router:
         Returns the (conversation id, volunteer id) offers made. Safe to call from anywhere, any number of times.
         """
         now = self._clock()
+        lapse = timedelta(seconds=self._settings.decline_lapse_seconds)
         offers: list[tuple[str, str]] = []
         volunteers = {volunteer.volunteer_id: volunteer for volunteer in self._repository.available_volunteers()}
+        # Volunteers holding a high/imminent conversation get nothing new unless they chose to (looked up lazily:
+        # only for volunteers about to be offered something).
+        holds_crisis: dict[str, bool] = {}
         for waiting in queue_order(self._repository.waiting_conversations(), now):
             conversation: ConversationRecord | None = waiting
             for _ in range(_MAX_ATTEMPTS):
                 assert conversation is not None
-                candidates = candidates_for(conversation, list(volunteers.values()), now.date())
-                if not candidates:
+                volunteer = self._first_free(conversation, volunteers, holds_crisis, now, lapse)
+                if volunteer is None:
                     break
-                volunteer = candidates[0]
                 try:
                     self._offer(conversation, volunteer, now)
                 except ConcurrentUpdateError:
@@ -240,6 +324,29 @@ class Router:
                 volunteers[volunteer.volunteer_id] = volunteer.model_copy(update={"load": volunteer.load + 1})
                 break
         return offers
+
+    def _first_free(
+        self,
+        conversation: ConversationRecord,
+        volunteers: dict[str, VolunteerRecord],
+        holds_crisis: dict[str, bool],
+        now: datetime,
+        lapse: timedelta,
+    ) -> VolunteerRecord | None:
+        """The best candidate for the conversation who isn't holding a crisis conversation (unless they opted in)."""
+        while True:
+            pool = [volunteer for volunteer in volunteers.values() if not holds_crisis.get(volunteer.volunteer_id)]
+            candidates = candidates_for(conversation, pool, now, lapse)
+            if not candidates:
+                return None
+            best = candidates[0]
+            if best.volunteer_id not in holds_crisis:
+                holds_crisis[best.volunteer_id] = self._holds_crisis(best)
+            if not holds_crisis[best.volunteer_id]:
+                return best
+
+    def _holds_crisis(self, volunteer: VolunteerRecord) -> bool:
+        return not volunteer.offers_during_crisis and self.holds_crisis(volunteer)
 
     def _offer(self, conversation: ConversationRecord, volunteer: VolunteerRecord, now: datetime) -> None:
         offer_id = uuid.uuid4().hex
@@ -293,6 +400,7 @@ class Router:
         """Decline an offer: the conversation goes back to the queue and never to the caller again."""
         conversation = self._held(conversation_id, volunteer_id, ConversationState.OFFERED)
         self._commit_or_conflict(conversation, self._back_to_queue(conversation, volunteer_id))
+        self._schedule_lapse(conversation)
         self.route_waiting()
 
     def expire_offer(self, timer: ConversationTimer) -> bool:
@@ -309,6 +417,7 @@ class Router:
             self._commit(conversation, self._back_to_queue(conversation, conversation.volunteer_id))
         except ConcurrentUpdateError:
             return False
+        self._schedule_lapse(conversation)
         self.route_waiting()
         return True
 
@@ -321,38 +430,127 @@ class Router:
             raise NotEligibleError("not certified, deactivated or offline")
         if volunteer.load >= volunteer.max_concurrent:
             raise NotEligibleError("at your maximum of concurrent conversations")
-        for conversation in queue_order(self._repository.waiting_conversations(), now):
-            if conversation.language not in volunteer.languages or volunteer_id in conversation.excluded_volunteers:
-                continue
-            active = transition(conversation, ConversationState.ACTIVE).model_copy(
-                update={"volunteer_id": volunteer_id, "accepted_at": now, "last_activity_at": now}
-            )
+        waiting = [c for c in queue_order(self._repository.waiting_conversations(), now) if c.language in volunteer.languages]
+        # The caller asked for work: conversations they declined earlier come last, never "nobody is waiting".
+        for conversation in sorted(waiting, key=lambda c: volunteer_id in c.excluded_volunteers):
             try:
-                self._commit(
-                    conversation,
-                    RoutingChange(
-                        conversation=active,
-                        expected_version=conversation.version,
-                        loads=[
-                            LoadChange(
-                                volunteer_id,
-                                +1,
-                                require_capacity=True,
-                                forbid_status=VolunteerStatus.OFFLINE,
-                                assigned_at=now.isoformat(),
-                            )
-                        ],
-                    ),
-                )
+                return self._claim(conversation, volunteer, now)
             except ConcurrentUpdateError:
                 volunteer = self._volunteer(volunteer_id)
                 if volunteer.status is VolunteerStatus.OFFLINE or volunteer.load >= volunteer.max_concurrent:
                     raise NotEligibleError("offline, or at your maximum of concurrent conversations") from None
                 continue
-            self._text_texter(active, f"joined:{conversation.version}", self._joined_text(active, volunteer))
-            self._schedule_inactivity(active, now)
-            return active
         raise NotFoundError("nobody you can take is waiting")
+
+    def _claim(self, conversation: ConversationRecord, volunteer: VolunteerRecord, now: datetime) -> ConversationRecord:
+        """A waiting conversation becomes active with ``volunteer`` at once (take next, a supervisor taking it)."""
+        active = transition(conversation, ConversationState.ACTIVE).model_copy(
+            update={"volunteer_id": volunteer.volunteer_id, "accepted_at": now, "last_activity_at": now}
+        )
+        self._commit(
+            conversation,
+            RoutingChange(
+                conversation=active,
+                expected_version=conversation.version,
+                loads=[
+                    LoadChange(
+                        volunteer.volunteer_id,
+                        +1,
+                        require_capacity=True,
+                        forbid_status=VolunteerStatus.OFFLINE,
+                        assigned_at=now.isoformat(),
+                    )
+                ],
+            ),
+        )
+        self._text_texter(active, f"joined:{conversation.version}", self._joined_text(active, volunteer))
+        self._schedule_inactivity(active, now)
+        return active
+
+    # ------------------------------------------------------------------ supervisors
+    def assign(self, caller: VolunteerRecord, conversation_id: str, to: str) -> ConversationRecord:
+        """A supervisor hands a waiting conversation to a volunteer (an offer to them) or takes it themselves.
+
+        Declines and the crisis hold don't apply: a person chose. Capacity, status, language and certification do.
+        """
+        if not caller.is_supervisor:
+            raise NotEligibleError("supervisors only")
+        now = self._clock()
+        conversation = self._repository.get_conversation(conversation_id)
+        if conversation is None or not conversation.is_open:
+            raise NotFoundError("no such conversation")
+        if conversation.state is not ConversationState.WAITING:
+            raise ConflictError(f"the conversation is {conversation.state}, not waiting: it can't be assigned now")
+        target = self._repository.get_volunteer(to)
+        if target is None or not target.active:
+            raise NotFoundError("no such volunteer")
+        if to == caller.volunteer_id:
+            self._check_can_take(target, conversation, now, require_available=False)
+            try:
+                return self._claim(conversation, target, now)
+            except ConcurrentUpdateError as error:
+                raise ConflictError("the conversation or your load changed meanwhile; try again") from error
+        self._check_can_take(target, conversation, now, require_available=True)
+        try:
+            self._offer(conversation, target, now)
+        except ConcurrentUpdateError as error:
+            raise ConflictError(f"{target.display_name} or the conversation changed meanwhile; try again") from error
+        offered = self._repository.get_conversation(conversation_id)
+        assert offered is not None
+        return offered
+
+    def _check_can_take(
+        self, volunteer: VolunteerRecord, conversation: ConversationRecord, now: datetime, *, require_available: bool
+    ) -> None:
+        """Say why a named volunteer can't take the conversation (409, readable), or nothing."""
+        name = volunteer.display_name
+        if not may_take(volunteer, now.date()):
+            raise ConflictError(f"{name} can't take conversations (certification expired, or not a volunteer)")
+        if require_available and volunteer.status is not VolunteerStatus.AVAILABLE:
+            raise ConflictError(f"{name} is {volunteer.status}, not available")
+        if volunteer.status is VolunteerStatus.OFFLINE:
+            raise ConflictError(f"{name} is offline")
+        if volunteer.load >= volunteer.max_concurrent:
+            raise ConflictError(f"{name} is at their maximum of {volunteer.max_concurrent} conversations")
+        if conversation.language not in volunteer.languages:
+            raise ConflictError(f"{name} doesn't speak the texter's language ({conversation.language})")
+
+    def transfer_candidates(self, caller: VolunteerRecord, conversation_id: str) -> list[VolunteerRecord]:
+        """Colleagues the caller could hand the conversation to: available, eligible, under their cap."""
+        conversation = self._repository.get_conversation(conversation_id)
+        if conversation is None or not self._may_see(caller, conversation):
+            raise NotFoundError("no such conversation")
+        today = self._clock().date()
+        return sorted(
+            (
+                volunteer
+                for volunteer in self._repository.available_volunteers()
+                if volunteer.volunteer_id not in (caller.volunteer_id, conversation.volunteer_id)
+                and could_take(volunteer, conversation, today)
+            ),
+            key=lambda volunteer: (volunteer.load, volunteer.display_name.casefold()),
+        )
+
+    def available_colleagues(self) -> list[VolunteerRecord]:
+        """Every available volunteer who may take conversations (for a supervisor's assign control)."""
+        today = self._clock().date()
+        return sorted(
+            (v for v in self._repository.available_volunteers() if may_take(v, today)),
+            key=lambda volunteer: (volunteer.load, volunteer.display_name.casefold()),
+        )
+
+    def set_offers_during_crisis(self, volunteer_id: str, enabled: bool) -> VolunteerRecord:
+        """The volunteer's own choice to be offered conversations while holding a high/imminent one."""
+        volunteer = self._repository.set_volunteer_settings(volunteer_id, offers_during_crisis=enabled)
+        if enabled:
+            self.route_waiting()
+        return volunteer
+
+    def holds_crisis(self, volunteer: VolunteerRecord) -> bool:
+        """Whether the volunteer holds (offered or active) a high/imminent conversation."""
+        return volunteer.load > 0 and any(
+            is_crisis(held) for held in self._repository.conversations_held_by(volunteer.volunteer_id)
+        )
 
     # ------------------------------------------------------------------ availability
     def set_availability(self, volunteer_id: str, status: VolunteerStatus) -> VolunteerRecord:
@@ -384,12 +582,14 @@ class Router:
         if to == "queue":
             change = self._back_to_queue(conversation, holder)
             self._commit_or_conflict(conversation, change)
+            self._schedule_lapse(conversation)
             self.route_waiting()
             return change.conversation
         target = self._repository.get_volunteer(to)
         if target is None or target.volunteer_id == holder:
             raise NotFoundError("no such volunteer to transfer to")
-        if not is_eligible(target, conversation, now.date()):
+        # A named colleague is a deliberate choice: an earlier decline of theirs doesn't stand in the way.
+        if not could_take(target, conversation, now.date()):
             raise NotEligibleError(f"{target.display_name} can't take it now")
         offer_id = uuid.uuid4().hex
         expires = now + timedelta(seconds=self._settings.offer_timeout_seconds)
@@ -400,6 +600,7 @@ class Router:
                 "offer_id": offer_id,
                 "offer_expires_at": expires,
                 "excluded_volunteers": sorted({*conversation.excluded_volunteers, holder}),
+                "excluded_since": {**conversation.excluded_since, holder: now},
                 "needs_supervisor": False,
                 # Keeps its place in line if the target declines: it has waited since it first waited.
                 "waiting_since": conversation.waiting_since or now,
@@ -525,8 +726,12 @@ class Router:
         return change
 
     # ------------------------------------------------------------------ crisis
-    def escalate(self, caller: VolunteerRecord, conversation_id: str) -> EscalationRecord:
-        """A volunteer's "escalate": at least ``high``, the same safety text, page and audit as triage's."""
+    def escalate(self, caller: VolunteerRecord, conversation_id: str) -> Escalated:
+        """A volunteer's "escalate": at least ``high``, the same safety text, page and audit as triage's.
+
+        Pressing it again pages nobody new and says so: the escalation is still open (being paged), or someone
+        acknowledged it already.
+        """
         if self._crisis is None:
             raise NotEligibleError("escalation is not configured")
         now = self._clock()
@@ -543,7 +748,10 @@ class Router:
                     self._crisis.service.redispatch(
                         existing, texter, self._replies.text("safety", conversation.language)
                     )
-                return existing  # already escalated at this level: pressing the button twice pages once
+                    return Escalated(existing, "paged")
+                # Already escalated at this level: pressing the button twice pages once.
+                acknowledged = existing.status is EscalationStatus.ACKNOWLEDGED
+                return Escalated(existing, "already_acknowledged" if acknowledged else "already_open")
         if texter is None:
             raise NotFoundError("the texter's record is gone")
         plan = plan_escalation(
@@ -575,7 +783,7 @@ class Router:
         )
         self._crisis.service.dispatch(plan)
         self._crisis.service.mark_dispatched(plan.escalation.escalation_id)
-        return plan.escalation
+        return Escalated(plan.escalation, "paged")
 
     # ------------------------------------------------------------------ relay
     def send_reply(self, volunteer_id: str, conversation_id: str, body: str) -> StoredMessage:
@@ -657,6 +865,7 @@ class Router:
                 "offer_expires_at": None,
                 "needs_supervisor": False,
                 "excluded_volunteers": sorted({*conversation.excluded_volunteers, volunteer_id}),
+                "excluded_since": {**conversation.excluded_since, volunteer_id: now},
                 # A transferred-back conversation keeps its place: it has waited since it first waited.
                 "waiting_since": conversation.waiting_since or now,
             }
@@ -686,6 +895,7 @@ class Router:
             new_messages=change.new_messages,
             new_escalation=change.new_escalation,
             released=[load.volunteer_id for load in change.loads],
+            summarize=lambda conversation: self.views.summary(conversation, escalation=change.new_escalation),
         )
         publish_quietly(self._live, events)
 
@@ -711,6 +921,13 @@ class Router:
                 )
             ]
         )
+
+    def _schedule_lapse(self, conversation: ConversationRecord) -> None:
+        """Route again when the exclusion just added lapses, in case nobody else took the conversation by then."""
+        if is_crisis(conversation):
+            return  # lapses at once: the route_waiting that follows already counts the volunteer back in
+        lapses_at = self._clock() + timedelta(seconds=self._settings.decline_lapse_seconds)
+        self._timers.schedule([decline_lapse_timer(conversation.conversation_id, conversation.texter_id, lapses_at)])
 
     def _schedule_inactivity(self, conversation: ConversationRecord, activity_at: datetime) -> None:
         after = timedelta(minutes=self._settings.inactivity_close_minutes)

@@ -55,6 +55,7 @@ class EngineFunctionSettings(_FromEnvironment):
     consent_timeout_seconds: int = Field(default=120, ge=1)
     volunteers_table: str
     offer_timeout_seconds: int = Field(default=45, ge=1)
+    decline_lapse_seconds: int = Field(default=120, ge=0)
     inactivity_close_minutes: int = Field(default=30, ge=1)
     escalations_table: str
     oncall_table: str

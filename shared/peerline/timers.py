@@ -29,6 +29,8 @@ def fire_timer(
         outcome = "applied" if escalations.repage(timer) else "stale"
     elif timer.kind is TimerKind.INACTIVITY:
         outcome = "applied" if router.close_if_inactive(timer) else "stale"
+    elif timer.kind is TimerKind.DECLINE_LAPSE:
+        outcome = "applied"  # the route_waiting below is the whole of it
     else:
         outcome = str(engine.handle_timer(timer))
     # Every timer is also a chance to route: a safety net for a trigger lost to a crash.

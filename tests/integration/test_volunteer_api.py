@@ -29,6 +29,16 @@ OPERATIONS = {
     "sendMessage",
     "transferConversation",
     "closeConversation",
+    "escalateConversation",
+    "listEscalations",
+    "acknowledgeEscalation",
+    "revealTexterNumber",
+    "getLine",
+    "getLibrary",
+    "updateLibrary",
+    "updateSettings",
+    "listTransferCandidates",
+    "assignConversation",
 }
 
 
@@ -366,18 +376,40 @@ def test_ack_from_the_on_call_phone_acknowledges(
     # when the on-call professional texts ACK <code> from their phone
     texter_texts(on_call, f"ACK {code}", "SM" + "e3" * 16)
 
-    # then it is acknowledged by them, and they are told so
+    # then it is acknowledged by them, they are told so, and supervisors still see it (acknowledged, by whom)
+    # while its conversation is open, so that a number can still be revealed for the rescue
     replies = [json.loads(m["Body"]) for m in drain(aws["sqs"], queue_url(stack, "OutboundQueue"))]
     assert [reply["purpose"] for reply in replies] == ["ack"]
+    assert "Thank you" in replies[0]["body"]
     listing = api("GET", "/volunteer/escalations", sub="sub-sol")[1]["escalations"]
-    assert all(e["code"] != code for e in listing), "an acknowledged escalation is no longer open"
+    [shown] = [e for e in listing if e["code"] == code]
+    assert shown["status"] == "acknowledged" and shown["acknowledged_by"].endswith("(on-call)")
+
+    # when a supervisor acknowledges it as well, they learn someone already had, and nothing changes
+    status, second = api("POST", f"/volunteer/escalations/{shown['id']}/acknowledge", sub="sub-sol")
+    assert status == 200 and second["already_acknowledged"] is True
+    assert "already acknowledged by" in second["message"] and "(on-call)" in second["message"]
+    assert second["acknowledged_at"] == shown["acknowledged_at"]
+
+    # and a second ACK from the phone is answered with who was first, not "thank you"
+    texter_texts(on_call, f"ACK {code}", "SM" + "e4" * 16)
+    [again] = [json.loads(m["Body"]) for m in drain(aws["sqs"], queue_url(stack, "OutboundQueue"))]
+    assert "already acknowledged" in again["body"] and "Thank you" not in again["body"]
 
 
 def test_the_line_at_a_glance_is_for_supervisors(api: Any) -> None:
     assert api("GET", "/volunteer/line", sub="sub-ana")[0] == 403
     status, line = api("GET", "/volunteer/line", sub="sub-sol")
     assert status == 200
-    assert set(line) == {"waiting", "longest_wait_seconds", "volunteers", "active", "escalations"}
+    assert set(line) == {
+        "waiting",
+        "longest_wait_seconds",
+        "volunteers",
+        "active",
+        "escalations",
+        "queue",
+        "available_volunteers",
+    }
     assert sum(line["volunteers"].values()) == 3
     assert "+1555" not in json.dumps(line)
 
@@ -403,3 +435,144 @@ def test_the_dashboard_config_is_public_and_names_the_user_pool(api: Any, stack:
     assert config["userPoolId"] == stack.resources["VolunteerUserPool"].physical_id
     assert config["userPoolClientId"] == stack.resources["DashboardUserPoolClient"].physical_id
     assert config["apiUrl"].startswith("http")
+
+
+def _offered_to(api: Any, sub: str, alias_of_first_text: str) -> dict[str, Any]:
+    listing = api("GET", "/volunteer/conversations", sub=sub)[1]["conversations"]
+    return next(c for c in listing if c["status"] == "offered" and c["preview"] == alias_of_first_text)
+
+
+@pytest.fixture(scope="module")
+def spanish_team(aws: Any, stack: Any) -> None:
+    """Two Spanish-only volunteers, so that conversations other tests leave behind (English) never reach them."""
+    registry = DynamoVolunteerRegistry(stack.resources["VolunteersTable"].physical_id, aws["dynamodb"])
+    for volunteer_id, name, roles in (
+        ("sub-kai", "Kai", [Role.VOLUNTEER]),
+        ("sub-lee", "Lee", [Role.VOLUNTEER]),
+        ("sub-sam", "Sam", [Role.VOLUNTEER, Role.SUPERVISOR]),
+    ):
+        registry.create(
+            VolunteerRecord(
+                volunteer_id=volunteer_id,
+                username=name.lower(),
+                display_name=name,
+                roles=roles,
+                languages=[Language.SPANISH],
+                certified_until=date.today() + timedelta(days=365),
+            )
+        )
+
+
+def _only_kai_available(api: Any) -> None:
+    for sub, status in (("sub-ana", "away"), ("sub-ben", "away"), ("sub-kai", "available"), ("sub-lee", "away")):
+        assert api("PUT", "/volunteer/me/availability", sub=sub, body={"status": status})[0] == 200
+    assert api("PUT", "/volunteer/me/availability", sub="sub-sol", body={"status": "away"})[0] == 200
+
+
+def test_a_shift_decline_take_next_assign_and_transfer_candidates(
+    api: Any, texter_texts: Any, spanish_team: None
+) -> None:
+    # given Kai is the only available volunteer (Lee away, Sol the supervisor away)
+    _only_kai_available(api)
+
+    # when a texter texts, the offer tells Kai how long they waited, the risk and their first words
+    texter_texts("+15555550901", "hola, quería hablar un rato sobre mi compañera de piso", "SM" + "f1" * 16)
+    texter_texts("+15555550901", "no", "SM" + "f2" * 16)
+    offer = _offered_to(api, "sub-kai", "hola, quería hablar un rato sobre mi compañera de piso")
+    assert offer["waiting_seconds"] is not None and offer["risk_level"] == "none"
+    assert offer["volunteer_name"] == "Kai" and offer["awaiting_reply"] is True
+    assert "5555550901" not in json.dumps(offer)
+
+    # when Kai declines it, nobody else is free: Take next still gives it to her (never "nobody is waiting")
+    assert api("POST", f"/volunteer/conversations/{offer['id']}/decline", sub="sub-kai")[0] == 204
+    status, taken = api("POST", "/volunteer/conversations/take-next", sub="sub-kai")
+    assert (status, taken["id"], taken["status"]) == (200, offer["id"], "active")
+
+    # and her transfer picker lists colleagues who could take it now: Lee once he is available, never herself
+    assert (
+        api("GET", f"/volunteer/conversations/{offer['id']}/transfer-candidates", sub="sub-kai")[1]["volunteers"] == []
+    )
+    api("PUT", "/volunteer/me/availability", sub="sub-lee", body={"status": "available"})
+    candidates = api("GET", f"/volunteer/conversations/{offer['id']}/transfer-candidates", sub="sub-kai")[1][
+        "volunteers"
+    ]
+    assert [(c["volunteer_id"], c["display_name"]) for c in candidates] == [("sub-lee", "Lee")]
+    assert api("GET", f"/volunteer/conversations/{offer['id']}/transfer-candidates", sub="sub-lee")[0] == 404
+    api("PUT", "/volunteer/me/availability", sub="sub-lee", body={"status": "away"})
+    assert (
+        api("POST", f"/volunteer/conversations/{offer['id']}/transfer", body={"to": "queue"}, sub="sub-kai")[0] == 200
+    )
+
+    # when Kai goes away, the texter waits; the supervisor sees them in the queue and who is free (nobody)
+    api("PUT", "/volunteer/me/availability", sub="sub-kai", body={"status": "away"})
+    line = api("GET", "/volunteer/line", sub="sub-sol")[1]
+    assert offer["id"] in [c["id"] for c in line["queue"]]
+    assert line["available_volunteers"] == []
+
+    # then assigning it to an away volunteer is refused with a reason; a volunteer can't assign at all
+    status, refused = api(
+        "POST", f"/volunteer/conversations/{offer['id']}/assign", sub="sub-sol", body={"to": "sub-lee"}
+    )
+    assert status == 409 and "Lee is away" in refused["message"]
+    assert (
+        api("POST", f"/volunteer/conversations/{offer['id']}/assign", sub="sub-kai", body={"to": "sub-kai"})[0] == 403
+    )
+
+    # and the supervisor can assign it to Kai once she is available (an offer, though she declined it) ...
+    api("PUT", "/volunteer/me/availability", sub="sub-kai", body={"status": "available"})
+    current = next(
+        c for c in api("GET", "/volunteer/conversations", sub="sub-sol")[1]["conversations"] if c["id"] == offer["id"]
+    )
+    if current["status"] == "waiting":
+        status, assigned = api(
+            "POST", f"/volunteer/conversations/{offer['id']}/assign", sub="sub-sol", body={"to": "sub-kai"}
+        )
+        assert (status, assigned["status"], assigned["volunteer_name"]) == (200, "offered", "Kai")
+    api("POST", f"/volunteer/conversations/{offer['id']}/decline", sub="sub-kai")
+
+    # ... or a supervisor takes it themselves, at once (Sam, who is away rather than offline)
+    assert api("PUT", "/volunteer/me/availability", sub="sub-sam", body={"status": "away"})[0] == 200
+    status, mine = api("POST", f"/volunteer/conversations/{offer['id']}/assign", sub="sub-sam", body={"to": "sub-sam"})
+    assert (status, mine.get("status"), mine.get("volunteer_name")) == (200, "active", "Sam"), mine
+    api("POST", f"/volunteer/conversations/{offer['id']}/close", sub="sub-sam", body={"outcome": "ok", "tags": []})
+
+
+def test_offers_while_holding_a_crisis_are_a_setting_off_by_default(api: Any, spanish_team: None) -> None:
+    status, me = api("GET", "/volunteer/me", sub="sub-lee")
+    assert (status, me["offers_during_crisis"], me["holding_crisis"]) == (200, False, False)
+    status, me = api("PUT", "/volunteer/me/settings", sub="sub-lee", body={"offers_during_crisis": True})
+    assert (status, me["offers_during_crisis"]) == (200, True)
+    assert api("GET", "/volunteer/me", sub="sub-lee")[1]["offers_during_crisis"] is True
+    assert api("PUT", "/volunteer/me/settings", sub="sub-lee", body={"offers_during_crisis": "yes please"})[0] == 422
+    api("PUT", "/volunteer/me/settings", sub="sub-lee", body={"offers_during_crisis": False})
+
+
+def test_pressing_escalate_again_says_what_really_happened(
+    api: Any, texter_texts: Any, on_call: str, spanish_team: None
+) -> None:
+    # given Kai holds an ordinary conversation
+    _only_kai_available(api)
+    texter_texts("+15555550902", "hola, una semana muy dura en el trabajo", "SM" + "f3" * 16)
+    texter_texts("+15555550902", "no", "SM" + "f4" * 16)
+    offer = _offered_to(api, "sub-kai", "hola, una semana muy dura en el trabajo")
+    api("POST", f"/volunteer/conversations/{offer['id']}/accept", sub="sub-kai")
+    path = f"/volunteer/conversations/{offer['id']}/escalate"
+
+    # when she escalates, then presses it again, then again after a supervisor acknowledged
+    first = api("POST", path, sub="sub-kai")[1]
+    second = api("POST", path, sub="sub-kai")[1]
+    api("POST", f"/volunteer/escalations/{first['id']}/acknowledge", sub="sub-sol")
+    third = api("POST", path, sub="sub-kai")[1]
+
+    # then each answer says what happened: paged, already open (no new page), already acknowledged by whom
+    assert (first["outcome"], second["outcome"], third["outcome"]) == ("paged", "already_open", "already_acknowledged")
+    assert "No new page was sent" in second["message"] and "Sol (supervisor)" in third["message"]
+
+    # and her conversation carries the same escalation state as the supervisor's list
+    mine = next(
+        c for c in api("GET", "/volunteer/conversations", sub="sub-kai")[1]["conversations"] if c["id"] == offer["id"]
+    )
+    assert (
+        mine["escalation"]["status"] == "acknowledged" and mine["escalation"]["acknowledged_by"] == "Sol (supervisor)"
+    )
+    api("POST", f"/volunteer/conversations/{offer['id']}/close", body={"outcome": "ok", "tags": []}, sub="sub-kai")

@@ -140,6 +140,18 @@ class InMemoryRoutingRepository(InMemoryConversationRepository):
             self.volunteers[volunteer_id] = {**item, "status": status.value, "version": item["version"] + 1}
             return VolunteerRecord.model_validate(self.volunteers[volunteer_id])
 
+    def set_volunteer_settings(self, volunteer_id: str, *, offers_during_crisis: bool) -> VolunteerRecord:
+        with self._lock:
+            item = self.volunteers.get(volunteer_id)
+            if item is None:
+                raise NotEligibleError("not registered")
+            self.volunteers[volunteer_id] = {
+                **item,
+                "offers_during_crisis": offers_during_crisis,
+                "version": item["version"] + 1,
+            }
+            return VolunteerRecord.model_validate(self.volunteers[volunteer_id])
+
     def delete_messages(self, conversation_id: str) -> int:
         with self._lock:
             return super().delete_messages(conversation_id)

@@ -675,7 +675,8 @@ def test_acknowledging_records_who_and_when(crisis: CrisisWorld) -> None:
 
     # then it is acknowledged, by them, now, and the audit trail says so
     stored = crisis.escalations.only()
-    assert acknowledged is not None and acknowledged.audit == stored.audit
+    assert acknowledged is not None and acknowledged.escalation.audit == stored.audit
+    assert not acknowledged.already
     assert stored.status is EscalationStatus.ACKNOWLEDGED
     assert stored.acknowledged_by == "supervisor:Dr Ben"
     assert stored.acknowledged_at == crisis.clock()
@@ -692,11 +693,14 @@ def test_acknowledging_twice_changes_nothing(crisis: CrisisWorld) -> None:
     # when it is acknowledged again, by someone else
     second = crisis.service.acknowledge(escalation.escalation_id, actor="on-call:Dr Ana")
 
-    # then the first acknowledgement stands and nothing is written
+    # then the first acknowledgement stands, nothing is written, and the second one learns who was first
     assert first is not None and second is not None
-    assert second.acknowledged_by == first.acknowledged_by == crisis.escalations.only().acknowledged_by
-    assert second.acknowledged_at == first.acknowledged_at == crisis.escalations.only().acknowledged_at
+    assert second.escalation.acknowledged_by == first.escalation.acknowledged_by == "supervisor:Dr Ben"
+    assert second.escalation.acknowledged_at == first.escalation.acknowledged_at
+    assert crisis.escalations.only().acknowledged_by == "supervisor:Dr Ben"
     assert [event.action for event in crisis.escalations.only().audit].count("acknowledged") == 1
+    assert (first.already, second.already) == (False, True)
+    assert "already acknowledged by Dr Ben (supervisor)" in second.message
 
 
 def test_acknowledging_an_unknown_escalation_finds_nothing(crisis: CrisisWorld) -> None:
@@ -904,7 +908,7 @@ def test_a_volunteers_escalate_raises_the_conversation_to_at_least_high(desk: Cr
     _held(desk)
 
     # when they press escalate
-    escalation = desk.router.escalate(desk.record("v1"), "c1")
+    escalation = desk.router.escalate(desk.record("v1"), "c1").escalation
 
     # then the conversation is high priority, and the escalation is recorded as theirs
     conversation = desk.conversation("c1")
@@ -953,10 +957,29 @@ def test_pressing_escalate_twice_pages_once(desk: CrisisRoutingWorld) -> None:
     # when they press it again
     second = desk.router.escalate(desk.record("v1"), "c1")
 
-    # then it is the same escalation, and only one page (and one safety text) went out
-    assert second.escalation_id == first.escalation_id
+    # then it is the same escalation, only one page (and one safety text) went out, and the second press says so
+    assert second.escalation.escalation_id == first.escalation.escalation_id
     assert len(desk.escalations.all()) == 1
     assert desk.outbound.purposes() == ["safety", "page"]
+    assert (first.outcome, second.outcome) == ("paged", "already_open")
+    assert "No new page was sent" in second.message
+
+
+def test_escalate_after_an_acknowledgement_says_who_acknowledged_and_pages_nobody(desk: CrisisRoutingWorld) -> None:
+    # given an escalation a supervisor acknowledged
+    _held(desk)
+    first = desk.router.escalate(desk.record("v1"), "c1")
+    assert desk.service.acknowledge(first.escalation.escalation_id, actor="supervisor:Dr Ben") is not None
+    desk.outbound.clear()
+
+    # when the volunteer presses escalate again
+    again = desk.router.escalate(desk.record("v1"), "c1")
+
+    # then nobody is paged, and the answer says it was acknowledged, by whom
+    assert desk.outbound.purposes() == []
+    assert again.outcome == "already_acknowledged"
+    assert "Already acknowledged by Dr Ben (supervisor)" in again.message
+    assert "paged" not in again.message.split("No new page")[0]
 
 
 def test_a_volunteer_who_does_not_hold_the_conversation_cannot_escalate_it(desk: CrisisRoutingWorld) -> None:

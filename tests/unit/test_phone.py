@@ -54,6 +54,52 @@ def test_mask_phone_numbers_leaves_timestamps_and_ids_readable(text: str) -> Non
     assert mask_phone_numbers(text) == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"function_arn":"arn:aws:lambda:us-east-1:123456789012:function:InboundSmsFunction"',
+        "queue arn:aws:sqs:us-east-1:123456789012:peerline-inbound.fifo",
+        "queue_url=http://127.0.0.1:4566/123456789012/peerline-inbound.fifo",
+        '"function_request_id":"12345678-9943-409d-97cc-0920f239b18e"',
+        "KeyId=12345678-1234-1234-1234-123456789012",
+        "RequestId: 12345678-9943-409D-97CC-0920F239B18E",
+        '"xray_trace_id":"1-67891233-abcdef012345678912345678"',
+        '"requestId":"1234567890123456="',
+        "texter_id=" + "1234567890" * 6 + "abcd",
+    ],
+)
+def test_mask_phone_numbers_leaves_the_digits_of_arns_uuids_and_hex_ids_readable(text: str) -> None:
+    # given a log line whose only long digit runs are an account id in an ARN or queue URL, a request id (UUID),
+    # a trace id or a hex id
+    # when it is masked
+    # then it is unchanged
+    assert mask_phone_numbers(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (
+            "arn:aws:lambda:us-east-1:123456789012:function:Send to +15555550001",
+            "arn:aws:lambda:us-east-1:123456789012:function:Send to +1•••••0001",
+        ),
+        (
+            "request 12345678-9943-409d-97cc-0920f239b18e from 15555550001",
+            "request 12345678-9943-409d-97cc-0920f239b18e from 1•••••0001",
+        ),
+        ("5555550001 1-67891233-abcdef012345678912345678", "5•••••0001 1-67891233-abcdef012345678912345678"),
+        ('{"to":"555-555-0001","id":"1234567890123456"}', '{"to":"5•••••0001","id":"1234567890123456"}'),
+        ("+15555550001 12345678-9943-409d-97cc-0920f239b18e", "+1•••••0001 12345678-9943-409d-97cc-0920f239b18e"),
+        ("arn:aws:sns:us-east-1:123456789012:+15555550001", "arn:aws:sns:us-east-1:123456789012:+1•••••0001"),
+    ],
+)
+def test_mask_phone_numbers_still_masks_numbers_next_to_ids(text: str, masked: str) -> None:
+    # given a phone number, in a spelling the privacy scans look for, beside an id whose digits stay readable
+    # when it is masked
+    # then the number is masked and the id is not
+    assert mask_phone_numbers(text) == masked
+
+
 @pytest.mark.parametrize("number", ["+15555550001", "+447700900123", "+1234567"])
 def test_e164_numbers_are_recognised(number: str) -> None:
     # given / when / then

@@ -5,13 +5,16 @@ After every step:
 - an offered conversation has one current offer, an active one none, a waiting one no holder;
 - a conversation is only held by a volunteer who speaks its language;
 - no offer is accepted twice;
-- a volunteer who declined a conversation, let its offer expire or transferred it away never holds it again.
+- a volunteer who declined a conversation, let its offer expire or transferred it away holds it again only if it is
+  high/imminent (those exclusions lapse at once when nobody else can take it), the decline lapse has passed, or a
+  person chose it for them (they pressed "take next", or a colleague transferred it to them by name).
 The model below learns who let go of what only from the router's answers, never from its internals.
 """
 
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -45,8 +48,10 @@ class RoutingMachine(RuleBasedStateMachine):
         self.world = RoutingWorld()
         self.conversation_ids: list[str] = []
         self.accepted_offers: set[str] = set()
-        # conversation id → volunteers who declined it, let it expire or transferred it away
-        self.let_go: dict[str, set[str]] = {}
+        # conversation id → volunteers who declined it, let it expire or transferred it away → when
+        self.let_go: dict[str, dict[str, datetime]] = {}
+        # conversation id → volunteers a person chose for it since (take next, a transfer by name)
+        self.chosen: dict[str, set[str]] = {}
 
     @initialize(statuses=st.lists(st.sampled_from(VolunteerStatus), min_size=5, max_size=5))
     def volunteers(self, statuses: list[VolunteerStatus]) -> None:
@@ -69,6 +74,10 @@ class RoutingMachine(RuleBasedStateMachine):
         assert conversation.volunteer_id is not None
         return conversation.volunteer_id, conversation.conversation_id
 
+    def _lets_go(self, conversation_id: str, volunteer_id: str) -> None:
+        self.let_go[conversation_id][volunteer_id] = self.world.clock()
+        self.chosen[conversation_id].discard(volunteer_id)
+
     def _holder(self, conversation_id: str) -> str | None:
         conversation = self.world.repository.get_conversation(conversation_id)
         return conversation.volunteer_id if conversation and conversation.state in HELD_STATES else None
@@ -83,7 +92,8 @@ class RoutingMachine(RuleBasedStateMachine):
         conversation_id = f"c{len(self.conversation_ids)}"
         self.world.waiting(conversation_id, priority=priority, language=language, waited_seconds=waited)
         self.conversation_ids.append(conversation_id)
-        self.let_go[conversation_id] = set()
+        self.let_go[conversation_id] = {}
+        self.chosen[conversation_id] = set()
 
     @rule(seconds=st.integers(min_value=1, max_value=900))
     def time_passes(self, seconds: int) -> None:
@@ -113,12 +123,13 @@ class RoutingMachine(RuleBasedStateMachine):
             self.world.router.decline(volunteer_id, conversation_id)
         except RoutingError:
             return
-        self.let_go[conversation_id].add(volunteer_id)
+        self._lets_go(conversation_id, volunteer_id)
 
     @rule(volunteer_id=volunteer_ids)
     def take_next(self, volunteer_id: str) -> None:
         with contextlib.suppress(RoutingError):
-            self.world.router.take_next(volunteer_id)
+            taken = self.world.router.take_next(volunteer_id)
+            self.chosen[taken.conversation_id].add(volunteer_id)
 
     @rule(volunteer_id=volunteer_ids, status=st.sampled_from(VolunteerStatus))
     def set_availability(self, volunteer_id: str, status: VolunteerStatus) -> None:
@@ -133,7 +144,9 @@ class RoutingMachine(RuleBasedStateMachine):
         except RoutingError:
             return
         assert holder is not None
-        self.let_go[conversation_id].add(holder)
+        self._lets_go(conversation_id, holder)
+        if to != "queue":
+            self.chosen[conversation_id].add(to)
 
     @rule(actor=actors, index=indexes, body=st.text(min_size=1, max_size=20))
     def send_reply(self, actor: str, index: int, body: str) -> None:
@@ -162,7 +175,7 @@ class RoutingMachine(RuleBasedStateMachine):
         assert expired == current
         if expired:
             assert timer.volunteer_id is not None
-            self.let_go[timer.conversation_id].add(timer.volunteer_id)
+            self._lets_go(timer.conversation_id, timer.volunteer_id)
 
     @rule(index=indexes)
     def an_inactivity_timer_fires(self, index: int) -> None:
@@ -216,8 +229,15 @@ class RoutingMachine(RuleBasedStateMachine):
     @invariant()
     def nobody_holds_a_conversation_they_let_go_of(self) -> None:
         for conversation in self.world.repository.all_conversations():
-            if conversation.state in HELD_STATES:
-                assert conversation.volunteer_id not in self.let_go[conversation.conversation_id]
+            let_go_at = self.let_go[conversation.conversation_id]
+            holder = conversation.volunteer_id
+            if conversation.state in HELD_STATES and holder in let_go_at:
+                lapse = timedelta(seconds=self.world.settings.decline_lapse_seconds)
+                assert (
+                    conversation.priority in (Priority.HIGH, Priority.IMMINENT)
+                    or self.world.clock() >= let_go_at[holder] + lapse
+                    or holder in self.chosen[conversation.conversation_id]
+                )
 
 
 RoutingMachine.TestCase.settings = settings(

@@ -129,6 +129,22 @@ class DynamoRoutingRepository(DynamoConversationRepository):
             raise
         return volunteer_from(response["Attributes"])
 
+    def set_volunteer_settings(self, volunteer_id: str, *, offers_during_crisis: bool) -> VolunteerRecord:
+        try:
+            response = self._client.update_item(
+                TableName=self.volunteers.table_name,
+                Key=to_item({"volunteer_id": volunteer_id}),
+                UpdateExpression="SET offers_during_crisis = :choice, version = version + :one",
+                ConditionExpression="attribute_exists(volunteer_id)",
+                ExpressionAttributeValues=to_item({":choice": offers_during_crisis, ":one": 1}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise _NotEligible("not registered") from error
+            raise
+        return volunteer_from(response["Attributes"])
+
     def commit_routing(self, change: RoutingChange) -> None:
         actions: list[dict[str, Any]] = [self._routing_conversation_action(change)]
         actions += [self._load_action(load) for load in change.loads]
