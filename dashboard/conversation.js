@@ -2,7 +2,7 @@
 // transcript log merged by message id, reply box with segment counter, canned responses, resources, escalate,
 // transfer, close with wrap-up). Only aliases are ever shown — never a number.
 
-import { h, fill, clear, uid, duration, secondsSince, clockTime } from "./dom.js";
+import { h, fill, clear, uid, duration, secondsSince, clockTime, hourMinute } from "./dom.js";
 import { counterText, segmentInfo } from "./sms.js";
 import { drafts } from "./drafts.js";
 
@@ -35,10 +35,10 @@ export function riskText(level) {
 export function escalationText(escalation) {
   if (!escalation) return "";
   if (escalation.status === "acknowledged") {
-    const at = clockTime(escalation.acknowledged_at);
+    const at = hourMinute(escalation.acknowledged_at);
     return `Acknowledged by ${escalation.acknowledged_by || "a supervisor"}${at ? ` at ${at}` : ""}`;
   }
-  const pagedAt = clockTime(escalation.last_paged_at || escalation.created_at);
+  const pagedAt = hourMinute(escalation.last_paged_at || escalation.created_at);
   const count = escalation.page_count ?? 0;
   if (!escalation.last_paged_at && !count) return "Escalation open: on-call not paged yet";
   return `Escalation open: on-call paged at ${pagedAt} (page ${Math.max(1, count)})`;

@@ -66,6 +66,13 @@ export function secondsSince(iso, now = Date.now()) {
   return Number.isNaN(t) ? null : (now - t) / 1000;
 }
 
+/** "21:04": the 24-hour HH:MM the escalation state is told in. */
+export function hourMinute(iso) {
+  const t = new Date(iso);
+  if (Number.isNaN(t.getTime())) return "";
+  return `${String(t.getHours()).padStart(2, "0")}:${String(t.getMinutes()).padStart(2, "0")}`;
+}
+
 export function clockTime(iso) {
   const t = new Date(iso);
   if (Number.isNaN(t.getTime())) return "";

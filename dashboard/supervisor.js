@@ -3,7 +3,7 @@
 // the time since the texter's last text (unanswered high/imminent texters highlighted; Read opens the transcript,
 // read only), open and acknowledged escalations; Acknowledge, and Reveal number (a reason of at least 10 characters; audited by the API before it decrypts).
 
-import { h, fill, clear, duration, secondsSince, clockTime } from "./dom.js";
+import { h, fill, clear, duration, secondsSince, clockTime, hourMinute } from "./dom.js";
 import { levelBadge, purposeLabel } from "./conversation.js";
 
 const MIN_REASON = 10;
@@ -24,11 +24,13 @@ export class LineView {
     this.assignChoice = new Map(); // conversation id → chosen volunteer, kept across re-renders
     this.reading = null; // {id, alias}: the conversation whose transcript is open, read only
     this.readMessages = new Map();
-    this.error = h("div", { class: "error", role: "alert" });
+    this.error = h("div", { class: "error", role: "alert" }); // the overview could not be refreshed
+    // What an Assign or Acknowledge answered: kept until the next action, not wiped by the periodic re-render.
+    this.actionError = h("div", { class: "error", role: "alert" });
     this.status = h("p", { class: "line-status", role: "status" });
     this.content = h("div", {}, h("p", { class: "muted" }, "Loading…"));
     this.reader = h("section", { class: "reader", hidden: true });
-    fill(this.body, this.error, this.status, this.content, this.reader);
+    fill(this.body, this.error, this.actionError, this.status, this.content, this.reader);
     this.dialog.addEventListener("close", () => this.#forgetNumber());
   }
 
@@ -161,7 +163,7 @@ export class LineView {
           ` · ${e.page_count ?? 0} page${e.page_count === 1 ? "" : "s"}`),
         acknowledged ? h("p", { class: "acknowledged" },
           `Acknowledged by ${e.acknowledged_by || "a supervisor"}`,
-          e.acknowledged_at ? ` at ${clockTime(e.acknowledged_at)}` : "") : null,
+          e.acknowledged_at ? ` at ${hourMinute(e.acknowledged_at)}` : "") : null,
         h("div", { class: "buttons" },
           acknowledged ? null : h("button", {
             type: "button", class: "primary", title: `Acknowledge ${label}`,
@@ -175,9 +177,10 @@ export class LineView {
   }
 
   async #assign(conversation, to, button) {
-    clear(this.error);
+    clear(this.actionError);
+    this.status.textContent = "";
     if (!to) {
-      fill(this.error, `Choose who should take ${conversation.texter_alias} first.`);
+      fill(this.actionError, `Choose who should take ${conversation.texter_alias} first.`);
       this.content.querySelector(`#${CSS.escape(`assign-${conversation.id}`)}`)?.focus();
       return;
     }
@@ -194,7 +197,7 @@ export class LineView {
       await this.refresh();
     } catch (error) {
       button.disabled = false;
-      if (error.status !== 401) fill(this.error, `Not assigned: ${error.message}`);
+      if (error.status !== 401) fill(this.actionError, `Not assigned: ${error.message}`);
     }
   }
 
@@ -267,6 +270,8 @@ export class LineView {
   }
 
   async #acknowledge(escalation, button) {
+    clear(this.actionError);
+    this.status.textContent = "";
     button.disabled = true;
     try {
       const result = await this.guard(this.api.acknowledge(escalation.id));
@@ -278,7 +283,7 @@ export class LineView {
       await this.refresh();
     } catch (error) {
       button.disabled = false;
-      if (error.status !== 401) fill(this.error, `Not acknowledged: ${error.message}`);
+      if (error.status !== 401) fill(this.actionError, `Not acknowledged: ${error.message}`);
     }
   }
 
