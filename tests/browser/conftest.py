@@ -124,7 +124,9 @@ def line(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
         LocalLineOptions(
             root=project_root(),
             state_dir=state_dir,
-            stack_name="browser-dashboard",
+            # One stack name per module: moto keeps a module's resources (KMS aliases…) after its line stops, so
+            # a second module on the same name would fail to create them.
+            stack_name=re.sub(r"[^a-z0-9]+", "-", f"browser-{request.module.__name__.rsplit('.', 1)[-1]}".lower()),
             parameters={
                 "ConsentTimeoutSeconds": "600",
                 "StillWaitingSeconds": "600",
