@@ -100,7 +100,7 @@ def test_first_text_is_kept_for_the_volunteer_with_a_ttl(world: EngineWorld) -> 
     world.text("I can't sleep and I need to talk")
 
     # then its body is kept with the conversation, expiring as a safety net
-    [message] = world.repository.messages_of(world.conversation().conversation_id)
+    [message] = world.repository.texter_messages_of(world.conversation().conversation_id)
     assert message["body"] == "I can't sleep and I need to talk"
     assert message["expires_at"] == int((START + timedelta(hours=world.settings.message_ttl_hours)).timestamp())
 
@@ -185,7 +185,9 @@ def test_consent_answer_is_not_kept_as_a_message(world: EngineWorld) -> None:
 
     # then only the first text is kept for the volunteer
     conversation = world.conversation()
-    assert [message["body"] for message in world.repository.messages_of(conversation.conversation_id)] == ["hi"]
+    assert [message["body"] for message in world.repository.texter_messages_of(conversation.conversation_id)] == [
+        "hi"
+    ]
     assert conversation.inbound_count == 1
 
 
@@ -228,7 +230,8 @@ def test_ignored_question_text_is_kept_for_the_volunteer(world: EngineWorld) -> 
     world.text("my parents are fighting again")
 
     # then that text is kept for the volunteer, after the first one
-    bodies = [message["body"] for message in world.repository.messages_of(world.conversation().conversation_id)]
+    conversation_id = world.conversation().conversation_id
+    bodies = [message["body"] for message in world.repository.texter_messages_of(conversation_id)]
     assert bodies == ["hi", "my parents are fighting again"]
 
 
@@ -441,7 +444,10 @@ def test_help_changes_nothing_about_the_conversation(world: EngineWorld) -> None
 
     # then the conversation, its messages and the timers are untouched
     assert world.conversation() == before
-    assert [m["body"] for m in world.repository.messages_of(before.conversation_id)] == ["hi"]
+    assert [m["body"] for m in world.repository.messages_of(before.conversation_id)] == [
+        "hi",
+        REPLIES.text("welcome", Language.ENGLISH),
+    ]
     assert world.timers.timers == []
     assert world.texter().opted_out is False
 
