@@ -219,7 +219,10 @@ export class ConversationView {
 
   #lastMessage() {
     let last = null;
-    for (const message of this.messages.values()) if (!last || this.#before(last, message)) last = message;
+    // The line's automatic texts (welcome, safety text…) are nobody's reply: waiting time is about people.
+    for (const message of this.messages.values()) {
+      if (message.direction !== "automatic" && (!last || this.#before(last, message))) last = message;
+    }
     return last;
   }
 
@@ -309,14 +312,14 @@ export class ConversationView {
 
   #place(message) {
     const existing = this.log.querySelector(`[data-message-id="${CSS.escape(message.id)}"]`);
-    const who = message.direction === "inbound" ? this.alias : "You";
+    const who = { inbound: this.alias, automatic: "Peerline (automatic)" }[message.direction] ?? "You";
     const item = h("li", {
       class: `msg ${message.direction}`,
       dataset: { messageId: message.id, direction: message.direction, at: message.at },
     },
     h("span", { class: "sr-only" }, `${who}: `),
     h("span", { class: "body" }, message.body),
-    h("span", { class: "meta" }, message.direction === "inbound" ? `${this.alias} · ` : "You · ",
+    h("span", { class: "meta" }, `${who} · `,
       h("time", { datetime: message.at }, clockTime(message.at))));
     if (existing) {
       existing.replaceWith(item);
