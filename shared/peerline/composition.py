@@ -101,6 +101,7 @@ def conversation_engine() -> ConversationEngine:
         triage=_triage(),
         crisis=crisis_desk(),
         live=live_push(),
+        summarize=router().views.summary,
     )
 
 

@@ -54,7 +54,7 @@ from peerline.models import (
     inactivity_timer,
 )
 from peerline.ports import ConcurrentUpdateError, OutboundQueue, TimerQueue, utc_now
-from peerline.push import LivePush, NoLivePush, events_for_change, publish_quietly
+from peerline.push import LivePush, NoLivePush, Summarize, events_for_change, publish_quietly
 from peerline.replies import ReplyBook
 
 logger = logging.getLogger(__name__)
@@ -208,10 +208,13 @@ class ConversationEngine:
         triage: Triage | None = None,
         crisis: CrisisDesk | None = None,
         live: LivePush | None = None,
+        summarize: Summarize | None = None,
     ) -> None:
         self._repository = repository
-        # Live dashboard updates, pushed after each committed change.
+        # Live dashboard updates, pushed after each committed change; ``summarize`` says what the dashboard shows
+        # of a conversation (its preview and escalation state: see ``views``), the same as the volunteer API.
         self._live: LivePush = live or NoLivePush()
+        self._summarize = summarize
         self._outbound = outbound
         self._timers = timers
         self._replies = replies
@@ -737,6 +740,7 @@ class ConversationEngine:
             new_messages=change.new_messages,
             new_escalation=change.new_escalation,
             released=[change.release_volunteer_id] if change.release_volunteer_id else [],
+            summarize=self._summarize,
         )
         publish_quietly(self._live, events)
 
