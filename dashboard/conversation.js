@@ -409,7 +409,7 @@ export class ConversationView {
     const automatic = message.direction === "automatic";
     const purpose = purposeLabel(message.purpose);
     const who = message.direction === "inbound" ? this.alias
-      : automatic ? `Automatic text from the line${purpose ? ` (${purpose})` : ""}` : "You";
+      : automatic ? `Peerline (automatic)${purpose ? `, ${purpose}` : ""}` : "You";
     const item = h("li", {
       class: `msg ${message.direction}`,
       dataset: { messageId: message.id, direction: message.direction, at: message.at, purpose: message.purpose || "" },
@@ -418,7 +418,7 @@ export class ConversationView {
       : h("span", { class: "sr-only" }, `${who}: `),
     h("span", { class: "body" }, message.body),
     h("span", { class: "meta" },
-      message.direction === "inbound" ? `${this.alias} · ` : automatic ? "Sent by the line · " : "You · ",
+      message.direction === "inbound" ? `${this.alias} · ` : automatic ? "Peerline (automatic) · " : "You · ",
       h("time", { datetime: message.at }, clockTime(message.at))));
     if (existing) {
       existing.replaceWith(item);

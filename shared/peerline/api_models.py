@@ -212,13 +212,21 @@ class ConversationList(BaseModel):
 
 class MessageOut(BaseModel):
     id: str
-    direction: Literal["inbound", "outbound"]
+    # "automatic": a text the line sent on its own (welcome, safety text…), named by ``purpose``.
+    direction: Literal["inbound", "outbound", "automatic"]
     body: str
     at: datetime
+    purpose: str | None = None
 
     @classmethod
     def of(cls, message: StoredMessage) -> MessageOut:
-        return cls(id=message.message_id, direction=message.direction, body=message.body, at=message.at)
+        return cls(
+            id=message.message_id,
+            direction=message.direction,
+            body=message.body,
+            at=message.at,
+            purpose=message.purpose if message.direction == "automatic" else None,
+        )
 
 
 class MessageList(BaseModel):

@@ -95,11 +95,13 @@ def conversation_engine() -> ConversationEngine:
             message_ttl_hours=settings.message_ttl_hours,
             retention_days=settings.retention_days,
             inactivity_close_minutes=settings.inactivity_close_minutes,
+            returning_window_minutes=settings.returning_window_minutes,
         ),
         on_queued=router().route_waiting,
         triage=_triage(),
         crisis=crisis_desk(),
         live=live_push(),
+        summarize=router().views.summary,
     )
 
 

@@ -54,7 +54,7 @@ from peerline.models import (
     inactivity_timer,
 )
 from peerline.ports import ConcurrentUpdateError, OutboundQueue, TimerQueue, utc_now
-from peerline.push import LivePush, NoLivePush, events_for_change, publish_quietly
+from peerline.push import LivePush, NoLivePush, Summarize, events_for_change, publish_quietly
 from peerline.replies import ReplyBook
 
 logger = logging.getLogger(__name__)
@@ -178,6 +178,8 @@ class EngineSettings:
     message_ttl_hours: int = 24
     retention_days: int = 90
     inactivity_close_minutes: int = 30
+    # A texter back this soon after their conversation closed gets a short welcome, not the consent question again.
+    returning_window_minutes: int = 60
 
 
 def _epoch(moment: datetime) -> int:
@@ -206,10 +208,13 @@ class ConversationEngine:
         triage: Triage | None = None,
         crisis: CrisisDesk | None = None,
         live: LivePush | None = None,
+        summarize: Summarize | None = None,
     ) -> None:
         self._repository = repository
-        # Live dashboard updates, pushed after each committed change.
+        # Live dashboard updates, pushed after each committed change; ``summarize`` says what the dashboard shows
+        # of a conversation (its preview and escalation state: see ``views``), the same as the volunteer API.
         self._live: LivePush = live or NoLivePush()
+        self._summarize = summarize
         self._outbound = outbound
         self._timers = timers
         self._replies = replies
@@ -290,7 +295,7 @@ class ConversationEngine:
             }
         )
         change = StateChange(texter=texter, expected_texter_version=expected_version)
-        event = _Event(text.message_sid, now)
+        event = _Event(text.message_sid, now, received_at=text.received_at)
 
         if texter.opted_out and keyword not in (Keyword.START, Keyword.HELP):
             # Opted out means silence; only START brings the texter back (HELP is still answered, below).
@@ -301,7 +306,15 @@ class ConversationEngine:
         if keyword is Keyword.STOP:
             if conversation is not None:
                 self._close(change, conversation, now, reason="opted_out")
-            change.texter = change.texter.model_copy(update={"opted_out": True, "open_conversation_id": None})
+            # After STOP the line forgets the returning texter too: START brings the full welcome again.
+            change.texter = change.texter.model_copy(
+                update={
+                    "opted_out": True,
+                    "open_conversation_id": None,
+                    "last_closed_at": None,
+                    "last_consent": Consent.UNKNOWN,
+                }
+            )
             # With Twilio's Advanced Opt-Out, Twilio has already confirmed: never a second confirmation.
             if (text.opt_out_type or "").upper() != "STOP":
                 self._reply(change, event, "stopped", texter.language)
@@ -322,12 +335,11 @@ class ConversationEngine:
             self._start_conversation(change, event, text, welcome_back=False)
         else:
             self._continue_conversation(change, event, text, conversation)
-        if any(message.message_id == text.message_sid for message in change.new_messages):
-            self._assess(change, event, text, conversation=change.conversation)
         return self._finish(change, event), Outcome.APPLIED
 
     def _start_conversation(self, change: StateChange, event: _Event, text: InboundText, *, welcome_back: bool) -> None:
         now = event.at
+        returning = not welcome_back and self._is_returning(change.texter, now)
         # "START" says nothing about language: a returning texter keeps the one they were answered in.
         language = change.texter.language if welcome_back else detect_language(text.body)
         conversation = ConversationRecord(
@@ -336,6 +348,8 @@ class ConversationEngine:
             texter_id=text.texter_id,
             state=ConversationState.NEW,
             language=language,
+            # A texter back within the window answered the question minutes ago: their answer stands.
+            consent=change.texter.last_consent if returning else Consent.UNKNOWN,
             created_at=now,
             expires_at=self._open_expiry(now),
         )
@@ -343,26 +357,59 @@ class ConversationEngine:
         change.conversation = conversation
         change.expected_conversation_version = None
         change.texter = change.texter.model_copy(
-            update={"open_conversation_id": conversation.conversation_id, "language": language}
+            update={
+                "open_conversation_id": conversation.conversation_id,
+                "language": language,
+                # Served its purpose: the record keeps no trace of the earlier conversation from here on.
+                "last_closed_at": None,
+                "last_consent": Consent.UNKNOWN,
+            }
         )
-        if not welcome_back and classify_keyword(text.body) is None:
-            self._store_inbound(change, event, text)
+        change.counters[f"conversations_started#{now:%Y-%m-%d}"] = 1
         if welcome_back:
             self._reply(change, event, "welcome_back", language)
-        self._reply(change, event, "welcome", language)
+            self._ask_consent(change, event)
+            return
+        if classify_keyword(text.body) is None:
+            self._keep_and_assess(change, event, text)
+        if _in_crisis(change.conversation):
+            # The safety text is all a crisis first text gets: no welcome, and the consent question is never
+            # asked in this conversation (consent stays unknown, so nothing about it is kept after close).
+            return
+        if returning:
+            self._enqueue_for_volunteer(change, event, reply="returning")
+        else:
+            self._ask_consent(change, event)
+
+    def _ask_consent(self, change: StateChange, event: _Event) -> None:
+        """The full welcome, with the consent question, and the timer that queues the texter if they ignore it."""
+        assert change.conversation is not None
+        self._reply(change, event, "welcome", change.conversation.language)
         self._schedule(change, event, TimerKind.CONSENT_TIMEOUT, self._settings.consent_timeout_seconds)
-        change.counters[f"conversations_started#{now:%Y-%m-%d}"] = 1
+
+    def _is_returning(self, texter: TexterRecord, now: datetime) -> bool:
+        """Whether the texter's last conversation closed within the returning window (never after STOP)."""
+        if texter.opted_out or texter.last_closed_at is None:
+            return False
+        return now - texter.last_closed_at <= timedelta(minutes=self._settings.returning_window_minutes)
 
     def _continue_conversation(
         self, change: StateChange, event: _Event, text: InboundText, conversation: ConversationRecord
     ) -> None:
         change.conversation = conversation
         change.expected_conversation_version = conversation.version
-        consent = parse_consent(text.body)
+        # In a crisis no consent question is open: a "yes" or "no" answers the volunteer or the safety text, and
+        # is kept for the volunteer like any other text.
+        consent = None if _in_crisis(conversation) else parse_consent(text.body)
         if conversation.state in (ConversationState.NEW, ConversationState.CONSENT_PENDING):
             if consent is None:
                 # The question was ignored: support never waits on consent. Keep the text for the volunteer.
-                self._store_inbound(change, event, text)
+                self._keep_and_assess(change, event, text)
+                if _in_crisis(change.conversation):
+                    # Escalating queued the texter already; the safety text is all they need to hear now.
+                    if change.conversation.state in (ConversationState.NEW, ConversationState.CONSENT_PENDING):
+                        self._enqueue_for_volunteer(change, event, reply=None)
+                    return
             else:
                 self._record_consent(change, consent)
                 self._reply(change, event, "consent_given" if consent else "consent_refused", conversation.language)
@@ -374,7 +421,7 @@ class ConversationEngine:
             self._reply(change, event, "consent_given" if consent else "consent_refused", conversation.language)
             return
         # waiting / offered / active: the text is kept for (or relayed to) the volunteer.
-        self._store_inbound(change, event, text)
+        self._keep_and_assess(change, event, text)
         if conversation.state is ConversationState.ACTIVE:
             change.conversation = change.conversation.model_copy(update={"last_activity_at": event.at})
             after = timedelta(minutes=self._settings.inactivity_close_minutes)
@@ -508,12 +555,13 @@ class ConversationEngine:
         return Outcome.APPLIED
 
     # ------------------------------------------------------------------ building blocks
-    def _enqueue_for_volunteer(self, change: StateChange, event: _Event) -> None:
+    def _enqueue_for_volunteer(self, change: StateChange, event: _Event, reply: str | None = "finding") -> None:
         assert change.conversation is not None
         waiting = transition(change.conversation, ConversationState.WAITING)
         change.conversation = waiting.model_copy(update={"waiting_since": event.at})
         change.entered_queue = True
-        self._reply(change, event, "finding", waiting.language)
+        if reply is not None:
+            self._reply(change, event, reply, waiting.language)
         self._schedule(change, event, TimerKind.STILL_WAITING, self._settings.still_waiting_seconds)
 
     def _record_consent(self, change: StateChange, consent: bool) -> None:
@@ -521,6 +569,11 @@ class ConversationEngine:
         change.conversation = change.conversation.model_copy(
             update={"consent": Consent.GIVEN if consent else Consent.REFUSED}
         )
+
+    def _keep_and_assess(self, change: StateChange, event: _Event, text: InboundText) -> None:
+        """Keep the texter's text for the volunteer, then triage it (which may escalate)."""
+        self._store_inbound(change, event, text)
+        self._assess(change, event, text, conversation=change.conversation)
 
     def _store_inbound(self, change: StateChange, event: _Event, text: InboundText) -> None:
         assert change.conversation is not None
@@ -598,12 +651,39 @@ class ConversationEngine:
 
     def _finish(self, change: StateChange, event: _Event) -> StateChange:
         """Stamp the change with the event, so a replay of it re-sends instead of re-deciding."""
+        self._keep_automatic_texts(change, event)
         remembered = [*change.texter.recent_events, _applied(event.event_id, change)][-_REMEMBERED_EVENTS:]
         if change.delete_conversation and change.conversation is not None:
             # Without consent nothing about the conversation may remain, not even in this replay memory.
             remembered = [forget_conversation(applied, change.conversation.conversation_id) for applied in remembered]
         change.texter = change.texter.model_copy(update={"recent_events": remembered})
         return change
+
+    def _keep_automatic_texts(self, change: StateChange, event: _Event) -> None:
+        """The line's own texts to the texter join the open conversation's transcript, in the order they are sent,
+        so the volunteer knows what the texter was already told. Committed with the event's change (ids and keys
+        derive from the event, so it is stored once); never pages, never texts of a closed conversation."""
+        conversation = change.conversation
+        if conversation is None or change.delete_conversation or not conversation.is_open:
+            return
+        to_texter = [
+            text
+            for text in change.outbound
+            if text.recipient_id == change.texter.texter_id and text.conversation_id == conversation.conversation_id
+        ]
+        # After the event's own inbound text (whose key is "<received at>#<sid>"), in sending order.
+        stamp = (event.received_at or event.at).isoformat()
+        expires_at = _epoch(event.at + timedelta(hours=self._settings.message_ttl_hours))
+        change.new_messages += [
+            StoredMessage.automatic(
+                text,
+                conversation_id=conversation.conversation_id,
+                key=f"{stamp}#{event.event_id}#{position:02d}",
+                at=event.at,
+                expires_at=expires_at,
+            )
+            for position, text in enumerate(to_texter)
+        ]
 
     def _open_expiry(self, now: datetime) -> int:
         # Safety net only: an open conversation is refreshed on every text and closed explicitly.
@@ -660,6 +740,7 @@ class ConversationEngine:
             new_messages=change.new_messages,
             new_escalation=change.new_escalation,
             released=[change.release_volunteer_id] if change.release_volunteer_id else [],
+            summarize=self._summarize,
         )
         publish_quietly(self._live, events)
 
@@ -668,6 +749,19 @@ class ConversationEngine:
 class _Event:
     event_id: str
     at: datetime
+    # For a text: when it was received (orders the line's answers right after it in the transcript).
+    received_at: datetime | None = None
+
+
+def _in_crisis(conversation: ConversationRecord | None) -> bool:
+    """Escalated (by triage or a volunteer): the line then texts only what helps, and asks nothing."""
+    return conversation is not None and conversation.escalation_id is not None
+
+
+def closed_for_texter(texter: TexterRecord, conversation: ConversationRecord, now: datetime) -> TexterRecord:
+    """The texter's record once ``conversation`` closed: only when, and their consent answer in it, are
+    remembered (for a short welcome if they come back within the returning window), never what was said."""
+    return texter.model_copy(update={"last_closed_at": now, "last_consent": conversation.consent})
 
 
 def _applied(event_id: str, change: StateChange) -> AppliedEvent:

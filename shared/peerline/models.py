@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -173,6 +173,10 @@ class TexterRecord(BaseModel):
     # The last few events (inbound MessageSid or timer id) applied, with what each queued: replaying an event
     # re-queues exactly these (deduplicated downstream) instead of deciding again on state that has moved on.
     recent_events: list[AppliedEvent] = Field(default_factory=list)
+    # Only what a returning texter's short welcome needs: when their last conversation closed and their consent
+    # answer in it. Cleared when the next conversation opens and at STOP; never a transcript or a history.
+    last_closed_at: datetime | None = None
+    last_consent: Consent = Consent.UNKNOWN
     version: int = 0
     first_seen_at: datetime
     last_seen_at: datetime
@@ -266,15 +270,35 @@ class VolunteerRecord(BaseModel):
 
 
 class StoredMessage(BaseModel):
-    """A message body kept only while its conversation is open (TTL as a safety net)."""
+    """A message body kept only while its conversation is open (TTL as a safety net).
+
+    ``inbound`` is the texter's, ``outbound`` a volunteer's reply, ``automatic`` a text the line sent on its own
+    (welcome, safety text…; ``purpose`` says which), kept so the volunteer sees everything the texter was told.
+    """
 
     conversation_id: str
     message_key: str
     message_id: str
-    direction: Literal["inbound", "outbound"]
+    direction: Literal["inbound", "outbound", "automatic"]
     body: str
     at: datetime
     expires_at: int
+    purpose: str | None = None
+
+    @classmethod
+    def automatic(cls, text: OutboundText, *, conversation_id: str, key: str, at: datetime, expires_at: int) -> Self:
+        """The line's own ``text`` as a transcript message; its id is the text's (derived from the event that
+        sent it), and ``key`` orders it in the transcript, so deciding the same event twice stores it once."""
+        return cls(
+            conversation_id=conversation_id,
+            message_key=key,
+            message_id=text.outbound_id,
+            direction="automatic",
+            body=text.body,
+            at=at,
+            expires_at=expires_at,
+            purpose=text.purpose,
+        )
 
 
 class SessionMetadata(BaseModel):

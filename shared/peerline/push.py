@@ -148,10 +148,14 @@ def events_for_change(
     if after is not None:
         summary: ConversationSummary | None = None
 
-        def summarized(conversation: ConversationRecord) -> ConversationSummary | None:
+        def summarized(conversation: ConversationRecord) -> ConversationSummary:
             nonlocal summary
-            if summary is None and summarize is not None:
-                summary = summarize(conversation)
+            if summary is None:
+                summary = (
+                    summarize(conversation)
+                    if summarize is not None
+                    else ConversationSummary.of(conversation, escalation=new_escalation)
+                )
             return summary
 
         offered_now = after.state is ConversationState.OFFERED and (

@@ -28,6 +28,17 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.ENGLISH: "Welcome back to Peerline. You'll get our texts again.",
         Language.SPANISH: "Bienvenido de nuevo a Peerline. Volverás a recibir nuestros mensajes.",
     },
+    # A texter back within the returning window: no second consent question (their earlier answer stands).
+    "returning": {
+        Language.ENGLISH: (
+            "Welcome back to Peerline. We're finding someone to text with you now; you can keep texting while you "
+            "wait. {emergency}"
+        ),
+        Language.SPANISH: (
+            "Qué bueno que vuelvas a Peerline. Estamos buscando a alguien para que converse contigo; puedes seguir "
+            "escribiendo mientras esperas. {emergency}"
+        ),
+    },
     "consent_given": {
         Language.ENGLISH: "Thank you. We'll keep only anonymous information about this chat.",
         Language.SPANISH: "Gracias. Solo guardaremos información anónima de esta conversación.",
@@ -82,6 +93,11 @@ _TEXTS: dict[str, dict[Language, str]] = {
     "joined": {
         Language.ENGLISH: "You're now texting with {name}, a trained peer volunteer. What's on your mind?",
         Language.SPANISH: "Ahora estás conversando con {name}, un voluntario capacitado. ¿Qué te preocupa?",
+    },
+    # After a safety text: who is joining, and no generic question ("What's on your mind?") in a crisis.
+    "joined_crisis": {
+        Language.ENGLISH: "{name}, a trained peer volunteer, is joining you now. You're not alone.",
+        Language.SPANISH: "{name}, un voluntario capacitado, se une a la conversación ahora. No estás solo.",
     },
     "closed": {
         Language.ENGLISH: "Thank you for reaching out to Peerline. You can text us again anytime. {emergency}",

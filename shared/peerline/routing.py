@@ -25,6 +25,7 @@ from peerline.conversation import (
     CrisisDesk,
     OutboundQueue,
     TimerQueue,
+    closed_for_texter,
     forget_conversation,
     transition,
     utc_now,
@@ -384,15 +385,17 @@ class Router:
         active = transition(conversation, ConversationState.ACTIVE).model_copy(
             update={"offer_id": None, "offer_expires_at": None, "accepted_at": now, "last_activity_at": now}
         )
+        joined = self._joined_text(active, volunteer)
         self._commit_or_conflict(
             conversation,
             RoutingChange(
                 conversation=active,
                 expected_version=conversation.version,
                 loads=[LoadChange(volunteer_id, 0, forbid_status=VolunteerStatus.OFFLINE, assigned_at=now.isoformat())],
+                new_messages=self._kept_text(active, f"joined:{conversation.version}", joined, now),
             ),
         )
-        self._text_texter(active, f"joined:{conversation.version}", self._joined_text(active, volunteer))
+        self._text_texter(active, f"joined:{conversation.version}", joined)
         self._schedule_inactivity(active, now)
         return active
 
@@ -430,7 +433,9 @@ class Router:
             raise NotEligibleError("not certified, deactivated or offline")
         if volunteer.load >= volunteer.max_concurrent:
             raise NotEligibleError("at your maximum of concurrent conversations")
-        waiting = [c for c in queue_order(self._repository.waiting_conversations(), now) if c.language in volunteer.languages]
+        waiting = [
+            c for c in queue_order(self._repository.waiting_conversations(), now) if c.language in volunteer.languages
+        ]
         # The caller asked for work: conversations they declined earlier come last, never "nobody is waiting".
         for conversation in sorted(waiting, key=lambda c: volunteer_id in c.excluded_volunteers):
             try:
@@ -447,6 +452,7 @@ class Router:
         active = transition(conversation, ConversationState.ACTIVE).model_copy(
             update={"volunteer_id": volunteer.volunteer_id, "accepted_at": now, "last_activity_at": now}
         )
+        joined = self._joined_text(active, volunteer)
         self._commit(
             conversation,
             RoutingChange(
@@ -461,9 +467,10 @@ class Router:
                         assigned_at=now.isoformat(),
                     )
                 ],
+                new_messages=self._kept_text(active, f"joined:{conversation.version}", joined, now),
             ),
         )
-        self._text_texter(active, f"joined:{conversation.version}", self._joined_text(active, volunteer))
+        self._text_texter(active, f"joined:{conversation.version}", joined)
         self._schedule_inactivity(active, now)
         return active
 
@@ -712,7 +719,7 @@ class Router:
         texter = self._repository.get_texter(conversation.texter_id) if conversation.texter_id else None
         if texter is not None:
             # Nothing on the texter's record may point at the closed conversation any more.
-            change.texter = texter.model_copy(
+            change.texter = closed_for_texter(texter, conversation, now).model_copy(
                 update={
                     "open_conversation_id": None
                     if texter.open_conversation_id == conversation.conversation_id
@@ -779,7 +786,23 @@ class Router:
         )
         self._commit_or_conflict(
             conversation,
-            RoutingChange(conversation=updated, expected_version=conversation.version, new_escalation=plan.escalation),
+            RoutingChange(
+                conversation=updated,
+                expected_version=conversation.version,
+                new_escalation=plan.escalation,
+                # The safety text joins the transcript (same id as the text), so the volunteer knows it was sent.
+                new_messages=[
+                    StoredMessage.automatic(
+                        text,
+                        conversation_id=conversation_id,
+                        key=f"{now.isoformat()}#{text.outbound_id}",
+                        at=now,
+                        expires_at=int((now + timedelta(hours=self._settings.message_ttl_hours)).timestamp()),
+                    )
+                    for text in plan.outbound
+                    if text.purpose == "safety"
+                ],
+            ),
         )
         self._crisis.service.dispatch(plan)
         self._crisis.service.mark_dispatched(plan.escalation.escalation_id)
@@ -900,7 +923,27 @@ class Router:
         publish_quietly(self._live, events)
 
     def _joined_text(self, conversation: ConversationRecord, volunteer: VolunteerRecord) -> str:
-        return self._replies.text("joined", conversation.language, name=volunteer.display_name)
+        # After a safety text the texter hears who is joining, not a generic "What's on your mind?".
+        reply = "joined_crisis" if conversation.escalation_id else "joined"
+        return self._replies.text(reply, conversation.language, name=volunteer.display_name)
+
+    def _kept_text(
+        self, conversation: ConversationRecord, key: str, body: str, at: datetime, *, purpose: str | None = None
+    ) -> list[StoredMessage]:
+        """The automatic text ``_text_texter`` sends under ``key``, as a transcript message with the same id."""
+        message_id = f"{conversation.conversation_id}:{key}"
+        return [
+            StoredMessage(
+                conversation_id=conversation.conversation_id,
+                message_key=f"{at.isoformat()}#{message_id}",
+                message_id=message_id,
+                direction="automatic",
+                body=body,
+                at=at,
+                expires_at=int((at + timedelta(hours=self._settings.message_ttl_hours)).timestamp()),
+                purpose=purpose or key.split(":")[0],
+            )
+        ]
 
     def _text_texter(
         self, conversation: ConversationRecord, key: str, body: str, *, purpose: str | None = None

@@ -57,6 +57,7 @@ class EngineFunctionSettings(_FromEnvironment):
     offer_timeout_seconds: int = Field(default=45, ge=1)
     decline_lapse_seconds: int = Field(default=120, ge=0)
     inactivity_close_minutes: int = Field(default=30, ge=1)
+    returning_window_minutes: int = Field(default=60, ge=0)
     escalations_table: str
     oncall_table: str
     paging_topic_arn: str

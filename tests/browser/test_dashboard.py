@@ -222,6 +222,8 @@ def test_a_whole_shift(
     expect(tab).to_have_attribute("aria-selected", "true")
     expect(transcript(page)).to_contain_text("hi, can someone talk with me tonight?")
     expect(transcript(page).locator("[data-message-id]")).to_have_count(len(api.transcript(conversation["id"])))
+    # the line's own texts (welcome, "you're now texting with …") are shown as the line's, not as the volunteer's
+    expect(transcript(page).locator('[data-direction="automatic"]').first).to_contain_text("Peerline (automatic)")
     steps(page, "accepted the text is on screen")
 
     # the conversation's controls
@@ -238,7 +240,8 @@ def test_a_whole_shift(
     box.press("Shift+Enter")
     box.press_sequentially("What's going on tonight?")
     assert box.input_value() == "Hi, I'm here.\nWhat's going on tonight?", "Shift+Enter did not add a new line"
-    assert len(api.transcript(conversation["id"])) == 1, "Shift+Enter sent the reply"
+    sent = [m for m in api.transcript(conversation["id"]) if m["direction"] == "outbound"]
+    assert sent == [], "Shift+Enter sent the reply"
     steps(page, "reply typed")
     box.press("Enter")
     expect(box).to_have_value("")

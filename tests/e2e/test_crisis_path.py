@@ -45,6 +45,80 @@ def code_in(page: str) -> str:
     return match.group(1)
 
 
+class Volunteer:
+    """A demo volunteer signed in through Cognito, calling the volunteer API as the dashboard does."""
+
+    def __init__(self, line: dict[str, Any], username: str) -> None:
+        self._api = line["api_url"]
+        self._headers = {"Authorization": f"Bearer {sign_in(line, username)}"}
+
+    def call(self, method: str, path: str, body: Any = None) -> requests.Response:
+        return requests.request(method, f"{self._api}{path}", json=body, headers=self._headers, timeout=10)
+
+    def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/volunteer/conversations/{conversation_id}/messages").json()["messages"])
+
+    def offered_conversation_with(self, first_text: str) -> str | None:
+        """The id of the conversation offered to this volunteer whose transcript holds ``first_text``."""
+        listing = self.call("GET", "/volunteer/conversations").json()["conversations"]
+        for conversation in listing:
+            if conversation["status"] == "offered" and any(
+                message["body"] == first_text for message in self.transcript(conversation["id"])
+            ):
+                return str(conversation["id"])
+        return None
+
+
+# Runs first in this module: the volunteer then has no other offers, and closes what it takes.
+@pytest.mark.parametrize("opening", [(), ("hi",)], ids=["crisis-first-text", "crisis-after-the-welcome"])
+def test_a_texter_in_crisis_gets_only_the_safety_text_then_someone_joining(
+    line: dict[str, Any], twilio: Client, opening: tuple[str, ...]
+) -> None:
+    # given an available volunteer
+    volunteer = Volunteer(line, "volunteer.en")
+    assert volunteer.call("PUT", "/volunteer/me/availability", {"status": "available"}).ok
+    display_name = volunteer.call("GET", "/volunteer/me").json()["display_name"]
+    number = "+1555555071" + str(len(opening))
+    welcomed = []
+    for body in opening:
+        text_line(line, number, body)
+        welcomed = eventually(lambda: texts_to(twilio, number), timeout=30.0)
+        assert len(welcomed) == 1 and "YES or NO" in welcomed[0], welcomed
+
+    # when the texter writes that they took pills, and the volunteer accepts the conversation offered
+    crisis = "i took 20 tylenol an hour ago"
+    text_line(line, number, crisis)
+    conversation = eventually(lambda: volunteer.offered_conversation_with(crisis), timeout=30.0)
+    assert conversation, "the crisis never reached the volunteer"
+    assert volunteer.call("POST", f"/volunteer/conversations/{conversation}/accept").status_code == 200
+
+    # then, after whatever welcome came before, the texter got exactly the safety text, then "someone is joining
+    # you now" (texts to one number are sent in order, so nothing queued before the joining text can still come)
+    received = eventually(lambda: [t for t in texts_to(twilio, number) if display_name in t], timeout=30.0)
+    assert received, "no joining text"
+    texts = texts_to(twilio, number)
+    assert len(texts) == len(welcomed) + 2, texts
+    safety, joining = texts[len(welcomed) :]
+    assert "988" in safety and "glad you reached out" in safety
+    assert joining.startswith(f"{display_name}, a trained peer volunteer, is joining you now")
+    assert "What's on your mind" not in joining
+    assert all("YES or NO" not in text for text in texts[len(welcomed) :])
+
+    # and the volunteer's transcript shows the same texts, marked automatic, in order with the texter's
+    transcript = [(m["direction"], m["purpose"], m["body"]) for m in volunteer.transcript(conversation)]
+    assert transcript == [
+        *[("inbound", None, body) for body in opening],
+        *[("automatic", "welcome", body) for body in welcomed],
+        ("inbound", None, crisis),
+        ("automatic", "safety", safety),
+        ("automatic", "joined", joining),
+    ]
+
+    # finally the volunteer closes, so the tests below start from an empty desk
+    closed = volunteer.call("POST", f"/volunteer/conversations/{conversation}/close", {"outcome": "supported"})
+    assert closed.status_code == 204, closed.text
+
+
 def test_crisis_text_gets_a_safety_text_first_and_pages_on_call(
     line: dict[str, Any], twilio: Client
 ) -> None:

@@ -114,6 +114,9 @@ def test_texts_arrive_live_and_a_reconnect_catches_up_without_gaps_or_duplicates
         conversation_id = offer["conversation"]["id"]
         assert offer["conversation"]["status"] == "offered"
         assert volunteer.call("POST", f"/volunteer/conversations/{conversation_id}/accept").status_code == 200
+        # the line's "you're now texting with …" text reaches the transcript live too, marked automatic
+        joined = volunteer.next_event(socket, "message", conversation_id=conversation_id)
+        assert (joined["message"]["direction"], joined["message"]["purpose"]) == ("automatic", "joined")
         seen = {message["id"]: message for message in volunteer.messages(conversation_id)}
 
         # when the texter texts their active conversation
@@ -125,7 +128,7 @@ def test_texts_arrive_live_and_a_reconnect_catches_up_without_gaps_or_duplicates
     # then the text was on the volunteer's socket within a second of the webhook, shaped as listMessages shapes it
     assert elapsed < 1.0, f"the text took {elapsed:.2f} s to arrive"
     assert event["message"]["body"] == "I had a really bad day" and event["message"]["direction"] == "inbound"
-    assert set(event["message"]) == {"id", "direction", "body", "at"}
+    assert set(event["message"]) == {"id", "direction", "body", "at", "purpose"}
     seen[event["message"]["id"]] = event["message"]
 
     # when, with the dashboard's connection dropped, the texter texts twice

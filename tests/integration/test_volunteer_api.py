@@ -157,9 +157,18 @@ def test_a_texter_reaches_a_volunteer_and_they_talk_both_ways(
     assert api("POST", f"/volunteer/conversations/{conversation}/accept", sub="sub-ben")[0] == 404
     assert api("POST", f"/volunteer/conversations/{conversation}/accept")[0] == 409
 
-    # then she reads the texter's first text, and her reply goes out through the outbound queue
+    # then she reads the texter's first text and, marked automatic, everything the line texted them on its own
     status, transcript = api("GET", f"/volunteer/conversations/{conversation}/messages")
-    assert [m["body"] for m in transcript["messages"]] == ["hi, I need to talk"]
+    assert [(m["direction"], m["purpose"]) for m in transcript["messages"]] == [
+        ("inbound", None),
+        ("automatic", "welcome"),
+        ("automatic", "consent_refused"),
+        ("automatic", "finding"),
+        ("automatic", "joined"),
+    ]
+    assert transcript["messages"][0]["body"] == "hi, I need to talk"
+    assert transcript["messages"][-1]["body"].startswith("You're now texting with Ana")
+    # and her reply goes out through the outbound queue
     status, sent = api("POST", f"/volunteer/conversations/{conversation}/messages", body={"body": "Hi, I'm Ana."})
     assert (status, sent["direction"]) == (200, "outbound")
     outbound = [json.loads(m["Body"]) for m in drain(aws["sqs"], queue_url(stack, "OutboundQueue"))]
@@ -169,7 +178,7 @@ def test_a_texter_reaches_a_volunteer_and_they_talk_both_ways(
     # and a texter's next text reaches her transcript
     texter_texts("+15555550301", "thanks for answering", "SM" + "a3" * 16)
     messages = api("GET", f"/volunteer/conversations/{conversation}/messages")[1]["messages"]
-    assert [m["direction"] for m in messages] == ["inbound", "outbound", "inbound"]
+    assert [m["direction"] for m in messages] == ["inbound", *["automatic"] * 4, "outbound", "inbound"]
 
     # when Ana closes with a wrap-up
     status, _ = api(

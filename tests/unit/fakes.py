@@ -65,6 +65,14 @@ class InMemoryConversationRepository:
     def messages_of(self, conversation_id: str) -> list[dict]:
         return list(self.messages.get(conversation_id, {}).values())
 
+    def transcript(self, conversation_id: str) -> list[dict]:
+        """Every stored message of the conversation in transcript order (by key, as the API lists them)."""
+        return [message for _, message in sorted(self.messages.get(conversation_id, {}).items())]
+
+    def texter_messages_of(self, conversation_id: str) -> list[dict]:
+        """Only what the texter wrote, in order."""
+        return [message for message in self.transcript(conversation_id) if message["direction"] == "inbound"]
+
     # -- the protocol
     def get_texter(self, texter_id: str) -> TexterRecord | None:
         item = self.texters.get(texter_id)

@@ -8,13 +8,54 @@ from datetime import timedelta
 
 import pytest
 
-from peerline.conversation import ConcurrentUpdateError, InvalidTransitionError, Outcome, transition
+from peerline.conversation import (
+    ConcurrentUpdateError,
+    ConversationEngine,
+    CrisisDesk,
+    EngineSettings,
+    InvalidTransitionError,
+    Outcome,
+    transition,
+)
+from peerline.escalation import EscalationService, EscalationSettings
 from peerline.language import Language
-from peerline.models import Consent, ConversationRecord, ConversationState, ConversationTimer, TimerKind
+from peerline.models import (
+    Consent,
+    ConversationRecord,
+    ConversationState,
+    ConversationTimer,
+    InboundText,
+    OutboundText,
+    TexterRecord,
+    TimerKind,
+    VolunteerRecord,
+    VolunteerStatus,
+)
 from peerline.phone import texter_id_for
 from peerline.replies import ReplyBook
+from peerline.routing import Router, RoutingSettings
 
-from .fakes import EMERGENCY, EMERGENCY_ES, PEPPER, START, EngineWorld, InMemoryConversationRepository
+from .escalation_fakes import (
+    CrisisWorld,
+    EscalatingRoutingRepository,
+    InMemoryOnCallDirectory,
+    RecordingNotifier,
+    StubAssessment,
+    StubTriage,
+)
+from .fakes import (
+    EMERGENCY,
+    EMERGENCY_ES,
+    PEPPER,
+    START,
+    EngineWorld,
+    FakeClock,
+    InMemoryConversationRepository,
+    RecordingOutboundQueue,
+    RecordingTimerQueue,
+    ReversibleVault,
+)
+from .routing_fakes import make_volunteer
 
 NUMBER = "+15555550001"
 REPLIES = ReplyBook(emergency_resources=EMERGENCY, emergency_resources_es=EMERGENCY_ES)
@@ -100,7 +141,7 @@ def test_first_text_is_kept_for_the_volunteer_with_a_ttl(world: EngineWorld) -> 
     world.text("I can't sleep and I need to talk")
 
     # then its body is kept with the conversation, expiring as a safety net
-    [message] = world.repository.messages_of(world.conversation().conversation_id)
+    [message] = world.repository.texter_messages_of(world.conversation().conversation_id)
     assert message["body"] == "I can't sleep and I need to talk"
     assert message["expires_at"] == int((START + timedelta(hours=world.settings.message_ttl_hours)).timestamp())
 
@@ -185,7 +226,9 @@ def test_consent_answer_is_not_kept_as_a_message(world: EngineWorld) -> None:
 
     # then only the first text is kept for the volunteer
     conversation = world.conversation()
-    assert [message["body"] for message in world.repository.messages_of(conversation.conversation_id)] == ["hi"]
+    assert [message["body"] for message in world.repository.texter_messages_of(conversation.conversation_id)] == [
+        "hi"
+    ]
     assert conversation.inbound_count == 1
 
 
@@ -228,7 +271,8 @@ def test_ignored_question_text_is_kept_for_the_volunteer(world: EngineWorld) -> 
     world.text("my parents are fighting again")
 
     # then that text is kept for the volunteer, after the first one
-    bodies = [message["body"] for message in world.repository.messages_of(world.conversation().conversation_id)]
+    conversation_id = world.conversation().conversation_id
+    bodies = [message["body"] for message in world.repository.texter_messages_of(conversation_id)]
     assert bodies == ["hi", "my parents are fighting again"]
 
 
@@ -441,7 +485,10 @@ def test_help_changes_nothing_about_the_conversation(world: EngineWorld) -> None
 
     # then the conversation, its messages and the timers are untouched
     assert world.conversation() == before
-    assert [m["body"] for m in world.repository.messages_of(before.conversation_id)] == ["hi"]
+    assert [m["body"] for m in world.repository.messages_of(before.conversation_id)] == [
+        "hi",
+        REPLIES.text("welcome", Language.ENGLISH),
+    ]
     assert world.timers.timers == []
     assert world.texter().opted_out is False
 
@@ -880,3 +927,485 @@ def test_valid_transition_changes_only_the_state(from_state: ConversationState, 
     assert moved.state is to_state
     assert moved.model_copy(update={"state": from_state}) == conversation
     assert conversation.state is from_state
+
+
+# ---------------------------------------------------------------- the whole path: engine, router and crisis desk
+CRISIS = "i took 20 tylenol an hour ago"
+CRISIS_ES = "necesito ayuda, me tomé 20 pastillas hace una hora"
+TRIAGE = {
+    CRISIS: StubAssessment(level="imminent", categories=["overdose"], rules=["en.overdose.taken"]),
+    CRISIS_ES: StubAssessment(level="imminent", categories=["overdose"], rules=["es.overdose.taken"]),
+}
+
+
+class LineWorld:
+    """The engine and the router on one repository, with a stub triage and a crisis desk: a texter's whole path,
+    from the first text to a volunteer joining and closing."""
+
+    def __init__(self, **engine_settings: int) -> None:
+        self.clock = FakeClock()
+        self.vault = ReversibleVault()
+        self.repository = EscalatingRoutingRepository()
+        self.outbound = RecordingOutboundQueue()
+        self.timers = RecordingTimerQueue()
+        directory = InMemoryOnCallDirectory(self.vault)
+        directory.add("Dr Ana", "+15555559001")
+        escalation_settings = EscalationSettings()
+        notifier = RecordingNotifier()
+        service = EscalationService(
+            self.repository.escalations,
+            directory,
+            self.outbound,
+            self.timers,
+            notifier,
+            escalation_settings,
+            clock=self.clock,
+        )
+        desk = CrisisDesk(directory=directory, service=service, notifier=notifier, settings=escalation_settings)
+        self.router = Router(
+            self.repository, self.outbound, self.timers, REPLIES, RoutingSettings(), clock=self.clock, crisis=desk
+        )
+        self.settings = EngineSettings(**engine_settings)
+        self.engine = ConversationEngine(
+            self.repository,
+            self.outbound,
+            self.timers,
+            REPLIES,
+            self.settings,
+            clock=self.clock,
+            on_queued=self.router.route_waiting,
+            triage=StubTriage(TRIAGE),
+            crisis=desk,
+        )
+        self.repository.add_volunteer(
+            make_volunteer("ana", languages=[Language.ENGLISH, Language.SPANISH], status=VolunteerStatus.AVAILABLE)
+        )
+        self._sids = 0
+
+    def text(self, body: str, *, sid: str | None = None) -> Outcome:
+        self._sids += 1
+        return self.engine.handle_text(
+            InboundText(
+                message_sid=sid or f"SM{self._sids:032d}",
+                texter_id=texter_id_for(NUMBER, PEPPER),
+                encrypted_number=self.vault.encrypt(NUMBER),
+                body=body,
+                received_at=self.clock(),
+            )
+        )
+
+    def texter(self) -> TexterRecord:
+        texter = self.repository.get_texter(texter_id_for(NUMBER, PEPPER))
+        assert texter is not None
+        return texter
+
+    def conversation(self) -> ConversationRecord:
+        conversation_id = self.texter().open_conversation_id
+        assert conversation_id is not None
+        conversation = self.repository.get_conversation(conversation_id)
+        assert conversation is not None
+        return conversation
+
+    def volunteer(self) -> VolunteerRecord:
+        volunteer = self.repository.get_volunteer("ana")
+        assert volunteer is not None
+        return volunteer
+
+    def to_texter(self) -> list[OutboundText]:
+        """Every text queued to the texter, in order (pages to on-call left out)."""
+        return [text for text in self.outbound.texts if text.recipient_id == texter_id_for(NUMBER, PEPPER)]
+
+    def accept(self) -> ConversationRecord:
+        """The volunteer accepts the conversation offered to them."""
+        conversation = self.conversation()
+        assert conversation.state is ConversationState.OFFERED, conversation.state
+        return self.router.accept("ana", conversation.conversation_id)
+
+    def close(self) -> None:
+        self.router.close(self.volunteer(), self.conversation().conversation_id, outcome="supported", tags=[])
+
+    def transcript(self) -> list[tuple[str, str | None]]:
+        """What the volunteer reads: (direction, purpose) of every message, in the API's order."""
+        conversation_id = self.conversation().conversation_id
+        return [(m.direction, m.purpose) for m in self.router.messages(self.volunteer(), conversation_id)]
+
+
+@pytest.fixture
+def line() -> LineWorld:
+    return LineWorld()
+
+
+def _crisis_world() -> CrisisWorld:
+    return CrisisWorld(triage_table=TRIAGE)
+
+
+def _to_texter(world: CrisisWorld) -> list[str]:
+    return [text.purpose for text in world.outbound.texts if text.recipient_id == world.texter().texter_id]
+
+
+# ---------------------------------------------------------------- crisis: only what helps
+def test_a_crisis_first_text_gets_the_safety_text_and_no_welcome_or_consent_question() -> None:
+    # given a number that never texted the line
+    crisis = _crisis_world()
+
+    # when its first text is a crisis
+    crisis.text(CRISIS)
+
+    # then the texter gets the safety text alone: no welcome, no consent question, no "finding" text
+    assert _to_texter(crisis) == ["safety"]
+    assert all("YES or NO" not in text.body for text in crisis.outbound.texts)
+
+
+def test_a_crisis_first_text_never_schedules_the_consent_question() -> None:
+    # given / when a crisis first text
+    crisis = _crisis_world()
+    crisis.text(CRISIS)
+
+    # then no consent timer is set and consent stays unknown (so nothing is kept after close)
+    assert crisis.timers.of_kind(TimerKind.CONSENT_TIMEOUT) == []
+    assert crisis.conversation().consent is Consent.UNKNOWN
+    assert crisis.conversation().state is ConversationState.WAITING
+
+
+def test_a_spanish_crisis_first_text_gets_only_the_spanish_safety_text() -> None:
+    # given / when a crisis first text in Spanish
+    crisis = _crisis_world()
+    crisis.text(CRISIS_ES)
+
+    # then only the Spanish safety text goes out
+    [safety] = [text for text in crisis.outbound.texts if text.recipient_id == crisis.texter().texter_id]
+    assert safety.body == REPLIES.text("safety", Language.SPANISH)
+
+
+def test_a_crisis_text_while_consent_is_pending_gets_the_safety_text_and_no_finding_text() -> None:
+    # given a texter who was welcomed and asked about consent
+    crisis = _crisis_world()
+    crisis.text("hi")
+    crisis.clear_queues()
+
+    # when their next text, instead of an answer, is a crisis
+    crisis.text(CRISIS)
+
+    # then only the safety text goes to them, and they are queued at once
+    assert _to_texter(crisis) == ["safety"]
+    assert crisis.conversation().state is ConversationState.WAITING
+
+
+@pytest.mark.parametrize("answer", ["no", "yes"])
+def test_yes_or_no_after_a_crisis_is_kept_for_the_volunteer_not_taken_as_consent(answer: str) -> None:
+    # given a texter whose conversation turned into a crisis (the consent question was never answered)
+    crisis = _crisis_world()
+    crisis.text("hi")
+    crisis.text(CRISIS)
+    crisis.clear_queues()
+
+    # when they text "no" or "yes" (an answer to someone, not to a consent question)
+    crisis.text(answer)
+
+    # then consent stays unknown, nobody thanks them for it, and the text is kept for the volunteer
+    conversation = crisis.conversation()
+    assert conversation.consent is Consent.UNKNOWN
+    assert _to_texter(crisis) == []
+    assert [m["body"] for m in crisis.repository.texter_messages_of(conversation.conversation_id)][-1] == answer
+
+
+def test_the_volunteer_joining_a_crisis_says_someone_is_joining_and_asks_nothing(line: LineWorld) -> None:
+    # given a crisis first text, offered to an available volunteer
+    line.text(CRISIS)
+
+    # when the volunteer accepts
+    line.accept()
+
+    # then the texter has had exactly the safety text, then "someone is joining you now"
+    texts = line.to_texter()
+    assert [text.purpose for text in texts] == ["safety", "joined"]
+    assert texts[1].body == REPLIES.text("joined_crisis", Language.ENGLISH, name="Peer Ana")
+    assert "What's on your mind" not in texts[1].body
+
+
+def test_the_volunteer_joining_a_spanish_crisis_is_announced_in_spanish(line: LineWorld) -> None:
+    # given a Spanish crisis first text, offered to a volunteer who speaks Spanish
+    line.text(CRISIS_ES)
+
+    # when the volunteer accepts
+    line.accept()
+
+    # then the joining text is the Spanish crisis one
+    assert [text.body for text in line.to_texter()][1] == REPLIES.text(
+        "joined_crisis", Language.SPANISH, name="Peer Ana"
+    )
+
+
+def test_the_volunteer_joining_an_ordinary_conversation_is_announced_as_before(line: LineWorld) -> None:
+    # given a texter who answered the consent question
+    line.text("hi")
+    line.text("yes")
+
+    # when the volunteer accepts
+    line.accept()
+
+    # then the ordinary joining text goes out
+    assert line.to_texter()[-1].body == REPLIES.text("joined", Language.ENGLISH, name="Peer Ana")
+
+
+# ---------------------------------------------------------------- the line's own texts in the transcript
+def test_the_welcome_is_kept_in_the_transcript_after_the_first_text(world: EngineWorld) -> None:
+    # given / when a first text
+    world.text("hi")
+
+    # then the transcript holds the text, then the welcome, marked automatic, with the id of the text sent
+    [first, welcome] = world.repository.transcript(world.conversation().conversation_id)
+    assert (first["direction"], first["body"]) == ("inbound", "hi")
+    assert (welcome["direction"], welcome["purpose"]) == ("automatic", "welcome")
+    assert welcome["body"] == REPLIES.text("welcome", Language.ENGLISH)
+    assert welcome["message_id"] == world.outbound.texts[0].outbound_id
+
+
+def test_the_consent_thanks_and_finding_texts_are_kept_in_the_order_sent(world: EngineWorld) -> None:
+    # given a welcomed texter
+    world.text("hi")
+
+    # when they answer yes
+    world.text("yes")
+
+    # then the transcript reads as the texter saw it
+    transcript = world.repository.transcript(world.conversation().conversation_id)
+    assert [(m["direction"], m["purpose"]) for m in transcript] == [
+        ("inbound", None),
+        ("automatic", "welcome"),
+        ("automatic", "consent_given"),
+        ("automatic", "finding"),
+    ]
+
+
+def test_the_still_waiting_text_is_kept_in_the_transcript(world: EngineWorld) -> None:
+    # given a queued texter
+    world.text("hi")
+    world.text("yes")
+    timer = _timer(world, TimerKind.STILL_WAITING)
+    conversation_id = world.conversation().conversation_id
+
+    # when the still-waiting timer fires
+    world.clock.advance(world.settings.still_waiting_seconds)
+    world.engine.handle_timer(timer)
+
+    # then the resources text they got is the transcript's last message
+    last = world.repository.transcript(conversation_id)[-1]
+    assert (last["direction"], last["purpose"]) == ("automatic", "still_waiting")
+
+
+def test_the_safety_text_is_kept_after_the_crisis_text_and_the_page_is_not() -> None:
+    # given a welcomed texter
+    crisis = _crisis_world()
+    crisis.text("hi")
+
+    # when they send a crisis text
+    crisis.text(CRISIS)
+
+    # then the safety text follows their text in the transcript; the page to on-call is nowhere in it
+    transcript = crisis.repository.transcript(crisis.conversation().conversation_id)
+    assert [(m["direction"], m["purpose"]) for m in transcript] == [
+        ("inbound", None),
+        ("automatic", "welcome"),
+        ("inbound", None),
+        ("automatic", "safety"),
+    ]
+    assert all("RISK" not in m["body"] for m in transcript)
+
+
+def test_a_replayed_text_stores_its_automatic_texts_once(world: EngineWorld) -> None:
+    # given a first text, applied
+    text = world.inbound("hi")
+    world.engine.handle_text(text)
+    before = _snapshot(world)
+
+    # when it is delivered again
+    world.engine.handle_text(text)
+
+    # then nothing more is stored: the welcome is in the transcript once
+    assert _snapshot(world) == before
+    purposes = [m["purpose"] for m in world.repository.transcript(world.conversation().conversation_id)]
+    assert purposes.count("welcome") == 1
+
+
+def test_a_text_decided_again_after_a_lost_race_stores_its_automatic_texts_once(world: EngineWorld) -> None:
+    # given a welcomed texter whose next text loses a race once
+    world.text("hi")
+    world.repository.fail_next_commits(1)
+
+    # when it is decided again and applied
+    world.text("yes")
+
+    # then its automatic texts are stored once each
+    purposes = [m["purpose"] for m in world.repository.transcript(world.conversation().conversation_id)]
+    assert purposes == [None, "welcome", "consent_given", "finding"]
+
+
+def test_automatic_texts_are_purged_with_every_body_at_stop(world: EngineWorld) -> None:
+    # given a conversation whose transcript holds automatic texts
+    world.text("hi")
+    world.text("yes")
+
+    # when the texter stops
+    world.text("STOP")
+
+    # then no body is left, and the opt-out confirmation was not stored either
+    assert world.repository.messages == {}
+
+
+def test_the_joined_text_is_kept_in_the_transcript(line: LineWorld) -> None:
+    # given a queued texter
+    line.text("hi")
+    line.text("no")
+
+    # when the volunteer accepts
+    line.accept()
+
+    # then the volunteer's transcript ends with the "you're now texting with" text the texter got
+    assert line.transcript()[-1] == ("automatic", "joined")
+    [joined] = [m for m in line.router.messages(line.volunteer(), line.conversation().conversation_id)][-1:]
+    assert joined.message_id == line.to_texter()[-1].outbound_id
+
+
+def test_a_volunteers_escalation_keeps_its_safety_text_in_the_transcript(line: LineWorld) -> None:
+    # given an active conversation
+    line.text("hi")
+    line.text("yes")
+    line.accept()
+
+    # when the volunteer escalates
+    line.router.escalate(line.volunteer(), line.conversation().conversation_id)
+
+    # then the safety text the texter got is in the transcript
+    assert line.transcript()[-1] == ("automatic", "safety")
+
+
+def test_texts_after_close_are_not_kept(line: LineWorld) -> None:
+    # given an active conversation
+    line.text("hi")
+    line.text("yes")
+    conversation_id = line.accept().conversation_id
+
+    # when the volunteer closes it
+    line.close()
+
+    # then the closing text goes out, and nothing of the conversation is stored
+    assert line.to_texter()[-1].purpose == "closed"
+    assert line.repository.messages_of(conversation_id) == []
+
+
+# ---------------------------------------------------------------- a returning texter
+def _closed_after(line: LineWorld, answer: str) -> None:
+    """A texter who answered ``answer`` to the consent question, talked with a volunteer, and was closed."""
+    line.text("hi")
+    line.text(answer)
+    line.accept()
+    line.close()
+    line.outbound.clear()
+    line.timers.clear()
+
+
+@pytest.mark.parametrize(("answer", "consent"), [("yes", Consent.GIVEN), ("no", Consent.REFUSED)])
+def test_a_texter_back_within_the_window_gets_a_short_welcome_and_keeps_their_answer(
+    line: LineWorld, answer: str, consent: Consent
+) -> None:
+    # given a texter whose conversation closed
+    _closed_after(line, answer)
+
+    # when they text again within the returning window
+    line.clock.advance(line.settings.returning_window_minutes * 60 - 1)
+    line.text("hi again, it's getting worse")
+
+    # then they get the short welcome back (no consent question), are queued, and their answer stands
+    [welcome_back] = line.to_texter()
+    assert welcome_back.body == REPLIES.text("returning", Language.ENGLISH)
+    assert "YES or NO" not in welcome_back.body
+    conversation = line.conversation()
+    assert conversation.consent is consent
+    assert conversation.state in (ConversationState.WAITING, ConversationState.OFFERED)
+    assert line.timers.of_kind(TimerKind.CONSENT_TIMEOUT) == []
+
+
+def test_a_spanish_texter_back_within_the_window_is_welcomed_back_in_spanish(line: LineWorld) -> None:
+    # given a texter whose conversation closed
+    _closed_after(line, "sí")
+
+    # when they text again in Spanish within the window
+    line.text("hola otra vez")
+
+    # then the short welcome back is the Spanish one
+    assert [text.body for text in line.to_texter()] == [REPLIES.text("returning", Language.SPANISH)]
+
+
+def test_a_texter_back_after_the_window_gets_the_full_welcome(line: LineWorld) -> None:
+    # given a texter whose conversation closed
+    _closed_after(line, "yes")
+
+    # when they text again after the returning window
+    line.clock.advance(line.settings.returning_window_minutes * 60 + 1)
+    line.text("hi")
+
+    # then they get the full welcome with the consent question, which is open again
+    assert [text.purpose for text in line.to_texter()] == ["welcome"]
+    assert line.conversation().consent is Consent.UNKNOWN
+
+
+def test_a_texter_who_stopped_and_started_again_gets_the_full_welcome(line: LineWorld) -> None:
+    # given a texter whose conversation closed, who then opted out
+    _closed_after(line, "yes")
+    line.text("STOP")
+
+    # when they opt back in within the window and text
+    line.text("START")
+
+    # then it is the full welcome again (STOP forgets the earlier answer), consent unknown
+    assert [text.purpose for text in line.to_texter()] == ["stopped", "welcome_back", "welcome"]
+    assert line.conversation().consent is Consent.UNKNOWN
+
+
+def test_the_returning_window_is_a_setting() -> None:
+    # given a line whose returning window is 5 minutes
+    line = LineWorld(returning_window_minutes=5)
+    _closed_after(line, "yes")
+
+    # when the texter is back after 6 minutes
+    line.clock.advance(6 * 60)
+    line.text("hi")
+
+    # then it is the full welcome
+    assert [text.purpose for text in line.to_texter()] == ["welcome"]
+
+
+def test_the_texter_record_keeps_only_when_the_last_conversation_closed_and_the_answer(line: LineWorld) -> None:
+    # given a texter whose conversation closed
+    _closed_after(line, "yes")
+
+    # then their record holds the close time and their answer, and nothing that points at the conversation
+    texter = line.texter()
+    assert texter.last_closed_at == line.clock()
+    assert texter.last_consent is Consent.GIVEN
+    assert texter.open_conversation_id is None
+
+
+def test_the_returning_memory_is_forgotten_once_the_next_conversation_opens(line: LineWorld) -> None:
+    # given a texter whose conversation closed
+    _closed_after(line, "yes")
+
+    # when they come back
+    line.text("hi again")
+
+    # then the record no longer holds the earlier close or answer (the new conversation carries the answer)
+    texter = line.texter()
+    assert texter.last_closed_at is None
+    assert texter.last_consent is Consent.UNKNOWN
+
+
+def test_a_returning_texter_in_crisis_gets_only_the_safety_text(line: LineWorld) -> None:
+    # given a texter whose conversation closed
+    _closed_after(line, "yes")
+
+    # when they come back with a crisis text
+    line.text(CRISIS)
+
+    # then the safety text is all they get
+    assert [text.purpose for text in line.to_texter()] == ["safety"]

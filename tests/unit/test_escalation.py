@@ -257,12 +257,13 @@ def test_a_first_text_in_crisis_is_queued_at_once_without_waiting_for_consent(cr
     # when its first text is a crisis
     crisis.text(IMMINENT)
 
-    # then the conversation is in the queue now (the router is asked to offer it), safety text before the welcome
+    # then the conversation is in the queue now (the router is asked to offer it); the texter gets the safety text
+    # only (no welcome, no consent question in a crisis)
     conversation = crisis.conversation()
     assert conversation.state is ConversationState.WAITING
     assert conversation.waiting_since == crisis.clock()
     assert crisis.queued_calls == 1
-    assert crisis.outbound.purposes() == ["safety", "welcome", "page"]
+    assert crisis.outbound.purposes() == ["safety", "page"]
 
 
 def test_a_high_risk_text_pages_too(crisis: CrisisWorld) -> None:

@@ -82,6 +82,7 @@ def test_a_reply_is_pushed_as_a_message_to_the_holder_and_supervisors(world: Rou
             "direction": "outbound",
             "body": "I'm here",
             "at": event.payload["message"]["at"],
+            "purpose": None,
         },
     }
     assert event.volunteer_ids == {"ana"} and event.supervisors
