@@ -164,7 +164,7 @@ def test_the_lines_own_texts_are_in_the_transcript_marked_automatic(
     assert automatic, "the API lists none of the line's own texts (listMessages, direction 'automatic')"
     marked = transcript(page).locator('[data-direction="automatic"]')
     expect(marked).to_have_count(len(automatic))
-    expect(marked.first).to_contain_text("Automatic", use_inner_text=True)
+    expect(marked.first).to_contain_text("Automatic · ")  # the label, then what the text is (purpose)
     expect(transcript(page).locator('[data-direction="inbound"]')).to_contain_text("is this the text line?")
     expect(transcript(page).locator('[data-direction="inbound"]')).not_to_contain_text("Automatic")
     steps(page, "automatic texts marked")
