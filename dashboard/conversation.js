@@ -2,7 +2,7 @@
 // transcript log merged by message id, reply box with segment counter, canned responses, resources, escalate,
 // transfer, close with wrap-up). Only aliases are ever shown — never a number.
 
-import { h, fill, clear, uid, duration, secondsSince, clockTime, hourMinute } from "./dom.js";
+import { h, fill, clear, uid, duration, secondsSince, hourMinute } from "./dom.js";
 import { counterText, segmentInfo } from "./sms.js";
 import { drafts } from "./drafts.js";
 
@@ -340,6 +340,9 @@ export class ConversationView {
     if (!escalation) return;
     const known = this.summary.escalation;
     if (known && known.id === escalation.id && known.status === "acknowledged" && escalation.status === "open") return;
+    // The answer to an earlier Escalate press ("…paged again until someone acknowledges") is stale once the state
+    // moves on: the status line above it says what is true now.
+    if (known && known.id === escalation.id && known.status !== escalation.status) this.escalationNote = null;
     this.summary = {
       ...this.summary,
       escalation_id: escalation.id || this.summary.escalation_id,
@@ -419,7 +422,7 @@ export class ConversationView {
     h("span", { class: "body" }, message.body),
     h("span", { class: "meta" },
       message.direction === "inbound" ? `${this.alias} · ` : automatic ? "Peerline (automatic) · " : "You · ",
-      h("time", { datetime: message.at }, clockTime(message.at))));
+      h("time", { datetime: message.at }, hourMinute(message.at))));
     if (existing) {
       existing.replaceWith(item);
       return;

@@ -66,15 +66,9 @@ export function secondsSince(iso, now = Date.now()) {
   return Number.isNaN(t) ? null : (now - t) / 1000;
 }
 
-/** "21:04": the 24-hour HH:MM the escalation state is told in. */
+/** "21:04": one 24-hour HH:MM everywhere (transcripts and escalation state), whatever the browser's locale. */
 export function hourMinute(iso) {
   const t = new Date(iso);
   if (Number.isNaN(t.getTime())) return "";
   return `${String(t.getHours()).padStart(2, "0")}:${String(t.getMinutes()).padStart(2, "0")}`;
-}
-
-export function clockTime(iso) {
-  const t = new Date(iso);
-  if (Number.isNaN(t.getTime())) return "";
-  return t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }

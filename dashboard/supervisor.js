@@ -3,7 +3,7 @@
 // the time since the texter's last text (unanswered high/imminent texters highlighted; Read opens the transcript,
 // read only), open and acknowledged escalations; Acknowledge, and Reveal number (a reason of at least 10 characters; audited by the API before it decrypts).
 
-import { h, fill, clear, duration, secondsSince, clockTime, hourMinute } from "./dom.js";
+import { h, fill, clear, duration, secondsSince, hourMinute } from "./dom.js";
 import { levelBadge, purposeLabel } from "./conversation.js";
 
 const MIN_REASON = 10;
@@ -264,7 +264,7 @@ export class LineView {
       return h("li", { class: `msg ${m.direction}`, dataset: { messageId: m.id, direction: m.direction } },
         automatic ? h("span", { class: "auto-label" }, "Automatic", m.purpose ? ` · ${purposeLabel(m.purpose)}` : "") : null,
         h("span", { class: "body" }, m.body),
-        h("span", { class: "meta" }, `${who} · `, h("time", { datetime: m.at }, clockTime(m.at))));
+        h("span", { class: "meta" }, `${who} · `, h("time", { datetime: m.at }, hourMinute(m.at))));
     }) : h("li", { class: "empty-log" }, "No messages yet."));
     this.readLog.scrollTop = this.readLog.scrollHeight;
   }

@@ -363,6 +363,8 @@ def test_the_escalation_state_is_one_live_state_in_the_banner_and_escalate_says_
     assert response.status_code == 200, response.text
     acknowledged = re.compile(rf"Acknowledged by {re.escape(supervisor_name)}\b.* at \d\d:\d\d")
     expect(banner).to_contain_text(acknowledged)
+    # and the answer to the earlier press ("paged again until someone acknowledges") no longer stands beside it
+    expect(banner).not_to_contain_text("until someone acknowledges")
     steps(page, "acknowledged live")
     page.reload()
     expect(page.get_by_role("alert").filter(has=page.get_by_role("button", name="Escalate"))).to_contain_text(
