@@ -597,7 +597,10 @@ class ConversationEngine:
 
     def _close(self, change: StateChange, conversation: ConversationRecord, now: datetime, *, reason: str) -> None:
         """Close: bodies go; metadata stays only with consent, else only an anonymous counter remains."""
-        closed = transition(conversation, ConversationState.CLOSED)
+        closed = transition(conversation, ConversationState.CLOSED).model_copy(
+            # Said to the dashboards (why it closed) even when nothing of the conversation is kept.
+            update={"close_reason": reason}
+        )
         change.expected_conversation_version = conversation.version
         if conversation.volunteer_id and conversation.state in (ConversationState.OFFERED, ConversationState.ACTIVE):
             change.release_volunteer_id = conversation.volunteer_id

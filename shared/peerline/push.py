@@ -158,6 +158,10 @@ def events_for_change(
                 )
             return summary
 
+        if after.state is ConversationState.CLOSED and before is not None and not after.texter_id:
+            # Closed with consent, the record is unlinked from the texter; the dashboards still need the alias
+            # they knew the conversation by, to say which one closed.
+            after = after.model_copy(update={"texter_id": before.texter_id})
         offered_now = after.state is ConversationState.OFFERED and (
             before is None or before.state is not ConversationState.OFFERED or before.offer_id != after.offer_id
         )

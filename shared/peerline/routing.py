@@ -686,7 +686,10 @@ class Router:
     ) -> RoutingChange:
         """Closed: bodies go; metadata stays only with consent, unlinked from the texter either way."""
         now = self._clock()
-        closed = transition(conversation, ConversationState.CLOSED)
+        closed = transition(conversation, ConversationState.CLOSED).model_copy(
+            # Said to the dashboards (why it closed) even when nothing of the conversation is kept.
+            update={"close_reason": reason}
+        )
         notice = None
         if reason == "inactivity":
             alias = texter_alias(conversation.texter_id) if conversation.texter_id else "A texter"

@@ -74,10 +74,11 @@ def quiet_line(line: dict[str, Any], apis: dict[str, Api]) -> None:
     assert eventually(lambda: not apis["supervisor"].conversations(), 15), "conversations are still open"
 
 
-def consented(line: dict[str, Any], twilio: Client, number: str, first: str) -> None:
+def consented(line: dict[str, Any], twilio: Client, number: str, first: str, answer: str = "YES") -> None:
+    """The texter texts ``first`` and answers the consent question (YES, or NO: support goes on either way)."""
     says(line, number, first)
     assert eventually(lambda: any("YES" in body for body in texts_to(twilio, number))), "no consent question"
-    says(line, number, "YES")
+    says(line, number, answer)
 
 
 def sign_in(page: Page, dashboard_url: str, line: dict[str, Any], username: str) -> None:
@@ -256,7 +257,8 @@ def test_a_conversation_closed_by_the_texter_says_who_and_why_and_keeps_the_unse
     page = open_page("volunteer")
     sign_in(page, dashboard_url, line, "volunteer.en")
     set_availability(page, "Available")
-    consented(line, twilio, STOP_TEXTER, "i'm not sure about this")
+    # (who said NO to keeping anything: the notice must still say which texter and why)
+    consented(line, twilio, STOP_TEXTER, "i'm not sure about this", answer="NO")
     conversation = accepted(page, apis["volunteer.en"])
     alias = conversation["texter_alias"]
     reply_box(page).fill("That's okay, take your time")

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from peerline.models import ConversationState, Role
+from peerline.models import Consent, ConversationState, Role, TimerKind
+from peerline.phone import texter_alias
 from peerline.push import LiveChannel, LiveConnection, LiveEvent, SocketRefusedError
 from peerline.routing import Router
 
@@ -134,6 +135,30 @@ def test_no_event_carries_a_phone_number(world: RoutingWorld, push: RecordingPus
     assert "kms:" not in pushed and "+1555" not in pushed
     assert push.of_type("conversation")[-1].payload["conversation"]["status"] == "closed"
     assert "ana" in push.of_type("conversation")[-1].volunteer_ids
+
+
+@pytest.mark.parametrize("consent", [Consent.GIVEN, Consent.REFUSED, Consent.UNKNOWN])
+@pytest.mark.parametrize(("how", "reason"), [("wrap-up", "wrap_up"), ("inactivity", "inactivity")])
+def test_a_close_tells_the_holder_which_texter_and_why_whatever_the_consent(
+    world: RoutingWorld, push: RecordingPush, consent: Consent, how: str, reason: str
+) -> None:
+    # given an active conversation (with or without consent to keep anything about it)
+    world.volunteer("ana")
+    world.waiting("c1", consent=consent)
+    active = world.active("c1", "ana")
+    alias = texter_alias(active.texter_id)
+
+    # when it is closed
+    if how == "wrap-up":
+        world.router.close(world.record("ana"), "c1", outcome="supported", tags=[])
+    else:
+        world.clock.advance(world.settings.inactivity_close_minutes * 60)
+        [timer] = world.timers.of_kind(TimerKind.INACTIVITY)
+        assert world.router.close_if_inactive(timer)
+
+    # then the holder is told, with the alias they knew it by and the reason (nothing kept is needed for that)
+    closed = push.of_type("conversation")[-1].payload["conversation"]
+    assert (closed["status"], closed["texter_alias"], closed["close_reason"]) == ("closed", alias, reason)
 
 
 # ---------------------------------------------------------------- connecting
