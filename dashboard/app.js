@@ -351,6 +351,7 @@ async function setAvailability(status) {
     state.me = await guard(state.api.setAvailability(status));
     renderMe();
     if (status === "available") refreshConversations();
+    state.lineView?.refresh(); // "Take it myself" depends on the supervisor's own status
   } catch (error) {
     if (state.me) state.me.status = before;
     if (state.me) renderMe();
@@ -715,7 +716,7 @@ function renderOffer(summary, count = summary ? 1 : 0) {
   fill(el.offer,
     h("div", { class: "offer-text" },
       h("p", { class: "offer-title" }, "New conversation offered"),
-      h("p", {}, h("strong", { class: "offer-alias" }, summary.texter_alias), " ",
+      h("p", {}, h("strong", { class: "offer-alias" }, summary.texter_alias), " · ",
         levelBadge(summary.risk_level), " ", h("span", { class: "offer-risk" }, riskText(summary.risk_level)),
         summary.language ? ` · language ${summary.language}` : "",
         count > 1 ? ` · ${count - 1} more offered` : ""),

@@ -102,7 +102,9 @@ export class LineView {
       h("option", { value: "" }, "Choose a volunteer…"),
       others.map((v) => h("option", { value: v.volunteer_id },
         `${v.display_name} (${v.load ?? 0} of ${v.max_concurrent ?? "?"}${(v.languages || []).length ? ` · ${v.languages.join(", ")}` : ""})`)),
-      me ? h("option", { value: me.volunteer_id }, "Take it myself") : null);
+      // The line refuses a take by someone offline: say so before they try.
+      me ? h("option", { value: me.volunteer_id, disabled: me.status === "offline" },
+        me.status === "offline" ? "Take it myself (set yourself Away or Available first)" : "Take it myself") : null);
       select.value = this.assignChoice.get(c.id) || "";
       return h("li", { dataset: { conversationId: c.id }, class: this.#urgent(c) ? "urgent" : "" },
         h("div", { class: "row" },
@@ -141,8 +143,27 @@ export class LineView {
         h("div", { class: "buttons" },
           h("button", { type: "button", dataset: { focusKey: `read-${c.id}` },
             "aria-expanded": String(Boolean(this.reading && this.reading.id === c.id)),
-            onclick: () => this.#openReader(c) }, `Read ${c.texter_alias}`)));
+            onclick: () => this.#openReader(c) }, `Read ${c.texter_alias}`),
+          // A conversation whose volunteer went offline: back to the queue, where it can be assigned again.
+          c.needs_supervisor && c.status === "active"
+            ? h("button", { type: "button", dataset: { focusKey: `requeue-${c.id}` },
+              onclick: (event) => this.#requeue(c, event.currentTarget) }, `Move ${c.texter_alias} back to the queue`)
+            : null));
     }));
+  }
+
+  async #requeue(conversation, button) {
+    clear(this.actionError);
+    this.status.textContent = "";
+    button.disabled = true;
+    try {
+      await this.guard(this.api.transfer(conversation.id, "queue"));
+      this.status.textContent = `${conversation.texter_alias} is back in the queue: assign it, or it goes to the next free volunteer.`;
+      await this.refresh();
+    } catch (error) {
+      button.disabled = false;
+      if (error.status !== 401) fill(this.actionError, `Not moved: ${error.message}`);
+    }
   }
 
   #escalations(escalations, now) {

@@ -33,8 +33,10 @@ ACK_TEXTER = "+15555550910"
 PHONE_TEXTER = "+15555550911"
 PHONE_OFFER_TEXTER = "+15555550912"
 PHONE_SCROLL_TEXTER = "+15555550913"
+REQUEUE_TEXTER = "+15555550914"
 TEXTERS = [OFFER_TEXTER, AUTOMATIC_TEXTER, TRANSFER_TEXTER, REPLY_TEXTER, STOP_TEXTER, TWO_TABS_TEXTER,
-           CRISIS_TEXTER, QUEUE_TEXTER, READ_TEXTER, ACK_TEXTER, PHONE_TEXTER, PHONE_OFFER_TEXTER, PHONE_SCROLL_TEXTER]  # fmt: skip
+           CRISIS_TEXTER, QUEUE_TEXTER, READ_TEXTER, ACK_TEXTER, PHONE_TEXTER, PHONE_OFFER_TEXTER, PHONE_SCROLL_TEXTER,
+           REQUEUE_TEXTER]  # fmt: skip
 DEMO_USERS = ("volunteer.en", "volunteer.es", "supervisor")
 PHONE = {"width": 390, "height": 844}
 TOUCH = 44  # px: the smallest comfortable touch target
@@ -440,17 +442,16 @@ def test_a_supervisor_assigns_a_waiting_texter_to_themself(
     expect(page.locator('[data-stat="waiting"]')).to_have_text("1")
     steps(page, "queue")
 
-    # when they try to take it themself while offline, the line's refusal is shown and stays
-    item.get_by_label(f"Assign {alias} to").select_option(label="Take it myself")
-    item.get_by_role("button", name="Assign", exact=True).click()
-    refusal = page.get_by_role("alert").filter(has_text=re.compile(r"Not assigned: .*offline"))
-    expect(refusal).to_be_visible()
-    steps(page, "assign refused")
+    # while they are offline, "Take it myself" says what to do first instead of offering what the line refuses
+    offline_take = item.get_by_role("option", name="Take it myself (set yourself Away or Available first)")
+    expect(offline_take).to_be_disabled()
+    steps(page, "take it myself needs a status")
 
     # when they take it themself while away (not offered it by the line, but able to take it)
     set_availability(page, "Away")
+    item.get_by_label(f"Assign {alias} to").select_option(label="Take it myself")
     item.get_by_role("button", name="Assign", exact=True).click()
-    expect(refusal).to_have_count(0)
+    expect(page.get_by_role("alert").filter(has_text="Not assigned")).to_have_count(0)
 
     # then it is theirs: a conversation tab, and the line lists it as active with them
     expect(page.get_by_role("tab", name=alias)).to_be_visible()
@@ -458,6 +459,34 @@ def test_a_supervisor_assigns_a_waiting_texter_to_themself(
                                   for c in apis["supervisor"].conversations())), "not active (API)"  # fmt: skip
     expect(queue.get_by_role("listitem").filter(has_text=alias)).to_have_count(0)
     steps(page, "assigned to self")
+
+
+def test_a_supervisor_moves_a_conversation_whose_volunteer_went_offline_back_to_the_queue(
+    line: dict[str, Any], dashboard_url: str, twilio: Client, apis: dict[str, Api],
+    open_page: Callable[..., Page], steps: Steps,
+) -> None:  # fmt: skip
+    # given volunteer.en took a conversation and then went offline (it is flagged for supervisors)
+    quiet_line(line, apis)
+    set_status(apis, "volunteer.en", "available")
+    consented(line, twilio, REQUEUE_TEXTER, "hello, can someone talk")
+    conversation = offered_to(apis["volunteer.en"])
+    assert apis["volunteer.en"].call("POST", f"/volunteer/conversations/{conversation['id']}/accept").status_code == 200
+    set_status(apis, "volunteer.en", "offline")
+    alias = conversation["texter_alias"]
+    page = open_page("supervisor")
+    sign_in(page, dashboard_url, line, "supervisor")
+    held = page.get_by_role("list", name="Open conversations").get_by_role("listitem").filter(has_text=alias)
+    expect(held).to_contain_text("needs supervisor")
+    steps(page, "flagged")
+
+    # when the supervisor moves it back to the queue
+    held.get_by_role("button", name=f"Move {alias} back to the queue").click()
+
+    # then it waits in the queue, where they can assign it (nobody is available to be offered it)
+    queued = page.get_by_role("list", name="Queue").get_by_role("listitem").filter(has_text=alias)
+    expect(queued).to_be_visible()
+    expect(queued.get_by_label(f"Assign {alias} to")).to_be_visible()
+    steps(page, "back in the queue")
 
 
 def test_a_supervisor_sees_every_open_conversation_who_holds_it_and_reads_it(
