@@ -715,7 +715,12 @@ function renderOffer(summary, count = summary ? 1 : 0) {
   const waited = h("span", { class: "offer-waited", "data-offer-waited": "" });
   fill(el.offer,
     h("div", { class: "offer-text" },
-      h("p", { class: "offer-title" }, "New conversation offered"),
+      h("p", { class: "offer-title" }, summary.offered_again ? "Offered to you again" : "New conversation offered"),
+      // A decline lapses when nobody else can take the texter (at once for high/imminent risk): say so, or the
+      // offer coming straight back looks as if Decline did nothing.
+      summary.offered_again ? h("p", { class: "offer-again" },
+        "You declined this texter earlier, but nobody else can take them right now",
+        ["high", "imminent"].includes(summary.risk_level) ? " and they are at risk." : ".") : null,
       h("p", {}, h("strong", { class: "offer-alias" }, summary.texter_alias), " · ",
         levelBadge(summary.risk_level), " ", h("span", { class: "offer-risk" }, riskText(summary.risk_level)),
         summary.language ? ` · language ${summary.language}` : "",

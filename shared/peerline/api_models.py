@@ -160,6 +160,10 @@ class ConversationSummary(BaseModel):
     volunteer_name: str | None = Field(description="Who holds it (offered or active)")
     close_reason: str | None
     escalation: EscalationState | None
+    offered_again: bool = Field(
+        default=False,
+        description="Offered to a volunteer who declined it (or let it expire) before: nobody else could take it",
+    )
 
     @classmethod
     def of(
@@ -200,6 +204,9 @@ class ConversationSummary(BaseModel):
             awaiting_reply=awaiting_reply,
             volunteer_name=volunteer_name,
             close_reason=conversation.close_reason,
+            offered_again=conversation.state == "offered"
+            and conversation.volunteer_id is not None
+            and conversation.volunteer_id in conversation.excluded_volunteers,
             escalation=EscalationState.of(escalation)
             if escalation is not None and escalation.escalation_id == conversation.escalation_id
             else None,

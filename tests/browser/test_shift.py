@@ -349,7 +349,14 @@ def test_the_escalation_state_is_one_live_state_in_the_banner_and_escalate_says_
     fresh = eventually(lambda: [e for e in apis["supervisor"].escalations() if e["id"] not in known], 15)
     assert fresh, "no escalation was opened (API)"
     escalation = fresh[0]
-    accepted(page, apis["volunteer.en"])
+    # (declined once first: nobody else is free, so the imminent texter comes straight back, and the offer says why)
+    offered_to(apis["volunteer.en"])
+    offer_alert(page).get_by_role("button", name="Decline", exact=True).click()
+    again = page.get_by_role("alert").filter(has_text="Offered to you again")
+    expect(again).to_contain_text("nobody else can take them right now and they are at risk")
+    steps(page, "offered again")
+    again.get_by_role("button", name="Accept", exact=True).click()
+    expect(page.get_by_role("tab", name=escalation["texter_alias"])).to_have_attribute("aria-selected", "true")
     banner = page.get_by_role("alert").filter(has=page.get_by_role("button", name="Escalate"))
 
     # then the banner says it is open and when on-call was paged

@@ -98,6 +98,18 @@ def test_a_declined_crisis_conversation_comes_back_at_once_when_nobody_else_can_
     assert conversation.state is ConversationState.OFFERED and conversation.volunteer_id == "ana"
 
 
+def test_an_offer_that_comes_back_to_its_decliner_says_so(routing: RoutingWorld) -> None:
+    # given the only available volunteer declines an imminent conversation
+    routing.volunteer("ana")
+    routing.waiting("c1", priority=Priority.IMMINENT, risk_level="imminent")
+    first = routing.router.views.summary(routing.offered("c1", to="ana"))
+    routing.router.decline("ana", "c1")
+
+    # then the offer that comes straight back is marked as offered again (the dashboard says why)
+    again = routing.router.views.summary(routing.conversation("c1"))
+    assert (first.offered_again, again.offered_again) == (False, True)
+
+
 def test_take_next_gives_the_decliner_the_conversation_they_declined_rather_than_nothing(
     routing: RoutingWorld,
 ) -> None:
