@@ -34,9 +34,10 @@ PHONE_TEXTER = "+15555550911"
 PHONE_OFFER_TEXTER = "+15555550912"
 PHONE_SCROLL_TEXTER = "+15555550913"
 REQUEUE_TEXTER = "+15555550914"
+PHONE_QUEUE_TEXTER = "+15555550915"
 TEXTERS = [OFFER_TEXTER, AUTOMATIC_TEXTER, TRANSFER_TEXTER, REPLY_TEXTER, STOP_TEXTER, TWO_TABS_TEXTER,
            CRISIS_TEXTER, QUEUE_TEXTER, READ_TEXTER, ACK_TEXTER, PHONE_TEXTER, PHONE_OFFER_TEXTER, PHONE_SCROLL_TEXTER,
-           REQUEUE_TEXTER]  # fmt: skip
+           REQUEUE_TEXTER, PHONE_QUEUE_TEXTER]  # fmt: skip
 DEMO_USERS = ("volunteer.en", "volunteer.es", "supervisor")
 PHONE = {"width": 390, "height": 844}
 TOUCH = 44  # px: the smallest comfortable touch target
@@ -613,6 +614,34 @@ def test_on_a_phone_the_header_is_compact_and_every_control_is_a_44px_target(
     header = page.get_by_role("banner").bounding_box()
     assert header is not None
     assert header["height"] < PHONE["height"] * 0.15, f"the header takes {header['height']:.0f} of 844 px"
+    problems = small_targets(page)
+    assert not problems, "touch targets under 44×44 px:\n" + "\n".join(problems)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow} px"
+
+
+def test_on_a_phone_a_supervisor_sees_the_line_first_and_can_assign_from_it(
+    line: dict[str, Any], dashboard_url: str, twilio: Client, apis: dict[str, Api],
+    open_page: Callable[..., Page], steps: Steps,
+) -> None:  # fmt: skip
+    # given a texter waiting, and a supervisor on a phone (the line used to sit 3,400 px down, below the library)
+    quiet_line(line, apis)
+    consented(line, twilio, PHONE_QUEUE_TEXTER, "is this the right number")
+    waiting = eventually(lambda: [c for c in apis["supervisor"].conversations() if c["status"] == "waiting"])
+    assert waiting, "the texter is not waiting (API)"
+    alias = waiting[0]["texter_alias"]
+    page = open_page("supervisor-phone", viewport=PHONE)
+    sign_in(page, dashboard_url, line, "supervisor")
+
+    # then the line is on the first screen, the library is behind its own tab, and the queue item can be assigned
+    heading = page.get_by_role("heading", name="The line at a glance")
+    expect(heading).to_be_visible()
+    box = heading.bounding_box()
+    assert box is not None and box["y"] < PHONE["height"], f"the line starts {box and box['y']:.0f} px down"
+    expect(page.get_by_role("tab", name="Library")).to_have_attribute("aria-selected", "false")
+    queued = page.get_by_role("list", name="Queue").get_by_role("listitem").filter(has_text=alias)
+    expect(queued.get_by_role("button", name="Assign", exact=True)).to_be_visible()
+    steps(page, "supervisor on a phone")
     problems = small_targets(page)
     assert not problems, "touch targets under 44×44 px:\n" + "\n".join(problems)
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
