@@ -19,6 +19,7 @@ import requests
 
 # The line's own helpers, shared with the end-to-end tests.
 from line_kit import eventually, text_line, texts_to  # noqa: F401 - re-exported for the browser tests
+from playwright.sync_api import Locator, Page, expect
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -282,3 +283,26 @@ class Api:
 
     def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
         return list(self.get(f"/volunteer/conversations/{conversation_id}/messages")["messages"])
+
+
+# ---------------------------------------------------------------------------------------------------- page steps
+def sign_in(page: Page, dashboard_url: str, username: str, password: str) -> None:
+    page.goto(dashboard_url)
+    page.get_by_label("Username or e-mail", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
+
+
+def set_availability(page: Page, status: str) -> None:
+    radio = page.get_by_role("radiogroup", name="Availability").get_by_role("radio", name=status, exact=True)
+    radio.click()
+    expect(radio).to_be_checked()
+
+
+def offer_alert(page: Page) -> Locator:
+    return page.get_by_role("alert").filter(has_text="New conversation offered")
+
+
+def transcript(page: Page) -> Locator:
+    return page.get_by_role("log", name="Transcript", exact=True)

@@ -24,9 +24,13 @@ from dashboard_kit import (
     eventually,
     find_leaks,
     focus_problems,
+    offer_alert,
     page_leaks,
+    set_availability,
+    sign_in,
     text_line,
     texts_to,
+    transcript,
 )
 from playwright.sync_api import Locator, Page, expect
 from twilio.rest import Client
@@ -81,28 +85,6 @@ def quiet_line(line: dict[str, Any], apis: dict[str, Api]) -> None:
         text_line(line, number, "STOP")
     USED.clear()
     assert eventually(lambda: not apis["supervisor"].conversations(), 15), "conversations are still open"
-
-
-def sign_in(page: Page, dashboard_url: str, username: str, password: str) -> None:
-    page.goto(dashboard_url)
-    page.get_by_label("Username or e-mail", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
-
-
-def set_availability(page: Page, status: str) -> None:
-    radio = page.get_by_role("radiogroup", name="Availability").get_by_role("radio", name=status, exact=True)
-    radio.click()
-    expect(radio).to_be_checked()
-
-
-def offer_alert(page: Page) -> Locator:
-    return page.get_by_role("alert").filter(has_text="New conversation offered")
-
-
-def transcript(page: Page) -> Locator:
-    return page.get_by_role("log", name="Transcript")
 
 
 def message_ids(page: Page) -> list[str]:

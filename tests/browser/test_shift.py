@@ -14,7 +14,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from dashboard_kit import Api, Audit, Steps, demo_user, eventually, text_line, texts_to
+from dashboard_kit import (
+    Api,
+    Audit,
+    Steps,
+    demo_user,
+    eventually,
+    offer_alert,
+    set_availability,
+    text_line,
+    texts_to,
+    transcript,
+)
+from dashboard_kit import sign_in as kit_sign_in
 from playwright.sync_api import Locator, Page, expect
 from twilio.rest import Client
 
@@ -85,25 +97,8 @@ def consented(line: dict[str, Any], twilio: Client, number: str, first: str, ans
 
 
 def sign_in(page: Page, dashboard_url: str, line: dict[str, Any], username: str) -> None:
-    page.goto(dashboard_url)
-    page.get_by_label("Username or e-mail", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(demo_user(line, username)["password"])
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
-
-
-def set_availability(page: Page, status: str) -> None:
-    radio = page.get_by_role("radiogroup", name="Availability").get_by_role("radio", name=status, exact=True)
-    radio.click()
-    expect(radio).to_be_checked()
-
-
-def offer_alert(page: Page) -> Locator:
-    return page.get_by_role("alert").filter(has_text="New conversation offered")
-
-
-def transcript(page: Page) -> Locator:
-    return page.get_by_role("log", name="Transcript", exact=True)
+    """Sign in as one of the local line's demo users."""
+    kit_sign_in(page, dashboard_url, username, demo_user(line, username)["password"])
 
 
 def offered_to(api: Api, predicate: Callable[[dict[str, Any]], bool] = lambda c: True) -> dict[str, Any]:
