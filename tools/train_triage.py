@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
 
 import triage_data as data
 
+from peerline.risk import rank as risk_rank
 from peerline.triage import model as triage_model
 from peerline.triage.normalize import normalize
 
@@ -68,8 +69,6 @@ INTERCEPT_SCALING = 10.0
 # The int8 scale is this quantile of |weights| / 127 (the few larger weights are clipped to ±127): a scale set by
 # the single largest weight would round most weights to 0.
 SCALE_QUANTILE = 0.9999
-
-LEVEL_RANK = {level: rank for rank, level in enumerate(data.LEVELS)}
 
 
 def progress(message: str) -> None:
@@ -106,7 +105,7 @@ def training_corpus() -> tuple[Corpus, dict[str, Any]]:
         for example in load():
             levels[example.level] += 1
             key = normalize(example.text)
-            rank = LEVEL_RANK[example.level]
+            rank = risk_rank(example.level)
             if key in seen:
                 duplicates += 1
                 ranks[seen[key]] = max(ranks[seen[key]], rank)
@@ -292,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
 
     progress("scoring the holdouts (report only)")
     holdout = [*data.crisis_dev("holdout"), *data.sad("holdout")]
-    holdout_ranks = np.array([LEVEL_RANK[example.level] for example in holdout])
+    holdout_ranks = np.array([risk_rank(example.level) for example in holdout])
     holdout_sad = np.array([example.category == "sad" for example in holdout])
     holdout_scores = [shipped.scores(example.text) for example in holdout]
     holdout_figures = operating_figures(

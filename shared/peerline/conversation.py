@@ -21,16 +21,11 @@ from enum import StrEnum
 from typing import Protocol
 
 from peerline.escalation import (
-    ESCALATING_LEVELS,
-    LEVEL_RANK,
-    PRIORITY_FOR_LEVEL,
     PROMPTS,
     EscalationService,
     EscalationSettings,
     Notifier,
     OnCallDirectory,
-    higher_level,
-    level_at_least,
     parse_ack,
     plan_escalation,
 )
@@ -47,7 +42,6 @@ from peerline.models import (
     InboundText,
     Notification,
     OutboundText,
-    Priority,
     StoredMessage,
     TexterRecord,
     TimerKind,
@@ -56,6 +50,7 @@ from peerline.models import (
 from peerline.ports import ConcurrentUpdateError, OutboundQueue, TimerQueue, utc_now
 from peerline.push import LivePush, NoLivePush, Summarize, events_for_change, publish_quietly
 from peerline.replies import ReplyBook
+from peerline.risk import RiskLevel, highest
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +163,6 @@ class CrisisDesk:
     settings: EscalationSettings
 
 
-_PRIORITY_RANK = {Priority.NONE: 0, Priority.CONCERN: 1, Priority.HIGH: 2, Priority.IMMINENT: 3}
 
 
 @dataclass(frozen=True)
@@ -463,29 +457,26 @@ class ConversationEngine:
         # Frames combine across the texter's recent texts: the means in one text, the time in the next.
         context = conversation.risk_signals if conversation is not None else []
         result = self._triage(text.body, context=context)
-        level = str(result.level)
+        level = RiskLevel(result.level)
         if conversation is not None and result.signals:
             remembered = list(dict.fromkeys([*conversation.risk_signals, *result.signals]))[-MAX_RISK_SIGNALS:]
             if remembered != conversation.risk_signals:
                 conversation = conversation.model_copy(update={"risk_signals": remembered})
                 change.conversation = conversation
-        if not level_at_least(level, "concern"):
+        if not level.at_least(RiskLevel.CONCERN):
             return
-        escalate = self._crisis is not None and level in ESCALATING_LEVELS
+        escalate = self._crisis is not None and level.escalates
         if conversation is not None:
-            risk = higher_level(conversation.risk_level, level)
-            priority = PRIORITY_FOR_LEVEL[risk]
+            risk = highest([conversation.risk_level, level])
             conversation = conversation.model_copy(
                 update={
                     "risk_level": risk,
                     "risk_categories": sorted({*conversation.risk_categories, *result.categories}),
-                    "priority": priority
-                    if _PRIORITY_RANK[priority] > _PRIORITY_RANK[conversation.priority]
-                    else conversation.priority,
+                    "priority": highest([conversation.priority, risk]),
                     "volunteer_prompt": PROMPTS[risk],
                 }
             )
-            escalate = escalate and LEVEL_RANK[level] > LEVEL_RANK.get(conversation.escalated_level, 0)
+            escalate = escalate and level.rank > conversation.escalated_level.rank
             change.conversation = conversation
         if not escalate:
             return

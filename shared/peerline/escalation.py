@@ -24,7 +24,6 @@ from peerline.models import (
     EscalationStatus,
     Notification,
     OutboundText,
-    Priority,
     TexterRecord,
     TimerKind,
 )
@@ -32,39 +31,24 @@ from peerline.phone import texter_alias
 from peerline.ports import ConcurrentUpdateError, OutboundQueue, TimerQueue, utc_now
 from peerline.push import LivePush, NoLivePush, escalation_event, publish_quietly
 from peerline.replies import ReplyBook
+from peerline.risk import RiskLevel
 
-LEVEL_RANK = {"none": 0, "concern": 1, "high": 2, "imminent": 3}
-PRIORITY_FOR_LEVEL = {
-    "none": Priority.NONE,
-    "concern": Priority.CONCERN,
-    "high": Priority.HIGH,
-    "imminent": Priority.IMMINENT,
-}
-ESCALATING_LEVELS = frozenset({"high", "imminent"})
 # Unambiguous on a phone keyboard (no 0/O, 1/I/L).
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 # "ACK 7KQ2MX", "ack: 7kq2mx", "Ack #7KQ2MX." — but not "acknowledge" (a separator is required).
 _ACK = re.compile(r"^\s*ack(?:\s+|\s*[:#-]\s*)#?\s*([a-z0-9]{4,8})\s*[.!]?\s*$", re.IGNORECASE)
 
-PROMPTS = {
-    "concern": "Ask directly: “Are you thinking about suicide?” Asking does not put the idea in their head.",
-    "high": (
+PROMPTS: dict[RiskLevel, str] = {
+    RiskLevel.CONCERN: "Ask directly: “Are you thinking about suicide?” Asking does not put the idea in their head.",
+    RiskLevel.HIGH: (
         "Screen now: “Are you thinking about killing yourself?” · “Have you thought about how?” · "
         "“Do you have access to that now?” · “When were you thinking of doing it?” — a professional has been paged."
     ),
-    "imminent": (
+    RiskLevel.IMMINENT: (
         "Imminent risk: stay with them. Ask where they are and whether they are safe right now; "
         "a professional has been paged and may contact emergency services."
     ),
 }
-
-
-def level_at_least(level: str, floor: str) -> bool:
-    return LEVEL_RANK.get(level, 0) >= LEVEL_RANK[floor]
-
-
-def higher_level(first: str, second: str) -> str:
-    return first if LEVEL_RANK.get(first, 0) >= LEVEL_RANK.get(second, 0) else second
 
 
 def escalation_code(escalation_id: str) -> str:
@@ -188,7 +172,7 @@ def plan_escalation(
     event_id: str,
     conversation: ConversationRecord | None,
     texter: TexterRecord,
-    level: str,
+    level: RiskLevel,
     categories: Sequence[str],
     rules: Sequence[str],
     trigger: str,

@@ -9,6 +9,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from peerline.language import Language
+from peerline.risk import RiskLevel
 
 
 class ConversationState(StrEnum):
@@ -37,13 +38,6 @@ class Consent(StrEnum):
     UNKNOWN = "unknown"
     GIVEN = "yes"
     REFUSED = "no"
-
-
-class Priority(StrEnum):
-    NONE = "none"
-    CONCERN = "concern"
-    HIGH = "high"
-    IMMINENT = "imminent"
 
 
 class InboundText(BaseModel):
@@ -192,7 +186,7 @@ class ConversationRecord(BaseModel):
     version: int = 0
     language: Language = Language.ENGLISH
     consent: Consent = Consent.UNKNOWN
-    priority: Priority = Priority.NONE
+    priority: RiskLevel = RiskLevel.NONE
     created_at: datetime
     waiting_since: datetime | None = None
     closed_at: datetime | None = None
@@ -215,13 +209,13 @@ class ConversationRecord(BaseModel):
     tags: list[str] = Field(default_factory=list)
     # Crisis triage: the highest level of the texter's recent messages, its categories, the open escalation,
     # and what the volunteer is prompted to do about it (never the texter's words).
-    risk_level: str = "none"
+    risk_level: RiskLevel = RiskLevel.NONE
     # Triage's frame signals from the texter's recent texts ("means", "time_near"…): names, never words; cleared
     # when the conversation closes.
     risk_signals: list[str] = Field(default_factory=list)
     risk_categories: list[str] = Field(default_factory=list)
     escalation_id: str | None = None
-    escalated_level: str = "none"
+    escalated_level: RiskLevel = RiskLevel.NONE
     volunteer_prompt: str | None = None
 
     @property
@@ -311,7 +305,7 @@ class SessionMetadata(BaseModel):
     duration_seconds: float
     inbound_count: int
     outbound_count: int
-    priority: Priority
+    priority: RiskLevel
     close_reason: str
 
 
@@ -337,7 +331,7 @@ class EscalationRecord(BaseModel):
     conversation_id: str | None
     texter_id: str
     texter_alias: str
-    level: str
+    level: RiskLevel
     categories: list[str] = Field(default_factory=list)
     rules: list[str] = Field(default_factory=list)
     trigger: str

@@ -30,7 +30,7 @@ from peerline.conversation import (
     transition,
     utc_now,
 )
-from peerline.escalation import LEVEL_RANK, PRIORITY_FOR_LEVEL, PROMPTS, higher_level, plan_escalation
+from peerline.escalation import PROMPTS, plan_escalation
 from peerline.models import (
     Consent,
     ConversationRecord,
@@ -39,7 +39,6 @@ from peerline.models import (
     EscalationRecord,
     EscalationStatus,
     OutboundText,
-    Priority,
     Role,
     StoredMessage,
     TexterRecord,
@@ -52,12 +51,9 @@ from peerline.models import (
 from peerline.phone import texter_alias
 from peerline.push import LivePush, NoLivePush, events_for_change, publish_quietly
 from peerline.replies import ReplyBook
+from peerline.risk import RiskLevel, highest
 from peerline.views import ConversationViews
 
-PRIORITY_WEIGHT = {Priority.NONE: 0.0, Priority.CONCERN: 1.0, Priority.HIGH: 2.0, Priority.IMMINENT: 3.0}
-# Waiting this long raises a conversation by one priority level, up to just below imminent.
-AGING_SECONDS_PER_LEVEL = 600.0
-_AGED_CEILING = PRIORITY_WEIGHT[Priority.IMMINENT] - 0.01
 _MAX_ATTEMPTS = 5
 
 
@@ -171,10 +167,7 @@ class RoutingSettings:
 
 def urgency(conversation: ConversationRecord, now: datetime) -> float:
     """How urgent a waiting conversation is: its priority, aged by waiting time (never above imminent)."""
-    weight = PRIORITY_WEIGHT[conversation.priority]
-    waited = (now - (conversation.waiting_since or now)).total_seconds()
-    aged = weight + max(0.0, waited) / AGING_SECONDS_PER_LEVEL
-    return aged if conversation.priority is Priority.IMMINENT else min(aged, _AGED_CEILING)
+    return conversation.priority.urgency((now - (conversation.waiting_since or now)).total_seconds())
 
 
 def queue_order(conversations: Sequence[ConversationRecord], now: datetime) -> list[ConversationRecord]:
@@ -210,7 +203,7 @@ def is_eligible(volunteer: VolunteerRecord, conversation: ConversationRecord, to
 
 
 def is_crisis(conversation: ConversationRecord) -> bool:
-    return conversation.priority in (Priority.HIGH, Priority.IMMINENT)
+    return conversation.priority in (RiskLevel.HIGH, RiskLevel.IMMINENT)
 
 
 def exclusion_lapses_at(conversation: ConversationRecord, volunteer_id: str, lapse: timedelta) -> datetime | None:
@@ -748,9 +741,9 @@ class Router:
         conversation = self._repository.get_conversation(conversation_id)
         if conversation is None or not self._may_see(caller, conversation):
             raise NotFoundError("no such conversation")
-        level = higher_level(conversation.risk_level, "high")
+        level = highest([conversation.risk_level, RiskLevel.HIGH])
         texter = self._repository.get_texter(conversation.texter_id)
-        if conversation.escalation_id and LEVEL_RANK.get(conversation.escalated_level, 0) >= LEVEL_RANK[level]:
+        if conversation.escalation_id and conversation.escalated_level.at_least(level):
             existing = self._crisis.service.get(conversation.escalation_id)
             if existing is not None:
                 if not existing.dispatched:
@@ -781,7 +774,7 @@ class Router:
         updated = conversation.model_copy(
             update={
                 "risk_level": level,
-                "priority": PRIORITY_FOR_LEVEL[level],
+                "priority": level,
                 "escalation_id": plan.escalation.escalation_id,
                 "escalated_level": level,
                 "volunteer_prompt": PROMPTS[level],

@@ -24,7 +24,6 @@ from peerline.models import (
     Consent,
     ConversationRecord,
     ConversationState,
-    Priority,
     Role,
     TexterRecord,
     TimerKind,
@@ -32,6 +31,7 @@ from peerline.models import (
     VolunteerStatus,
 )
 from peerline.replies import ReplyBook
+from peerline.risk import RiskLevel
 from peerline.routing import (
     ConflictError,
     NotEligibleError,
@@ -214,7 +214,7 @@ def test_volunteers_racing_take_next_never_share_a_conversation_nor_exceed_their
     # given 16 texters waiting, and 4 volunteers (caps 1 to 4, away so nothing is pushed) each pulling from two
     # threads at once
     for index in range(16):
-        line.waiting(f"c{index:02}", waited_seconds=index * 7, priority=list(Priority)[index % 4])
+        line.waiting(f"c{index:02}", waited_seconds=index * 7, priority=list(RiskLevel)[index % 4])
     caps = {"ana": 1, "ben": 2, "cruz": 3, "dee": 4}
     for volunteer_id, cap in caps.items():
         line.volunteer(volunteer_id, max_concurrent=cap, status=VolunteerStatus.AWAY)
@@ -360,7 +360,7 @@ def test_a_decline_racing_the_offer_expiry_lets_go_once(line: Line) -> None:
 def test_pulls_pushes_declines_and_going_offline_at_once_keep_every_invariant(line: Line) -> None:
     # given 14 texters waiting and 5 volunteers
     for index in range(14):
-        line.waiting(f"c{index:02}", waited_seconds=index * 11, priority=list(Priority)[index % 4])
+        line.waiting(f"c{index:02}", waited_seconds=index * 11, priority=list(RiskLevel)[index % 4])
     for volunteer_id, cap in (("ana", 1), ("ben", 2), ("cruz", 2), ("dee", 3), ("eli", 2)):
         line.volunteer(volunteer_id, max_concurrent=cap)
 
@@ -419,6 +419,6 @@ def test_pulls_pushes_declines_and_going_offline_at_once_keep_every_invariant(li
         # DeclineLapseSeconds; a high/imminent one may come straight back when nobody else can take it)
         line.assert_consistent()
         conversations = line.conversations()
-        crisis = (Priority.HIGH, Priority.IMMINENT)
+        crisis = (RiskLevel.HIGH, RiskLevel.IMMINENT)
         assert all(conversations[c].volunteer_id != v or conversations[c].priority in crisis for v, c in declined)
     assert declined

@@ -23,7 +23,6 @@ from peerline.models import (
     ConversationRecord,
     ConversationState,
     ConversationTimer,
-    Priority,
     Role,
     StoredMessage,
     TexterRecord,
@@ -32,6 +31,7 @@ from peerline.models import (
     VolunteerStatus,
 )
 from peerline.replies import ReplyBook
+from peerline.risk import RiskLevel
 from peerline.routing import NotEligibleError, Router, RoutingChange, RoutingSettings
 
 from .fakes import (
@@ -265,7 +265,7 @@ def make_waiting(conversation_id: str, *, waiting_since: datetime = START, **ove
         "state": ConversationState.WAITING,
         "version": 3,
         "consent": Consent.GIVEN,
-        "priority": Priority.NONE,
+        "priority": RiskLevel.NONE,
         "created_at": waiting_since - timedelta(minutes=1),
         "waiting_since": waiting_since,
         "expires_at": int((waiting_since + timedelta(hours=24)).timestamp()),

@@ -17,9 +17,9 @@ from peerline.models import (
     ConversationTimer,
     EscalationRecord,
     EscalationStatus,
-    Priority,
     TimerKind,
 )
+from peerline.risk import RiskLevel
 from peerline.routing import NotFoundError
 
 from .escalation_fakes import ON_CALL_NUMBERS, CrisisRoutingWorld, CrisisWorld, StubAssessment
@@ -144,7 +144,7 @@ def test_imminent_text_raises_the_conversation_to_imminent(crisis: CrisisWorld) 
 
     # then the conversation goes to the top of the queue, marked with its level and categories
     conversation = crisis.conversation()
-    assert conversation.priority is Priority.IMMINENT
+    assert conversation.priority is RiskLevel.IMMINENT
     assert conversation.risk_level == "imminent"
     assert conversation.risk_categories == ["overdose", "suicide"]
     assert conversation.volunteer_prompt == PROMPTS["imminent"]
@@ -275,7 +275,7 @@ def test_a_high_risk_text_pages_too(crisis: CrisisWorld) -> None:
 
     # then they get the safety text, the conversation is high priority, and on-call is paged
     assert crisis.outbound.purposes() == ["safety", "page"]
-    assert crisis.conversation().priority is Priority.HIGH
+    assert crisis.conversation().priority is RiskLevel.HIGH
     assert crisis.escalations.only().level == "high"
 
 
@@ -288,7 +288,7 @@ def test_concern_raises_priority_and_prompts_to_ask_about_suicide_without_paging
 
     # then the volunteer is prompted to ask directly, the priority rises, and no one is paged or texted
     conversation = crisis.conversation()
-    assert conversation.priority is Priority.CONCERN
+    assert conversation.priority is RiskLevel.CONCERN
     assert conversation.risk_level == "concern"
     assert conversation.volunteer_prompt == PROMPTS["concern"]
     assert "suicide" in conversation.volunteer_prompt
@@ -307,7 +307,7 @@ def test_a_later_calm_text_does_not_lower_the_level(crisis: CrisisWorld) -> None
     # then the conversation keeps the highest level of their recent texts
     conversation = crisis.conversation()
     assert conversation.risk_level == "imminent"
-    assert conversation.priority is Priority.IMMINENT
+    assert conversation.priority is RiskLevel.IMMINENT
     assert conversation.volunteer_prompt == PROMPTS["imminent"]
 
 
@@ -321,7 +321,7 @@ def test_a_later_concern_does_not_lower_a_high_level(crisis: CrisisWorld) -> Non
     # then the level, priority and prompt stay high
     conversation = crisis.conversation()
     assert conversation.risk_level == "high"
-    assert conversation.priority is Priority.HIGH
+    assert conversation.priority is RiskLevel.HIGH
     assert conversation.volunteer_prompt == PROMPTS["high"]
 
 
@@ -913,7 +913,7 @@ def test_a_volunteers_escalate_raises_the_conversation_to_at_least_high(desk: Cr
 
     # then the conversation is high priority, and the escalation is recorded as theirs
     conversation = desk.conversation("c1")
-    assert conversation.priority is Priority.HIGH
+    assert conversation.priority is RiskLevel.HIGH
     assert conversation.risk_level == "high"
     assert conversation.escalation_id == escalation.escalation_id
     assert desk.escalations.only().level == "high"
@@ -924,7 +924,7 @@ def test_a_volunteers_escalate_raises_the_conversation_to_at_least_high(desk: Cr
 def test_a_volunteers_escalate_keeps_an_imminent_level(desk: CrisisRoutingWorld) -> None:
     # given an active conversation triage marked imminent but that was never escalated
     desk.volunteer("v1")
-    desk.waiting("c1", risk_level="imminent", priority=Priority.IMMINENT)
+    desk.waiting("c1", risk_level="imminent", priority=RiskLevel.IMMINENT)
     desk.active("c1", with_="v1")
 
     # when the volunteer presses escalate
@@ -932,7 +932,7 @@ def test_a_volunteers_escalate_keeps_an_imminent_level(desk: CrisisRoutingWorld)
 
     # then it is escalated at imminent, not lowered to high
     assert desk.escalations.only().level == "imminent"
-    assert desk.conversation("c1").priority is Priority.IMMINENT
+    assert desk.conversation("c1").priority is RiskLevel.IMMINENT
 
 
 def test_a_volunteers_escalate_texts_the_safety_text_and_pages(desk: CrisisRoutingWorld) -> None:

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 
 from peerline.language import Language
-from peerline.models import Consent, ConversationState, Priority, Role, TimerKind, VolunteerStatus
+from peerline.models import Consent, ConversationState, Role, TimerKind, VolunteerStatus
+from peerline.risk import RiskLevel
 from peerline.routing import (
     ConflictError,
     NotEligibleError,
@@ -39,7 +40,7 @@ def _ids(conversations: list) -> list[str]:
 # ---------------------------------------------------------------- ordering
 def test_waiting_conversations_are_ordered_by_priority() -> None:
     # given four conversations that started waiting at the same moment, one of each priority
-    conversations = [make_waiting(priority.value, priority=priority) for priority in Priority]
+    conversations = [make_waiting(priority.value, priority=priority) for priority in RiskLevel]
 
     # when they are put in queue order
     ordered = queue_order(conversations, START)
@@ -67,7 +68,7 @@ def test_a_short_wait_does_not_lift_a_lower_priority() -> None:
     # given a "none" waiting two minutes and a "concern" that just arrived
     conversations = [
         make_waiting("none-2min", waiting_since=START - timedelta(minutes=2)),
-        make_waiting("concern-fresh", priority=Priority.CONCERN),
+        make_waiting("concern-fresh", priority=RiskLevel.CONCERN),
     ]
 
     # when they are put in queue order
@@ -80,7 +81,7 @@ def test_a_short_wait_does_not_lift_a_lower_priority() -> None:
 def test_a_long_waiting_none_rises_above_a_fresh_concern() -> None:
     # given a "none" waiting for 15 minutes and a "concern" that just arrived
     conversations = [
-        make_waiting("concern-fresh", priority=Priority.CONCERN),
+        make_waiting("concern-fresh", priority=RiskLevel.CONCERN),
         make_waiting("none-15min", waiting_since=START - timedelta(minutes=15)),
     ]
 
@@ -91,12 +92,12 @@ def test_a_long_waiting_none_rises_above_a_fresh_concern() -> None:
     assert _ids(ordered) == ["none-15min", "concern-fresh"]
 
 
-@pytest.mark.parametrize("priority", [Priority.NONE, Priority.CONCERN, Priority.HIGH])
-def test_aging_never_lifts_anything_above_a_fresh_imminent(priority: Priority) -> None:
+@pytest.mark.parametrize("priority", [RiskLevel.NONE, RiskLevel.CONCERN, RiskLevel.HIGH])
+def test_aging_never_lifts_anything_above_a_fresh_imminent(priority: RiskLevel) -> None:
     # given a lower priority that has waited ten hours and an "imminent" that just arrived
     conversations = [
         make_waiting("old", priority=priority, waiting_since=START - timedelta(hours=10)),
-        make_waiting("imminent", priority=Priority.IMMINENT),
+        make_waiting("imminent", priority=RiskLevel.IMMINENT),
     ]
 
     # when they are put in queue order
@@ -247,7 +248,7 @@ def test_the_most_urgent_conversation_is_offered_first(routing: RoutingWorld) ->
     # given one volunteer with room for one, and two texters of different priority
     routing.volunteer("ana", max_concurrent=1)
     routing.waiting("calm", waited_seconds=120)
-    routing.waiting("urgent", priority=Priority.HIGH)
+    routing.waiting("urgent", priority=RiskLevel.HIGH)
 
     # when waiting conversations are routed
     offers = routing.router.route_waiting()
@@ -432,8 +433,8 @@ def test_take_next_claims_the_most_urgent_waiting_conversation(routing: RoutingW
     # given several texters waiting (nobody available for push) and a volunteer who is away
     routing.volunteer("ana", status=VolunteerStatus.AWAY)
     routing.waiting("long-none", waited_seconds=300)
-    routing.waiting("high", priority=Priority.HIGH)
-    routing.waiting("concern", priority=Priority.CONCERN, waited_seconds=60)
+    routing.waiting("high", priority=RiskLevel.HIGH)
+    routing.waiting("concern", priority=RiskLevel.CONCERN, waited_seconds=60)
 
     # when the volunteer takes the next one
     taken = routing.router.take_next("ana")
@@ -449,8 +450,8 @@ def test_take_next_claims_the_most_urgent_waiting_conversation(routing: RoutingW
 def test_take_next_skips_conversations_the_volunteer_may_not_take(routing: RoutingWorld) -> None:
     # given an urgent Spanish conversation, one the volunteer declined, and a calm one they can take
     routing.volunteer("ana", status=VolunteerStatus.AWAY)
-    routing.waiting("spanish", priority=Priority.IMMINENT, language=Language.SPANISH)
-    routing.waiting("declined", priority=Priority.HIGH, excluded_volunteers=["ana"])
+    routing.waiting("spanish", priority=RiskLevel.IMMINENT, language=Language.SPANISH)
+    routing.waiting("declined", priority=RiskLevel.HIGH, excluded_volunteers=["ana"])
     routing.waiting("calm")
 
     # when they take the next one
@@ -1088,7 +1089,7 @@ def test_an_offer_racing_the_volunteer_filling_up_goes_to_the_next_volunteer(rou
     routing.waiting("c1")
 
     def first_volunteer_pulls() -> None:
-        routing.waiting("urgent", priority=Priority.IMMINENT)
+        routing.waiting("urgent", priority=RiskLevel.IMMINENT)
         routing.router.take_next("ana")
 
     routing.repository.before_next_routing_commit(first_volunteer_pulls)

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from peerline.language import Language
-from peerline.models import ConversationState, Priority, Role, TimerKind, VolunteerStatus
+from peerline.models import ConversationState, Role, TimerKind, VolunteerStatus
+from peerline.risk import RiskLevel
 from peerline.routing import RoutingError
 
 from .routing_fakes import HELD_STATES, RoutingWorld
@@ -84,11 +85,11 @@ class RoutingMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ texters and time
     @rule(
-        priority=st.sampled_from(Priority),
+        priority=st.sampled_from(RiskLevel),
         language=st.sampled_from(Language),
         waited=st.integers(min_value=0, max_value=3600),
     )
-    def texter_starts_waiting(self, priority: Priority, language: Language, waited: int) -> None:
+    def texter_starts_waiting(self, priority: RiskLevel, language: Language, waited: int) -> None:
         conversation_id = f"c{len(self.conversation_ids)}"
         self.world.waiting(conversation_id, priority=priority, language=language, waited_seconds=waited)
         self.conversation_ids.append(conversation_id)
@@ -234,7 +235,7 @@ class RoutingMachine(RuleBasedStateMachine):
             if conversation.state in HELD_STATES and holder in let_go_at:
                 lapse = timedelta(seconds=self.world.settings.decline_lapse_seconds)
                 assert (
-                    conversation.priority in (Priority.HIGH, Priority.IMMINENT)
+                    conversation.priority in (RiskLevel.HIGH, RiskLevel.IMMINENT)
                     or self.world.clock() >= let_go_at[holder] + lapse
                     or holder in self.chosen[conversation.conversation_id]
                 )
@@ -253,7 +254,7 @@ def test_the_invariants_catch_a_double_holder() -> None:
     # given a world where a conversation is active with one volunteer while another's load also counts it
     machine = RoutingMachine()
     machine.volunteers([VolunteerStatus.AVAILABLE] * 5)
-    machine.texter_starts_waiting(Priority.NONE, Language.ENGLISH, 0)
+    machine.texter_starts_waiting(RiskLevel.NONE, Language.ENGLISH, 0)
     machine.route_waiting()
     other = machine.world.record("ben")
     machine.world.repository.add_volunteer(other.model_copy(update={"load": other.load + 1}))

@@ -8,13 +8,13 @@ import pytest
 from peerline.models import (
     ConversationRecord,
     ConversationState,
-    Priority,
     Role,
     TimerKind,
     VolunteerRecord,
     VolunteerStatus,
 )
 from peerline.overview import line_overview
+from peerline.risk import RiskLevel
 from peerline.routing import ConflictError, NotEligibleError, NotFoundError
 from peerline.views import preview_of
 
@@ -81,9 +81,9 @@ def test_a_decline_keeps_the_conversation_from_the_decliner_while_someone_else_c
     assert offers == [("c1", "ben")]
 
 
-@pytest.mark.parametrize("priority", [Priority.HIGH, Priority.IMMINENT])
+@pytest.mark.parametrize("priority", [RiskLevel.HIGH, RiskLevel.IMMINENT])
 def test_a_declined_crisis_conversation_comes_back_at_once_when_nobody_else_can_take_it(
-    routing: RoutingWorld, priority: Priority
+    routing: RoutingWorld, priority: RiskLevel
 ) -> None:
     # given the only available volunteer declines a high/imminent conversation
     routing.volunteer("ana")
@@ -101,7 +101,7 @@ def test_a_declined_crisis_conversation_comes_back_at_once_when_nobody_else_can_
 def test_an_offer_that_comes_back_to_its_decliner_says_so(routing: RoutingWorld) -> None:
     # given the only available volunteer declines an imminent conversation
     routing.volunteer("ana")
-    routing.waiting("c1", priority=Priority.IMMINENT, risk_level="imminent")
+    routing.waiting("c1", priority=RiskLevel.IMMINENT, risk_level="imminent")
     first = routing.router.views.summary(routing.offered("c1", to="ana"))
     routing.router.decline("ana", "c1")
 
@@ -146,7 +146,7 @@ def test_take_next_prefers_conversations_the_caller_did_not_decline(routing: Rou
 # ---------------------------------------------------------------- no offers while holding a crisis
 def _holding_imminent(routing: RoutingWorld, **overrides: object) -> None:
     routing.volunteer("ana", max_concurrent=3, **overrides)
-    routing.waiting("crisis", priority=Priority.IMMINENT, risk_level="imminent")
+    routing.waiting("crisis", priority=RiskLevel.IMMINENT, risk_level="imminent")
     routing.active("crisis", with_="ana")
 
 
@@ -309,7 +309,7 @@ def test_transfer_candidates_of_someone_elses_conversation_are_not_found(routing
 def test_an_offer_shows_waiting_time_risk_and_the_first_words(routing: RoutingWorld) -> None:
     # given a texter who wrote two texts and waited 90 s, offered to ana
     routing.volunteer("ana")
-    routing.waiting("c1", waited_seconds=90, priority=Priority.CONCERN, risk_level="concern")
+    routing.waiting("c1", waited_seconds=90, priority=RiskLevel.CONCERN, risk_level="concern")
     routing.inbound("c1", "i dont know who else to talk to, everything is falling apart at home " * 3)
     routing.inbound("c1", "are you there")
     offered = routing.offered("c1", to="ana")
@@ -378,7 +378,7 @@ def test_the_line_lists_the_queue_and_who_is_free(routing: RoutingWorld) -> None
     # given two waiting texters (one imminent) and nobody available but a free away volunteer
     routing.volunteer("ana", status=VolunteerStatus.AWAY)
     routing.waiting("c1", waited_seconds=300)
-    routing.waiting("c2", priority=Priority.IMMINENT, risk_level="imminent")
+    routing.waiting("c2", priority=RiskLevel.IMMINENT, risk_level="imminent")
     routing.volunteer("ben", status=VolunteerStatus.AVAILABLE, languages=["es"])
 
     # when a supervisor looks at the line

@@ -16,14 +16,14 @@ from botocore.exceptions import ClientError
 
 from peerline.adapters.aws import client
 from peerline.conversation import ConcurrentUpdateError, StateChange
-from peerline.models import ConversationRecord, ConversationState, EscalationRecord, Priority, TexterRecord
+from peerline.models import ConversationRecord, ConversationState, EscalationRecord, TexterRecord
+from peerline.risk import RiskLevel
 
 logger = logging.getLogger(__name__)
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 # Lower sorts first in the waiting queue index.
-PRIORITY_RANK = {Priority.IMMINENT: 0, Priority.HIGH: 1, Priority.CONCERN: 2, Priority.NONE: 3}
 WAITING_QUEUE = "waiting"
 # Anonymous counters outlive everything else, but not forever.
 COUNTER_RETENTION = timedelta(days=800)
@@ -62,7 +62,9 @@ def conversation_item(conversation: ConversationRecord) -> dict[str, Any]:
         values["holder"] = conversation.volunteer_id
     if conversation.state is ConversationState.WAITING and conversation.waiting_since is not None:
         values["queue"] = WAITING_QUEUE
-        values["queue_rank"] = f"{PRIORITY_RANK[conversation.priority]}#{conversation.waiting_since.isoformat()}"
+        values["queue_rank"] = (
+            f"{RiskLevel.IMMINENT.rank - conversation.priority.rank}#{conversation.waiting_since.isoformat()}"
+        )
     return to_item(values)
 
 

@@ -2,47 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from enum import StrEnum
-
 from pydantic import BaseModel, ConfigDict
 
+# The one risk scale lives in ``peerline.risk``; triage grades texts on it.
+from peerline.risk import RiskLevel, highest, level_at, rank
 
-class RiskLevel(StrEnum):
-    """Ordered risk levels (see ``../shared/CRISIS.md``): ``none < concern < high < imminent``."""
-
-    NONE = "none"
-    CONCERN = "concern"
-    HIGH = "high"
-    IMMINENT = "imminent"
-
-    @property
-    def rank(self) -> int:
-        """0 for ``none`` … 3 for ``imminent``: compare levels with this, never with string order."""
-        return _RANKS[self]
-
-
-_ORDER = (RiskLevel.NONE, RiskLevel.CONCERN, RiskLevel.HIGH, RiskLevel.IMMINENT)
-_RANKS = {level: index for index, level in enumerate(_ORDER)}
-
-
-def rank(level: RiskLevel | str) -> int:
-    """The position of ``level`` in the order ``none`` (0) … ``imminent`` (3)."""
-    return _RANKS[RiskLevel(level)]
-
-
-def level_at(position: int) -> RiskLevel:
-    """The level at ``position``, clamped to ``none`` … ``imminent``."""
-    return _ORDER[max(0, min(position, len(_ORDER) - 1))]
-
-
-def highest(levels: Iterable[RiskLevel | str]) -> RiskLevel:
-    """The highest of ``levels`` (``none`` for none): a conversation's level over its recent messages."""
-    best = RiskLevel.NONE
-    for level in levels:
-        if rank(level) > best.rank:
-            best = RiskLevel(level)
-    return best
+__all__ = ["RiskLevel", "TriageResult", "highest", "level_at", "rank"]
 
 
 class TriageResult(BaseModel):
