@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -31,6 +31,13 @@ from peerline.escalation import (
 )
 from peerline.keywords import Keyword, classify_keyword, parse_consent
 from peerline.language import Language, detect_language
+from peerline.lifecycle import (
+    ConversationChange,
+    ConversationStore,
+    closing,
+    forget_conversation,
+    transition,
+)
 from peerline.models import (
     QUEUED_STATES,
     AppliedEvent,
@@ -38,9 +45,7 @@ from peerline.models import (
     ConversationRecord,
     ConversationState,
     ConversationTimer,
-    EscalationRecord,
     InboundText,
-    Notification,
     OutboundText,
     StoredMessage,
     TexterRecord,
@@ -58,73 +63,12 @@ logger = logging.getLogger(__name__)
 _REMEMBERED_EVENTS = 5
 _MAX_ATTEMPTS = 5
 
-_ALLOWED_TRANSITIONS: dict[ConversationState, frozenset[ConversationState]] = {
-    ConversationState.NEW: frozenset({ConversationState.CONSENT_PENDING, ConversationState.CLOSED}),
-    ConversationState.CONSENT_PENDING: frozenset({ConversationState.WAITING, ConversationState.CLOSED}),
-    ConversationState.WAITING: frozenset(
-        {ConversationState.OFFERED, ConversationState.ACTIVE, ConversationState.CLOSED}
-    ),
-    ConversationState.OFFERED: frozenset(
-        {ConversationState.WAITING, ConversationState.ACTIVE, ConversationState.CLOSED}
-    ),
-    ConversationState.ACTIVE: frozenset({ConversationState.WAITING, ConversationState.CLOSED}),
-    ConversationState.CLOSED: frozenset(),
-}
-
-
-class InvalidTransitionError(Exception):
-    """A state change the conversation state machine does not allow."""
-
-
 class Outcome(StrEnum):
     APPLIED = "applied"
     REPLAYED = "replayed"
     IGNORED = "ignored"
     STALE = "stale"
     RESCHEDULED = "rescheduled"
-
-
-@dataclass
-class StateChange:
-    """Everything one event changes, committed atomically by the repository.
-
-    ``expected_*`` versions are the optimistic locks: ``None`` means "must not exist yet".
-    """
-
-    texter: TexterRecord
-    expected_texter_version: int | None
-    conversation: ConversationRecord | None = None
-    expected_conversation_version: int | None = None
-    delete_conversation: bool = False
-    new_messages: list[StoredMessage] = field(default_factory=list)
-    counters: dict[str, int] = field(default_factory=dict)
-    outbound: list[OutboundText] = field(default_factory=list)
-    timers: list[ConversationTimer] = field(default_factory=list)
-    # Conversations whose message bodies must go once this change is committed.
-    purge_messages_of: list[str] = field(default_factory=list)
-    # A volunteer whose offer or conversation this change ends (their load goes down in the same transaction).
-    release_volunteer_id: str | None = None
-    # Whether the conversation entered the queue (then the router offers it).
-    entered_queue: bool = False
-    # A crisis escalation opened by this event (created in the same transaction), and its notifications.
-    new_escalation: EscalationRecord | None = None
-    notifications: list[Notification] = field(default_factory=list)
-
-
-class ConversationRepository(Protocol):
-    """Where texters, conversations and messages live (DynamoDB in production, a dict in unit tests)."""
-
-    def get_texter(self, texter_id: str) -> TexterRecord | None: ...
-
-    def get_conversation(self, conversation_id: str) -> ConversationRecord | None: ...
-
-    def commit(self, change: StateChange) -> None:
-        """Apply the change atomically or raise ``ConcurrentUpdateError``."""
-        ...
-
-    def delete_messages(self, conversation_id: str) -> int:
-        """Delete every stored message body of a conversation; returns how many."""
-        ...
 
 
 class Assessment(Protocol):
@@ -180,19 +124,12 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def transition(conversation: ConversationRecord, to_state: ConversationState) -> ConversationRecord:
-    """The conversation in ``to_state``, if the state machine allows it (else ``InvalidTransitionError``)."""
-    if to_state not in _ALLOWED_TRANSITIONS[conversation.state]:
-        raise InvalidTransitionError(f"{conversation.state} → {to_state}")
-    return conversation.model_copy(update={"state": to_state})
-
-
 class ConversationEngine:
     """Decides and applies what each texter event means for the conversation."""
 
     def __init__(
         self,
-        repository: ConversationRepository,
+        repository: ConversationStore,
         outbound: OutboundQueue,
         timers: TimerQueue,
         replies: ReplyBook,
@@ -268,7 +205,7 @@ class ConversationEngine:
     # ------------------------------------------------------------------ decisions
     def _decide_text(
         self, text: InboundText, texter: TexterRecord | None, conversation: ConversationRecord | None
-    ) -> tuple[StateChange, Outcome]:
+    ) -> tuple[ConversationChange, Outcome]:
         now = self._clock()
         keyword = classify_keyword(text.body, text.opt_out_type)
         expected_version = texter.version if texter else None
@@ -288,7 +225,7 @@ class ConversationEngine:
                 "expires_at": _epoch(now + timedelta(days=self._settings.retention_days)),
             }
         )
-        change = StateChange(texter=texter, expected_texter_version=expected_version)
+        change = ConversationChange(texter=texter, expected_texter_version=expected_version)
         event = _Event(text.message_sid, now, received_at=text.received_at)
 
         if texter.opted_out and keyword not in (Keyword.START, Keyword.HELP):
@@ -301,7 +238,7 @@ class ConversationEngine:
             if conversation is not None:
                 self._close(change, conversation, now, reason="opted_out")
             # After STOP the line forgets the returning texter too: START brings the full welcome again.
-            change.texter = change.texter.model_copy(
+            change.texter = _texter(change).model_copy(
                 update={
                     "opted_out": True,
                     "open_conversation_id": None,
@@ -320,7 +257,7 @@ class ConversationEngine:
             return self._finish(change, event), Outcome.APPLIED
 
         if keyword is Keyword.START and texter.opted_out:
-            change.texter = change.texter.model_copy(update={"opted_out": False})
+            change.texter = _texter(change).model_copy(update={"opted_out": False})
             change.counters[f"opt_ins#{now:%Y-%m-%d}"] = 1
             self._start_conversation(change, event, text, welcome_back=True)
             return self._finish(change, event), Outcome.APPLIED
@@ -331,11 +268,11 @@ class ConversationEngine:
             self._continue_conversation(change, event, text, conversation)
         return self._finish(change, event), Outcome.APPLIED
 
-    def _start_conversation(self, change: StateChange, event: _Event, text: InboundText, *, welcome_back: bool) -> None:
+    def _start_conversation(self, change: ConversationChange, event: _Event, text: InboundText, *, welcome_back: bool) -> None:
         now = event.at
-        returning = not welcome_back and self._is_returning(change.texter, now)
+        returning = not welcome_back and self._is_returning(_texter(change), now)
         # "START" says nothing about language: a returning texter keeps the one they were answered in.
-        language = change.texter.language if welcome_back else detect_language(text.body)
+        language = _texter(change).language if welcome_back else detect_language(text.body)
         conversation = ConversationRecord(
             # Derived from the first text, so re-deciding the same text can't open a second conversation.
             conversation_id=f"c{now:%Y%m%d}{hashlib.sha256(text.message_sid.encode()).hexdigest()[:20]}",
@@ -343,14 +280,14 @@ class ConversationEngine:
             state=ConversationState.NEW,
             language=language,
             # A texter back within the window answered the question minutes ago: their answer stands.
-            consent=change.texter.last_consent if returning else Consent.UNKNOWN,
+            consent=_texter(change).last_consent if returning else Consent.UNKNOWN,
             created_at=now,
             expires_at=self._open_expiry(now),
         )
         conversation = transition(conversation, ConversationState.CONSENT_PENDING)
         change.conversation = conversation
         change.expected_conversation_version = None
-        change.texter = change.texter.model_copy(
+        change.texter = _texter(change).model_copy(
             update={
                 "open_conversation_id": conversation.conversation_id,
                 "language": language,
@@ -375,7 +312,7 @@ class ConversationEngine:
         else:
             self._ask_consent(change, event)
 
-    def _ask_consent(self, change: StateChange, event: _Event) -> None:
+    def _ask_consent(self, change: ConversationChange, event: _Event) -> None:
         """The full welcome, with the consent question, and the timer that queues the texter if they ignore it."""
         assert change.conversation is not None
         self._reply(change, event, "welcome", change.conversation.language)
@@ -388,7 +325,7 @@ class ConversationEngine:
         return now - texter.last_closed_at <= timedelta(minutes=self._settings.returning_window_minutes)
 
     def _continue_conversation(
-        self, change: StateChange, event: _Event, text: InboundText, conversation: ConversationRecord
+        self, change: ConversationChange, event: _Event, text: InboundText, conversation: ConversationRecord
     ) -> None:
         change.conversation = conversation
         change.expected_conversation_version = conversation.version
@@ -425,11 +362,11 @@ class ConversationEngine:
 
     def _decide_timer(
         self, timer: ConversationTimer, texter: TexterRecord, conversation: ConversationRecord
-    ) -> StateChange | None:
+    ) -> ConversationChange | None:
         now = self._clock()
         if texter.opted_out:
             return None
-        change = StateChange(
+        change = ConversationChange(
             texter=texter,
             expected_texter_version=texter.version,
             conversation=conversation,
@@ -449,7 +386,7 @@ class ConversationEngine:
 
     # ------------------------------------------------------------------ crisis
     def _assess(
-        self, change: StateChange, event: _Event, text: InboundText, *, conversation: ConversationRecord | None
+        self, change: ConversationChange, event: _Event, text: InboundText, *, conversation: ConversationRecord | None
     ) -> None:
         """Triage the text; raise the conversation's level and priority; escalate high and imminent risk."""
         if self._triage is None:
@@ -484,7 +421,7 @@ class ConversationEngine:
         plan = plan_escalation(
             event_id=event.event_id,
             conversation=conversation,
-            texter=change.texter,
+            texter=_texter(change),
             level=level,
             categories=result.categories,
             rules=result.rules,
@@ -546,7 +483,7 @@ class ConversationEngine:
         return Outcome.APPLIED
 
     # ------------------------------------------------------------------ building blocks
-    def _enqueue_for_volunteer(self, change: StateChange, event: _Event, reply: str | None = "finding") -> None:
+    def _enqueue_for_volunteer(self, change: ConversationChange, event: _Event, reply: str | None = "finding") -> None:
         assert change.conversation is not None
         waiting = transition(change.conversation, ConversationState.WAITING)
         change.conversation = waiting.model_copy(update={"waiting_since": event.at})
@@ -555,18 +492,18 @@ class ConversationEngine:
             self._reply(change, event, reply, waiting.language)
         self._schedule(change, event, TimerKind.STILL_WAITING, self._settings.still_waiting_seconds)
 
-    def _record_consent(self, change: StateChange, consent: bool) -> None:
+    def _record_consent(self, change: ConversationChange, consent: bool) -> None:
         assert change.conversation is not None
         change.conversation = change.conversation.model_copy(
             update={"consent": Consent.GIVEN if consent else Consent.REFUSED}
         )
 
-    def _keep_and_assess(self, change: StateChange, event: _Event, text: InboundText) -> None:
+    def _keep_and_assess(self, change: ConversationChange, event: _Event, text: InboundText) -> None:
         """Keep the texter's text for the volunteer, then triage it (which may escalate)."""
         self._store_inbound(change, event, text)
         self._assess(change, event, text, conversation=change.conversation)
 
-    def _store_inbound(self, change: StateChange, event: _Event, text: InboundText) -> None:
+    def _store_inbound(self, change: ConversationChange, event: _Event, text: InboundText) -> None:
         assert change.conversation is not None
         change.new_messages.append(
             StoredMessage(
@@ -586,74 +523,59 @@ class ConversationEngine:
             }
         )
 
-    def _close(self, change: StateChange, conversation: ConversationRecord, now: datetime, *, reason: str) -> None:
-        """Close: bodies go; metadata stays only with consent, else only an anonymous counter remains."""
-        closed = transition(conversation, ConversationState.CLOSED).model_copy(
-            # Said to the dashboards (why it closed) even when nothing of the conversation is kept.
-            update={"close_reason": reason}
+    def _close(self, change: ConversationChange, conversation: ConversationRecord, now: datetime, *, reason: str) -> None:
+        """Close (see ``lifecycle.closing``) within the texter's own event: its change already holds their record.
+        The volunteer's release is best effort: a texter's STOP never waits on a volunteer record."""
+        closed = closing(
+            conversation, reason=reason, now=now, retention_days=self._settings.retention_days, best_effort_release=True
         )
-        change.expected_conversation_version = conversation.version
-        if conversation.volunteer_id and conversation.state in (ConversationState.OFFERED, ConversationState.ACTIVE):
-            change.release_volunteer_id = conversation.volunteer_id
-        change.purge_messages_of.append(conversation.conversation_id)
-        change.counters[f"conversations_closed#{now:%Y-%m-%d}"] = 1
-        if conversation.consent is Consent.GIVEN:
-            change.conversation = closed.model_copy(
-                update={
-                    # Anonymous session information: unlinked from the texter once closed.
-                    "texter_id": "",
-                    # Triage's slot names served only while it was open.
-                    "risk_signals": [],
-                    "offer_id": None,
-                    "offer_expires_at": None,
-                    "closed_at": now,
-                    "close_reason": reason,
-                    "expires_at": _epoch(now + timedelta(days=self._settings.retention_days)),
-                }
-            )
-        else:
-            change.conversation = closed
-            change.delete_conversation = True
+        change.conversation = closed.conversation
+        change.expected_conversation_version = closed.expected_conversation_version
+        change.delete_conversation = closed.delete_conversation
+        change.loads += closed.loads
+        change.purge_messages_of += closed.purge_messages_of
+        for counter, increment in closed.counters.items():
+            change.counters[counter] = change.counters.get(counter, 0) + increment
 
-    def _reply(self, change: StateChange, event: _Event, name: str, language: Language) -> None:
+    def _reply(self, change: ConversationChange, event: _Event, name: str, language: Language) -> None:
         conversation = change.conversation
         change.outbound.append(
             OutboundText(
                 outbound_id=f"{event.event_id}:{name}",
-                recipient_id=change.texter.texter_id,
-                encrypted_to=change.texter.encrypted_number,
+                recipient_id=_texter(change).texter_id,
+                encrypted_to=_texter(change).encrypted_number,
                 body=self._replies.text(name, language),
                 purpose=name,
                 conversation_id=conversation.conversation_id if conversation else None,
-                texter_id=change.texter.texter_id,
+                texter_id=_texter(change).texter_id,
             )
         )
         if conversation is not None and not change.delete_conversation and conversation.is_open:
             change.conversation = conversation.model_copy(update={"outbound_count": conversation.outbound_count + 1})
 
-    def _schedule(self, change: StateChange, event: _Event, kind: TimerKind, after_seconds: int) -> None:
+    def _schedule(self, change: ConversationChange, event: _Event, kind: TimerKind, after_seconds: int) -> None:
         assert change.conversation is not None
         change.timers.append(
             ConversationTimer(
                 timer_id=f"{event.event_id}:{kind}",
                 kind=kind,
                 conversation_id=change.conversation.conversation_id,
-                texter_id=change.texter.texter_id,
+                texter_id=_texter(change).texter_id,
                 fire_at=event.at + timedelta(seconds=after_seconds),
             )
         )
 
-    def _finish(self, change: StateChange, event: _Event) -> StateChange:
+    def _finish(self, change: ConversationChange, event: _Event) -> ConversationChange:
         """Stamp the change with the event, so a replay of it re-sends instead of re-deciding."""
         self._keep_automatic_texts(change, event)
-        remembered = [*change.texter.recent_events, _applied(event.event_id, change)][-_REMEMBERED_EVENTS:]
+        remembered = [*_texter(change).recent_events, _applied(event.event_id, change)][-_REMEMBERED_EVENTS:]
         if change.delete_conversation and change.conversation is not None:
             # Without consent nothing about the conversation may remain, not even in this replay memory.
             remembered = [forget_conversation(applied, change.conversation.conversation_id) for applied in remembered]
-        change.texter = change.texter.model_copy(update={"recent_events": remembered})
+        change.texter = _texter(change).model_copy(update={"recent_events": remembered})
         return change
 
-    def _keep_automatic_texts(self, change: StateChange, event: _Event) -> None:
+    def _keep_automatic_texts(self, change: ConversationChange, event: _Event) -> None:
         """The line's own texts to the texter join the open conversation's transcript, in the order they are sent,
         so the volunteer knows what the texter was already told. Committed with the event's change (ids and keys
         derive from the event, so it is stored once); never pages, never texts of a closed conversation."""
@@ -663,7 +585,7 @@ class ConversationEngine:
         to_texter = [
             text
             for text in change.outbound
-            if text.recipient_id == change.texter.texter_id and text.conversation_id == conversation.conversation_id
+            if text.recipient_id == _texter(change).texter_id and text.conversation_id == conversation.conversation_id
         ]
         # After the event's own inbound text (whose key is "<received at>#<sid>"), in sending order.
         stamp = (event.received_at or event.at).isoformat()
@@ -710,7 +632,7 @@ class ConversationEngine:
         for conversation_id in conversation_ids:
             self._repository.delete_messages(conversation_id)
 
-    def _dispatch(self, change: StateChange, *, before: ConversationRecord | None) -> None:
+    def _dispatch(self, change: ConversationChange, *, before: ConversationRecord | None) -> None:
         self._outbound.enqueue(change.outbound)
         self._timers.schedule(change.timers)
         if change.notifications and self._crisis is not None:
@@ -718,7 +640,7 @@ class ConversationEngine:
         self._purge(change.purge_messages_of)
         # Dashboards hear of this change before routing offers it on (so they never see the two out of order).
         self._push_live(change, before)
-        if (change.entered_queue or change.release_volunteer_id) and self._on_queued is not None:
+        if (change.entered_queue or change.loads) and self._on_queued is not None:
             try:
                 self._on_queued()
             except Exception:
@@ -726,14 +648,14 @@ class ConversationEngine:
                 logger.exception("routing after a state change failed")
 
     # ------------------------------------------------------------------ live dashboard
-    def _push_live(self, change: StateChange, before: ConversationRecord | None) -> None:
+    def _push_live(self, change: ConversationChange, before: ConversationRecord | None) -> None:
         after = change.conversation
         events = events_for_change(
             before if after is None or before is None or before.conversation_id == after.conversation_id else None,
             after,
             new_messages=change.new_messages,
             new_escalation=change.new_escalation,
-            released=[change.release_volunteer_id] if change.release_volunteer_id else [],
+            released=[load.volunteer_id for load in change.loads],
             summarize=self._summarize,
         )
         publish_quietly(self._live, events)
@@ -752,13 +674,13 @@ def _in_crisis(conversation: ConversationRecord | None) -> bool:
     return conversation is not None and conversation.escalation_id is not None
 
 
-def closed_for_texter(texter: TexterRecord, conversation: ConversationRecord, now: datetime) -> TexterRecord:
-    """The texter's record once ``conversation`` closed: only when, and their consent answer in it, are
-    remembered (for a short welcome if they come back within the returning window), never what was said."""
-    return texter.model_copy(update={"last_closed_at": now, "last_consent": conversation.consent})
+def _texter(change: ConversationChange) -> TexterRecord:
+    """The texter whose event the engine is deciding: every engine change has one."""
+    assert change.texter is not None
+    return change.texter
 
 
-def _applied(event_id: str, change: StateChange) -> AppliedEvent:
+def _applied(event_id: str, change: ConversationChange) -> AppliedEvent:
     return AppliedEvent(
         event_id=event_id,
         outbound=list(change.outbound),
@@ -768,16 +690,3 @@ def _applied(event_id: str, change: StateChange) -> AppliedEvent:
     )
 
 
-def forget_conversation(applied: AppliedEvent, conversation_id: str) -> AppliedEvent:
-    """The applied event with every mention of a closed conversation removed (nothing may link back to it)."""
-    return applied.model_copy(
-        update={
-            "outbound": [
-                text.model_copy(update={"conversation_id": None}) if text.conversation_id == conversation_id else text
-                for text in applied.outbound
-            ],
-            "timers": [timer for timer in applied.timers if timer.conversation_id != conversation_id],
-            # The bodies' TTL is the safety net if the purge right after this commit is lost.
-            "purge_messages_of": [other for other in applied.purge_messages_of if other != conversation_id],
-        }
-    )

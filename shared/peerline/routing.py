@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
@@ -25,14 +25,11 @@ from peerline.conversation import (
     CrisisDesk,
     OutboundQueue,
     TimerQueue,
-    closed_for_texter,
-    forget_conversation,
-    transition,
     utc_now,
 )
 from peerline.escalation import PROMPTS, plan_escalation
+from peerline.lifecycle import ConversationChange, LoadChange, closing, transition, unlinked_texter
 from peerline.models import (
-    Consent,
     ConversationRecord,
     ConversationState,
     ConversationTimer,
@@ -73,39 +70,6 @@ class NotEligibleError(RoutingError):
     """The volunteer can't take conversations now (not certified, deactivated, offline, at their cap…)."""
 
 
-@dataclass(frozen=True)
-class LoadChange:
-    """A change to a volunteer's load, with the condition that makes it safe."""
-
-    volunteer_id: str
-    delta: int
-    # Taking load requires being available (or at least not offline for pulls) and under the cap.
-    require_capacity: bool = False
-    require_status: VolunteerStatus | None = None
-    # Taking a conversation while going offline must lose the race (else it would sit with nobody watching).
-    forbid_status: VolunteerStatus | None = None
-    assigned_at: str | None = None
-    # Something the volunteer must be told (shown by getMe), e.g. that a conversation closed on its own.
-    notice: str | None = None
-
-
-@dataclass
-class RoutingChange:
-    """Everything one routing step changes, committed atomically (``ConcurrentUpdateError`` if any condition fails)."""
-
-    conversation: ConversationRecord
-    expected_version: int
-    delete_conversation: bool = False
-    loads: list[LoadChange] = field(default_factory=list)
-    new_messages: list[StoredMessage] = field(default_factory=list)
-    counters: dict[str, int] = field(default_factory=dict)
-    # The texter record, when the change must also unlink it (close): version-conditioned like the conversation.
-    texter: TexterRecord | None = None
-    expected_texter_version: int | None = None
-    # A crisis escalation opened with this change (a volunteer's "escalate").
-    new_escalation: EscalationRecord | None = None
-
-
 class RoutingRepository(Protocol):
     def get_conversation(self, conversation_id: str) -> ConversationRecord | None: ...
 
@@ -125,7 +89,7 @@ class RoutingRepository(Protocol):
 
     def set_volunteer_settings(self, volunteer_id: str, *, offers_during_crisis: bool) -> VolunteerRecord: ...
 
-    def commit_routing(self, change: RoutingChange) -> None: ...
+    def commit(self, change: ConversationChange) -> None: ...
 
     def list_messages(self, conversation_id: str) -> list[StoredMessage]: ...
 
@@ -350,9 +314,9 @@ class Router:
         )
         self._commit(
             conversation,
-            RoutingChange(
+            ConversationChange(
                 conversation=offered,
-                expected_version=conversation.version,
+                expected_conversation_version=conversation.version,
                 loads=[
                     LoadChange(
                         volunteer.volunteer_id, +1, require_capacity=True, require_status=VolunteerStatus.AVAILABLE
@@ -381,9 +345,9 @@ class Router:
         joined = self._joined_text(active, volunteer)
         self._commit_or_conflict(
             conversation,
-            RoutingChange(
+            ConversationChange(
                 conversation=active,
-                expected_version=conversation.version,
+                expected_conversation_version=conversation.version,
                 loads=[LoadChange(volunteer_id, 0, forbid_status=VolunteerStatus.OFFLINE, assigned_at=now.isoformat())],
                 new_messages=self._kept_text(active, f"joined:{conversation.version}", joined, now),
             ),
@@ -448,9 +412,9 @@ class Router:
         joined = self._joined_text(active, volunteer)
         self._commit(
             conversation,
-            RoutingChange(
+            ConversationChange(
                 conversation=active,
-                expected_version=conversation.version,
+                expected_conversation_version=conversation.version,
                 loads=[
                     LoadChange(
                         volunteer.volunteer_id,
@@ -566,7 +530,7 @@ class Router:
                     self._try(conversation, self._back_to_queue(conversation, volunteer_id))
                 elif conversation.state is ConversationState.ACTIVE and not conversation.needs_supervisor:
                     flagged = conversation.model_copy(update={"needs_supervisor": True})
-                    self._try(conversation, RoutingChange(conversation=flagged, expected_version=conversation.version))
+                    self._try(conversation, ConversationChange(conversation=flagged, expected_conversation_version=conversation.version))
         self.route_waiting()
         return updated
 
@@ -584,6 +548,7 @@ class Router:
             self._commit_or_conflict(conversation, change)
             self._schedule_lapse(conversation)
             self.route_waiting()
+            assert change.conversation is not None
             return change.conversation
         target = self._repository.get_volunteer(to)
         if target is None or target.volunteer_id == holder:
@@ -608,9 +573,9 @@ class Router:
         )
         self._commit_or_conflict(
             conversation,
-            RoutingChange(
+            ConversationChange(
                 conversation=offered,
-                expected_version=conversation.version,
+                expected_conversation_version=conversation.version,
                 loads=[
                     LoadChange(holder, -1),
                     LoadChange(
@@ -676,13 +641,10 @@ class Router:
 
     def _closing(
         self, conversation: ConversationRecord, *, outcome: str, tags: list[str], reason: str
-    ) -> RoutingChange:
-        """Closed: bodies go; metadata stays only with consent, unlinked from the texter either way."""
+    ) -> ConversationChange:
+        """Closed (see ``lifecycle.closing``), with the volunteer told why if it closed on its own, and the texter's
+        record unlinked from it in the same transaction."""
         now = self._clock()
-        closed = transition(conversation, ConversationState.CLOSED).model_copy(
-            # Said to the dashboards (why it closed) even when nothing of the conversation is kept.
-            update={"close_reason": reason}
-        )
         notice = None
         if reason == "inactivity":
             alias = texter_alias(conversation.texter_id) if conversation.texter_id else "A texter"
@@ -690,41 +652,18 @@ class Router:
             notice = (
                 f"{now:%H:%M} UTC: the conversation with {alias} was closed after {minutes} minutes without a text."
             )
-        change = RoutingChange(
-            conversation=closed,
-            expected_version=conversation.version,
-            loads=[LoadChange(conversation.volunteer_id, -1, notice=notice)] if conversation.volunteer_id else [],
-            counters={f"conversations_closed#{now:%Y-%m-%d}": 1},
+        change = closing(
+            conversation,
+            reason=reason,
+            now=now,
+            retention_days=self._settings.retention_days,
+            outcome=outcome,
+            tags=tags,
+            notice=notice,
         )
-        if conversation.consent is Consent.GIVEN:
-            change.conversation = closed.model_copy(
-                update={
-                    "texter_id": "",  # anonymous session information, unlinked from the texter
-                    "risk_signals": [],  # triage's slot names served only while it was open
-                    "closed_at": now,
-                    "close_reason": reason,
-                    "outcome": outcome,
-                    "tags": tags,
-                    "offer_id": None,
-                    "offer_expires_at": None,
-                    "expires_at": int((now + timedelta(days=self._settings.retention_days)).timestamp()),
-                }
-            )
-        else:
-            change.delete_conversation = True
         texter = self._repository.get_texter(conversation.texter_id) if conversation.texter_id else None
         if texter is not None:
-            # Nothing on the texter's record may point at the closed conversation any more.
-            change.texter = closed_for_texter(texter, conversation, now).model_copy(
-                update={
-                    "open_conversation_id": None
-                    if texter.open_conversation_id == conversation.conversation_id
-                    else texter.open_conversation_id,
-                    "recent_events": [
-                        forget_conversation(applied, conversation.conversation_id) for applied in texter.recent_events
-                    ],
-                }
-            )
+            change.texter = unlinked_texter(texter, conversation, now)
             change.expected_texter_version = texter.version
         return change
 
@@ -782,9 +721,9 @@ class Router:
         )
         self._commit_or_conflict(
             conversation,
-            RoutingChange(
+            ConversationChange(
                 conversation=updated,
-                expected_version=conversation.version,
+                expected_conversation_version=conversation.version,
                 new_escalation=plan.escalation,
                 # The safety text joins the transcript (same id as the text), so the volunteer knows it was sent.
                 new_messages=[
@@ -824,7 +763,7 @@ class Router:
         )
         self._commit_or_conflict(
             conversation,
-            RoutingChange(conversation=updated, expected_version=conversation.version, new_messages=[message]),
+            ConversationChange(conversation=updated, expected_conversation_version=conversation.version, new_messages=[message]),
         )
         self._text_texter(conversation, message_id, body, purpose="relay")
         self._schedule_inactivity(updated, now)
@@ -875,7 +814,7 @@ class Router:
             raise NotEligibleError("not a registered volunteer")
         return volunteer
 
-    def _back_to_queue(self, conversation: ConversationRecord, volunteer_id: str) -> RoutingChange:
+    def _back_to_queue(self, conversation: ConversationRecord, volunteer_id: str) -> ConversationChange:
         now = self._clock()
         waiting = transition(conversation, ConversationState.WAITING).model_copy(
             update={
@@ -889,25 +828,25 @@ class Router:
                 "waiting_since": conversation.waiting_since or now,
             }
         )
-        return RoutingChange(
-            conversation=waiting, expected_version=conversation.version, loads=[LoadChange(volunteer_id, -1)]
+        return ConversationChange(
+            conversation=waiting, expected_conversation_version=conversation.version, loads=[LoadChange(volunteer_id, -1)]
         )
 
-    def _commit_or_conflict(self, before: ConversationRecord, change: RoutingChange) -> None:
+    def _commit_or_conflict(self, before: ConversationRecord, change: ConversationChange) -> None:
         try:
             self._commit(before, change)
         except ConcurrentUpdateError as error:
             raise ConflictError("the conversation changed meanwhile; reload and try again") from error
 
-    def _try(self, before: ConversationRecord, change: RoutingChange) -> None:
+    def _try(self, before: ConversationRecord, change: ConversationChange) -> None:
         """Best effort: if the conversation moved meanwhile, whatever moved it took care of it."""
         with contextlib.suppress(ConcurrentUpdateError):
             self._commit(before, change)
 
     # ------------------------------------------------------------------ live dashboard
-    def _commit(self, before: ConversationRecord, change: RoutingChange) -> None:
+    def _commit(self, before: ConversationRecord, change: ConversationChange) -> None:
         """Commit a routing change, then tell the dashboards concerned (after the commit, never instead of it)."""
-        self._repository.commit_routing(change)
+        self._repository.commit(change)
         events = events_for_change(
             before,
             change.conversation,

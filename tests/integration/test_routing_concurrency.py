@@ -20,6 +20,7 @@ from peerline.adapters.dynamo import conversation_from, conversation_item, to_it
 from peerline.adapters.routing_store import DynamoRoutingRepository
 from peerline.adapters.volunteers import DynamoVolunteerRegistry, volunteer_from
 from peerline.conversation import ConcurrentUpdateError
+from peerline.lifecycle import ConversationChange
 from peerline.models import (
     Consent,
     ConversationRecord,
@@ -37,7 +38,6 @@ from peerline.routing import (
     NotEligibleError,
     NotFoundError,
     Router,
-    RoutingChange,
     RoutingError,
     RoutingSettings,
 )
@@ -98,9 +98,9 @@ class ObservedRoutingRepository(DynamoRoutingRepository):
         self.lost_races = 0
         self._count_lock = threading.Lock()
 
-    def commit_routing(self, change: RoutingChange) -> None:
+    def commit(self, change: ConversationChange) -> None:
         try:
-            super().commit_routing(change)
+            super().commit(change)
         except ConcurrentUpdateError:
             with self._count_lock:
                 self.lost_races += 1

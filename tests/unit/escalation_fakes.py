@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from peerline.conversation import ConcurrentUpdateError, ConversationEngine, CrisisDesk, EngineSettings, StateChange
+from peerline.conversation import ConcurrentUpdateError, ConversationEngine, CrisisDesk, EngineSettings
 from peerline.escalation import EscalationService, EscalationSettings, PageTarget
 from peerline.models import EscalationRecord, EscalationStatus, InboundText, Notification, OutboundText, TexterRecord
 from peerline.phone import texter_id_for
 from peerline.replies import ReplyBook
-from peerline.routing import Router, RoutingChange
+from peerline.routing import Router
 
 from .fakes import (
     EMERGENCY,
@@ -186,29 +186,13 @@ class EscalatingConversationRepository(InMemoryConversationRepository):
         super().__init__()
         self.escalations = escalations
 
-    def commit(self, change: StateChange) -> None:
-        if change.new_escalation is not None:
-            self.escalations.check_new(change.new_escalation)
-        # The parent checks all of its conditions before it writes anything, and raises if one fails.
-        super().commit(change)
-        if change.new_escalation is not None:
-            self.escalations.put_new(change.new_escalation)
-
 
 class EscalatingRoutingRepository(InMemoryRoutingRepository):
-    """The routing repository, whose ``commit_routing`` also creates ``change.new_escalation``, all or nothing."""
+    """The routing repository, whose commit also creates ``change.new_escalation``, all or nothing."""
 
     def __init__(self, escalations: InMemoryEscalationStore | None = None) -> None:
         super().__init__()
         self.escalations = escalations or InMemoryEscalationStore()
-
-    def commit_routing(self, change: RoutingChange) -> None:
-        with self._lock:
-            if change.new_escalation is not None:
-                self.escalations.check_new(change.new_escalation)
-            super().commit_routing(change)
-            if change.new_escalation is not None:
-                self.escalations.put_new(change.new_escalation)
 
 
 # ---------------------------------------------------------------- worlds

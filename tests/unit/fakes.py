@@ -8,10 +8,19 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
-from peerline.conversation import ConcurrentUpdateError, ConversationEngine, EngineSettings, StateChange
+from peerline.conversation import ConcurrentUpdateError, ConversationEngine, EngineSettings
 from peerline.errors import PermanentSmsError, TransientSmsError
-from peerline.models import ConversationRecord, ConversationTimer, InboundText, OutboundText, TexterRecord
+from peerline.lifecycle import ConversationChange, LoadChange
+from peerline.models import (
+    ConversationRecord,
+    ConversationTimer,
+    EscalationRecord,
+    InboundText,
+    OutboundText,
+    TexterRecord,
+)
 from peerline.phone import texter_id_for
 from peerline.replies import ReplyBook
 
@@ -34,6 +43,12 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
+class EscalationTable(Protocol):
+    def check_new(self, escalation: EscalationRecord) -> None: ...
+
+    def put_new(self, escalation: EscalationRecord) -> None: ...
+
+
 class InMemoryConversationRepository:
     """The ``ConversationRepository`` protocol on dicts, with the same optimistic locks as the DynamoDB one.
 
@@ -46,6 +61,10 @@ class InMemoryConversationRepository:
         # conversation id → message key → stored message
         self.messages: dict[str, dict[str, dict]] = {}
         self.counters: dict[str, int] = {}
+        # Volunteers (their load moves with a conversation in the same transaction) and, when wired, the
+        # escalation store (an escalation opened with a change is created in the same transaction).
+        self.volunteers: dict[str, dict] = {}
+        self.escalations: EscalationTable | None = None
         self.commits = 0
         self._conflicts_to_raise = 0
 
@@ -82,12 +101,14 @@ class InMemoryConversationRepository:
         item = self.conversations.get(conversation_id)
         return ConversationRecord.model_validate(item) if item else None
 
-    def commit(self, change: StateChange) -> None:
+    def commit(self, change: ConversationChange) -> None:
+        """Every condition ``DynamoConversationRepository.commit`` puts in its transaction, checked before anything
+        is written: the change is all or nothing (a best-effort release that fails alone is dropped, as there)."""
         if self._conflicts_to_raise:
             self._conflicts_to_raise -= 1
             raise ConcurrentUpdateError("simulated: another worker committed first")
-        # Check every condition before writing anything: the change is all or nothing.
-        self._check_version(self.texters.get(change.texter.texter_id), change.expected_texter_version, "texter")
+        if change.texter is not None:
+            self._check_version(self.texters.get(change.texter.texter_id), change.expected_texter_version, "texter")
         if change.conversation is not None:
             current = self.conversations.get(change.conversation.conversation_id)
             if change.delete_conversation:
@@ -95,9 +116,39 @@ class InMemoryConversationRepository:
                     raise ConcurrentUpdateError("conversation to delete changed or is gone")
             else:
                 self._check_version(current, change.expected_conversation_version, "conversation")
+        if change.new_escalation is not None and self.escalations is not None:
+            self.escalations.check_new(change.new_escalation)
+        touched = [load.volunteer_id for load in change.loads]
+        if len(touched) != len(set(touched)):
+            # DynamoDB refuses two operations on one item in a transaction (a ValidationException, not a conflict).
+            raise ValueError("a transaction can't change one volunteer twice")
+        failing = [load for load in change.loads if self._load_refused(load)]
+        if failing:
+            if all(load.best_effort for load in failing):
+                self.commit(change.without_best_effort_loads())
+                return
+            raise ConcurrentUpdateError(f"volunteer {failing[0].volunteer_id}: {self._load_refused(failing[0])}")
+        self._apply(change)
 
-        texter = change.texter.model_copy(update={"version": (change.expected_texter_version or 0) + 1})
-        self.texters[texter.texter_id] = texter.model_dump(mode="json")
+    def _load_refused(self, load: LoadChange) -> str | None:
+        """Why DynamoDB would refuse this load change (None: it wouldn't)."""
+        volunteer = self.volunteers.get(load.volunteer_id)
+        if volunteer is None:
+            return "does not exist"
+        if load.require_capacity and not (volunteer["load"] < volunteer["max_concurrent"] and volunteer["active"]):
+            return "at their cap or deactivated"
+        if load.require_status is not None and volunteer["status"] != load.require_status.value:
+            return f"not {load.require_status}"
+        if load.forbid_status is not None and volunteer["status"] == load.forbid_status.value:
+            return f"is {load.forbid_status}"
+        if load.delta < 0 and volunteer["load"] < -load.delta:
+            return "no load to release"
+        return None
+
+    def _apply(self, change: ConversationChange) -> None:
+        if change.texter is not None:
+            texter = change.texter.model_copy(update={"version": (change.expected_texter_version or 0) + 1})
+            self.texters[texter.texter_id] = texter.model_dump(mode="json")
         if change.conversation is not None:
             conversation_id = change.conversation.conversation_id
             if change.delete_conversation:
@@ -111,6 +162,17 @@ class InMemoryConversationRepository:
             self.messages.setdefault(message.conversation_id, {})[message.message_key] = message.model_dump(mode="json")
         for counter_id, increment in change.counters.items():
             self.counters[counter_id] = self.counters.get(counter_id, 0) + increment
+        for load in change.loads:
+            volunteer: dict[str, Any] = dict(self.volunteers[load.volunteer_id])
+            volunteer["load"] += load.delta
+            volunteer["version"] += 1
+            if load.assigned_at is not None:
+                volunteer["last_assigned_at"] = load.assigned_at
+            if load.notice is not None:
+                volunteer["notices"] = [*volunteer.get("notices", []), load.notice]
+            self.volunteers[load.volunteer_id] = volunteer
+        if change.new_escalation is not None and self.escalations is not None:
+            self.escalations.put_new(change.new_escalation)
         self.commits += 1
 
     def delete_messages(self, conversation_id: str) -> int:

@@ -1,6 +1,6 @@
 """In-memory fakes for routing: the ``RoutingRepository`` on dicts, and a router wired to it.
 
-The repository checks exactly the conditions ``DynamoRoutingRepository.commit_routing`` puts in its transaction, so
+The repository checks exactly the conditions ``DynamoConversationRepository.commit`` puts in its transaction, so
 a router bug that those conditions would catch in DynamoDB is caught here too, and one they would miss is missed here
 too. A re-entrant lock makes every read and every commit atomic, like DynamoDB's serialisable transactions, so the
 fake can be shared by threads.
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from peerline.conversation import ConcurrentUpdateError, StateChange
 from peerline.language import Language
+from peerline.lifecycle import ConversationChange
 from peerline.models import (
     OPEN_STATES,
     Consent,
@@ -32,7 +32,7 @@ from peerline.models import (
 )
 from peerline.replies import ReplyBook
 from peerline.risk import RiskLevel
-from peerline.routing import NotEligibleError, Router, RoutingChange, RoutingSettings
+from peerline.routing import NotEligibleError, Router, RoutingSettings
 
 from .fakes import (
     EMERGENCY,
@@ -53,14 +53,12 @@ class InMemoryRoutingRepository(InMemoryConversationRepository):
 
     def __init__(self) -> None:
         super().__init__()
-        self.volunteers: dict[str, dict] = {}
-        self.routing_commits = 0
         self._lock = threading.RLock()
         self._before_next_commit: list[Callable[[], object]] = []
 
     # -- test controls
-    def before_next_routing_commit(self, action: Callable[[], object]) -> None:
-        """Run ``action`` (another worker's move) just before the next ``commit_routing`` checks its conditions.
+    def before_next_commit(self, action: Callable[[], object]) -> None:
+        """Run ``action`` (another worker's move) just before the next ``commit`` checks its conditions.
 
         That is the window between a router's read and its conditional write, where races happen.
         """
@@ -156,78 +154,12 @@ class InMemoryRoutingRepository(InMemoryConversationRepository):
         with self._lock:
             return super().delete_messages(conversation_id)
 
-    def commit(self, change: StateChange) -> None:
-        """The engine's commit, plus the volunteer release DynamoDB puts in the same transaction."""
-        with self._lock:
-            super().commit(change)
-            release = self.volunteers.get(change.release_volunteer_id or "")
-            if release is not None and release["load"] >= 1:
-                self.volunteers[release["volunteer_id"]] = {
-                    **release,
-                    "load": release["load"] - 1,
-                    "version": release["version"] + 1,
-                }
-
-    def commit_routing(self, change: RoutingChange) -> None:
+    def commit(self, change: ConversationChange) -> None:
+        """The one commit (see ``InMemoryConversationRepository.commit``), after any scheduled "other worker"."""
         while self._before_next_commit:
             self._before_next_commit.pop(0)()
         with self._lock:
-            self._check_routing(change)
-            self._apply_routing(change)
-
-    def _check_routing(self, change: RoutingChange) -> None:
-        """Every condition of ``DynamoRoutingRepository.commit_routing``, checked before anything is written."""
-        if self._conflicts_to_raise:
-            self._conflicts_to_raise -= 1
-            raise ConcurrentUpdateError("simulated: another worker committed first")
-        if change.texter is not None:
-            texter = self.texters.get(change.texter.texter_id)
-            if texter is None or texter["version"] != change.expected_texter_version:
-                raise ConcurrentUpdateError(f"texter version is not {change.expected_texter_version}")
-        current = self.conversations.get(change.conversation.conversation_id)
-        if current is None or current["version"] != change.expected_version:
-            raise ConcurrentUpdateError(f"conversation version is not {change.expected_version}")
-        touched = [load.volunteer_id for load in change.loads]
-        if len(touched) != len(set(touched)):
-            # DynamoDB refuses two operations on one item in a transaction (a ValidationException, not a conflict).
-            raise ValueError("a transaction can't change one volunteer twice")
-        for load in change.loads:
-            volunteer = self.volunteers.get(load.volunteer_id)
-            if volunteer is None:
-                raise ConcurrentUpdateError(f"volunteer {load.volunteer_id} does not exist")
-            if load.require_capacity and not (volunteer["load"] < volunteer["max_concurrent"] and volunteer["active"]):
-                raise ConcurrentUpdateError(f"volunteer {load.volunteer_id} is at their cap or deactivated")
-            if load.require_status is not None and volunteer["status"] != load.require_status.value:
-                raise ConcurrentUpdateError(f"volunteer {load.volunteer_id} is not {load.require_status}")
-            if load.forbid_status is not None and volunteer["status"] == load.forbid_status.value:
-                raise ConcurrentUpdateError(f"volunteer {load.volunteer_id} is {load.forbid_status}")
-            if load.delta < 0 and volunteer["load"] < -load.delta:
-                raise ConcurrentUpdateError(f"volunteer {load.volunteer_id} has no load to release")
-
-    def _apply_routing(self, change: RoutingChange) -> None:
-        conversation_id = change.conversation.conversation_id
-        if change.delete_conversation:
-            del self.conversations[conversation_id]
-        else:
-            updated = change.conversation.model_copy(update={"version": change.expected_version + 1})
-            self.conversations[conversation_id] = updated.model_dump(mode="json")
-        for load in change.loads:
-            volunteer: dict[str, Any] = dict(self.volunteers[load.volunteer_id])
-            volunteer["load"] += load.delta
-            volunteer["version"] += 1
-            if load.assigned_at is not None:
-                volunteer["last_assigned_at"] = load.assigned_at
-            if load.notice is not None:
-                volunteer["notices"] = [*volunteer.get("notices", []), load.notice]
-            self.volunteers[load.volunteer_id] = volunteer
-        for message in change.new_messages:
-            self.messages.setdefault(message.conversation_id, {})[message.message_key] = message.model_dump(mode="json")
-        for counter_id, increment in change.counters.items():
-            self.counters[counter_id] = self.counters.get(counter_id, 0) + increment
-        if change.texter is not None:
-            texter = change.texter.model_copy(update={"version": (change.expected_texter_version or 0) + 1})
-            self.texters[texter.texter_id] = texter.model_dump(mode="json")
-        self.routing_commits += 1
+            super().commit(change)
 
 
 # ---------------------------------------------------------------- builders

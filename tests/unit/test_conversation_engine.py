@@ -13,12 +13,11 @@ from peerline.conversation import (
     ConversationEngine,
     CrisisDesk,
     EngineSettings,
-    InvalidTransitionError,
     Outcome,
-    transition,
 )
 from peerline.escalation import EscalationService, EscalationSettings
 from peerline.language import Language
+from peerline.lifecycle import InvalidTransitionError, transition
 from peerline.models import (
     Consent,
     ConversationRecord,

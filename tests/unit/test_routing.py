@@ -1092,7 +1092,7 @@ def test_an_offer_racing_the_volunteer_filling_up_goes_to_the_next_volunteer(rou
         routing.waiting("urgent", priority=RiskLevel.IMMINENT)
         routing.router.take_next("ana")
 
-    routing.repository.before_next_routing_commit(first_volunteer_pulls)
+    routing.repository.before_next_commit(first_volunteer_pulls)
 
     # when waiting conversations are routed
     routing.router.route_waiting()
@@ -1108,7 +1108,7 @@ def test_a_retried_accept_racing_the_first_cannot_win_twice(routing: RoutingWorl
     routing.volunteer("ana")
     routing.waiting("c1")
     routing.offered("c1", to="ana")
-    routing.repository.before_next_routing_commit(lambda: routing.router.accept("ana", "c1"))
+    routing.repository.before_next_commit(lambda: routing.router.accept("ana", "c1"))
 
     # when the retried accept commits second
     # then it is a conflict, and exactly one "joined" text went out
@@ -1130,7 +1130,7 @@ def test_an_offer_racing_a_decline_never_goes_back_to_the_decliner(routing: Rout
         routing.router.decline("yan", "c1")
         routing.router.decline("xia", "c1")
 
-    routing.repository.before_next_routing_commit(another_worker)
+    routing.repository.before_next_commit(another_worker)
 
     # when the first worker's offer loses the race and it goes on
     routing.router.route_waiting()
@@ -1145,7 +1145,7 @@ def test_a_pull_racing_going_offline_never_leaves_an_unflagged_conversation(rout
     # given a volunteer who goes offline between reading their record and claiming a waiting conversation
     routing.volunteer("ana", status=VolunteerStatus.AWAY)
     routing.waiting("c1")
-    routing.repository.before_next_routing_commit(
+    routing.repository.before_next_commit(
         lambda: routing.router.set_availability("ana", VolunteerStatus.OFFLINE)
     )
 

@@ -5,7 +5,6 @@ Every state change is one ``TransactWriteItems`` whose conditions are the optimi
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -15,8 +14,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from peerline.adapters.aws import client
-from peerline.conversation import ConcurrentUpdateError, StateChange
-from peerline.models import ConversationRecord, ConversationState, EscalationRecord, TexterRecord
+from peerline.lifecycle import ConversationChange, LoadChange
+from peerline.models import ConversationRecord, ConversationState, EscalationRecord, StoredMessage, TexterRecord
+from peerline.ports import ConcurrentUpdateError
 from peerline.risk import RiskLevel
 
 logger = logging.getLogger(__name__)
@@ -115,15 +115,19 @@ class DynamoConversationRepository:
             return None
         return conversation_from(item)
 
-    def commit(self, change: StateChange) -> None:
-        actions: list[dict[str, Any]] = [self._texter_action(change)]
+    def commit(self, change: ConversationChange) -> None:
+        """The one transaction builder: every conversation change — the engine's, the router's, an escalate — is
+        one ``TransactWriteItems`` whose conditions are the optimistic locks the domain relies on."""
+        actions: list[dict[str, Any]] = []
+        if change.texter is not None:
+            actions.append(self._texter_action(change))
         if change.conversation is not None:
             actions.append(self._conversation_action(change))
         actions += [
             {"Put": {"TableName": self._messages, "Item": to_item(message.model_dump(mode="json"))}}
             for message in change.new_messages
         ]
-        now = datetime.now(UTC)
+        expires = int((datetime.now(UTC) + COUNTER_RETENTION).timestamp())
         actions += [
             {
                 "Update": {
@@ -131,18 +135,17 @@ class DynamoConversationRepository:
                     "Key": to_item({"counter_id": counter_id}),
                     "UpdateExpression": "ADD #count :n SET expires_at = :expires",
                     "ExpressionAttributeNames": {"#count": "count"},
-                    "ExpressionAttributeValues": to_item(
-                        {":n": increment, ":expires": int((now + COUNTER_RETENTION).timestamp())}
-                    ),
+                    "ExpressionAttributeValues": to_item({":n": increment, ":expires": expires}),
                 }
             }
             for counter_id, increment in change.counters.items()
         ]
         if change.new_escalation is not None:
             actions.append(self._escalation_action(change.new_escalation))
-        release = self._release_action(change)
+        # Loads last: a best-effort release is recognised by its position among the cancellation reasons.
+        loads = [self._load_action(load) for load in change.loads]
         try:
-            self._client.transact_write_items(TransactItems=[*actions, *release])
+            self._client.transact_write_items(TransactItems=[*actions, *loads])
         except ClientError as error:
             if error.response["Error"]["Code"] not in (
                 "TransactionCanceledException",
@@ -150,11 +153,15 @@ class DynamoConversationRepository:
             ):
                 raise
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if release and reasons[-1:] == ["ConditionalCheckFailed"] and "ConditionalCheckFailed" not in reasons[:-1]:
-                # Only the volunteer's release failed (volunteer gone, or load already zero): a texter's STOP
-                # must never wait on a volunteer record, so apply the texter's change without it.
-                logger.error("volunteer release skipped", extra={"volunteer_id": change.release_volunteer_id})
-                self.commit(dataclasses.replace(change, release_volunteer_id=None))
+            failed = {index for index, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
+            best_effort = {len(actions) + index for index, load in enumerate(change.loads) if load.best_effort}
+            if failed and failed <= best_effort:
+                # Only a best-effort release failed (volunteer gone, or load already zero): a texter's STOP must
+                # never wait on a volunteer record, so apply the rest without it.
+                logger.error(
+                    "volunteer release skipped", extra={"volunteers": [load.volunteer_id for load in change.loads]}
+                )
+                self.commit(change.without_best_effort_loads())
                 return
             raise ConcurrentUpdateError(str(error)) from error
 
@@ -170,23 +177,49 @@ class DynamoConversationRepository:
             }
         }
 
-    def _release_action(self, change: StateChange) -> list[dict[str, Any]]:
-        if change.release_volunteer_id is None or self._volunteers is None:
-            return []
-        return [
-            {
-                "Update": {
-                    "TableName": self._volunteers,
-                    "Key": to_item({"volunteer_id": change.release_volunteer_id}),
-                    "UpdateExpression": "SET version = version + :one ADD #load :minus",
-                    "ConditionExpression": "attribute_exists(volunteer_id) AND #load >= :one",
-                    "ExpressionAttributeNames": {"#load": "load"},
-                    "ExpressionAttributeValues": to_item({":one": 1, ":minus": -1}),
-                }
+    def _load_action(self, load: LoadChange) -> dict[str, Any]:
+        if self._volunteers is None:
+            raise RuntimeError("a volunteer's load changes but no volunteers table is configured")
+        names: dict[str, str] = {"#load": "load"}
+        values: dict[str, Any] = {":delta": load.delta, ":one": 1}
+        sets = ["version = version + :one"]
+        conditions = ["attribute_exists(volunteer_id)"]
+        if load.assigned_at is not None:
+            sets.append("last_assigned_at = :assigned")
+            values[":assigned"] = load.assigned_at
+        if load.notice is not None:
+            sets.append("notices = list_append(if_not_exists(notices, :no_notices), :notice)")
+            values[":no_notices"] = []
+            values[":notice"] = [load.notice]
+        if load.require_capacity:
+            # Invariant: a volunteer never holds more than their own cap.
+            conditions.append("#load < max_concurrent AND active = :yes")
+            values[":yes"] = True
+        if load.forbid_status is not None:
+            conditions.append("#status <> :forbidden")
+            names["#status"] = "status"
+            values[":forbidden"] = load.forbid_status.value
+        if load.require_status is not None:
+            conditions.append("#status = :status")
+            names["#status"] = "status"
+            values[":status"] = load.require_status.value
+        if load.delta < 0:
+            # Invariant: load never goes below zero (a double release would hide a real offer or conversation).
+            conditions.append("#load >= :release")
+            values[":release"] = -load.delta
+        return {
+            "Update": {
+                "TableName": self._volunteers,
+                "Key": to_item({"volunteer_id": load.volunteer_id}),
+                "UpdateExpression": "SET " + ", ".join(sets) + " ADD #load :delta",
+                "ConditionExpression": " AND ".join(conditions),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": to_item(values),
             }
-        ]
+        }
 
-    def _texter_action(self, change: StateChange) -> dict[str, Any]:
+    def _texter_action(self, change: ConversationChange) -> dict[str, Any]:
+        assert change.texter is not None
         expected = change.expected_texter_version
         texter = change.texter.model_copy(update={"version": (expected or 0) + 1})
         put: dict[str, Any] = {"TableName": self._texters, "Item": to_item(texter.model_dump(mode="json"))}
@@ -194,12 +227,12 @@ class DynamoConversationRepository:
             # Invariant: two first texts racing can't both create the texter.
             put["ConditionExpression"] = "attribute_not_exists(texter_id)"
         else:
-            # Invariant: nobody changed the texter since we read it.
+            # Invariant: nobody changed the texter since we read it (a text they sent meanwhile is never lost).
             put["ConditionExpression"] = "version = :expected"
             put["ExpressionAttributeValues"] = to_item({":expected": expected})
         return {"Put": put}
 
-    def _conversation_action(self, change: StateChange) -> dict[str, Any]:
+    def _conversation_action(self, change: ConversationChange) -> dict[str, Any]:
         assert change.conversation is not None
         expected = change.expected_conversation_version
         key = to_item({"conversation_id": change.conversation.conversation_id})
@@ -219,7 +252,8 @@ class DynamoConversationRepository:
             # Invariant: one conversation per first text, however often that text is retried.
             put["ConditionExpression"] = "attribute_not_exists(conversation_id)"
         else:
-            # Invariant: every transition starts from the state it was decided on (no stale timer, no replay).
+            # Invariant: every step starts from the state it was decided on — no double accept, no two
+            # volunteers, no stale timer, no replay.
             put["ConditionExpression"] = "version = :expected"
             put["ExpressionAttributeValues"] = to_item({":expected": expected})
         return {"Put": put}
@@ -234,16 +268,16 @@ class DynamoConversationRepository:
             deleted += len(batch)
         return deleted
 
-    def list_messages(self, conversation_id: str) -> list[dict[str, Any]]:
+    def list_messages(self, conversation_id: str) -> list[StoredMessage]:
         """Stored messages of a conversation, oldest first (for the volunteer and for tests)."""
-        items: list[dict[str, Any]] = []
+        items: list[StoredMessage] = []
         for page in self._client.get_paginator("query").paginate(
             TableName=self._messages,
             KeyConditionExpression="conversation_id = :id",
             ExpressionAttributeValues=to_item({":id": conversation_id}),
             ConsistentRead=True,
         ):
-            items += [from_item(item) for item in page["Items"]]
+            items += [StoredMessage.model_validate(from_item(item)) for item in page["Items"]]
         return items
 
     def _message_keys(self, conversation_id: str) -> Iterator[dict[str, Any]]:
