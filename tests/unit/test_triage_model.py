@@ -157,7 +157,9 @@ def _datasets_present() -> bool:
     not _datasets_present(),
     reason="../shared/datasets (crisis-dev-2026, sad-stress-sms-2021) is absent: cannot retrain the triage model",
 )
-@pytest.mark.timeout(120)
+# A guard against a hang, not a speed target: about 10 s alone, but a busy machine (seen at a load of 9 on two cores)
+# took over two minutes, and a test must not fail because the machine is busy.
+@pytest.mark.timeout(900)
 def test_retraining_reproduces_the_shipped_model_byte_for_byte(tmp_path: Path) -> None:
     # when: about 10 s
     run = subprocess.run([sys.executable, str(TRAIN), "--out", str(tmp_path)], capture_output=True, text=True)

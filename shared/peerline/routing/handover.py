@@ -1,0 +1,263 @@
+"""Handover and close: availability, transfer, a supervisor's assign, and closing a conversation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from peerline.conversation import ConcurrentUpdateError
+from peerline.lifecycle import ConversationChange, LoadChange, closing, transition, unlinked_texter
+from peerline.models import (
+    ConversationRecord,
+    ConversationState,
+    ConversationTimer,
+    VolunteerRecord,
+    VolunteerStatus,
+    offer_expiry_timer,
+)
+from peerline.phone import texter_alias
+from peerline.routing.core import RoutingContext
+from peerline.routing.eligibility import (
+    could_take,
+    may_take,
+)
+from peerline.routing.model import (
+    _MAX_ATTEMPTS,
+    ConflictError,
+    NotEligibleError,
+    NotFoundError,
+)
+from peerline.routing.offers import Offers
+
+
+class Handover:
+    """Who holds a conversation next, and closing it (wrap-up or inactivity)."""
+
+    def __init__(self, context: RoutingContext, offers: Offers) -> None:
+        self._ctx = context
+        # Every move that frees a volunteer or queues a texter routes again.
+        self._offers = offers
+
+    def assign(self, caller: VolunteerRecord, conversation_id: str, to: str) -> ConversationRecord:
+        """A supervisor hands a waiting conversation to a volunteer (an offer to them) or takes it themselves.
+
+        Declines and the crisis hold don't apply: a person chose. Capacity, status, language and certification do.
+        """
+        if not caller.is_supervisor:
+            raise NotEligibleError("supervisors only")
+        now = self._ctx.clock()
+        conversation = self._ctx.repository.get_conversation(conversation_id)
+        if conversation is None or not conversation.is_open:
+            raise NotFoundError("no such conversation")
+        if conversation.state is not ConversationState.WAITING:
+            raise ConflictError(f"the conversation is {conversation.state}, not waiting: it can't be assigned now")
+        target = self._ctx.repository.get_volunteer(to)
+        if target is None or not target.active:
+            raise NotFoundError("no such volunteer")
+        if to == caller.volunteer_id:
+            self._check_can_take(target, conversation, now, require_available=False)
+            try:
+                return self._offers.claim(conversation, target, now)
+            except ConcurrentUpdateError as error:
+                raise ConflictError("the conversation or your load changed meanwhile; try again") from error
+        self._check_can_take(target, conversation, now, require_available=True)
+        try:
+            self._offers.offer(conversation, target, now)
+        except ConcurrentUpdateError as error:
+            raise ConflictError(f"{target.display_name} or the conversation changed meanwhile; try again") from error
+        offered = self._ctx.repository.get_conversation(conversation_id)
+        assert offered is not None
+        return offered
+
+    def _check_can_take(
+        self, volunteer: VolunteerRecord, conversation: ConversationRecord, now: datetime, *, require_available: bool
+    ) -> None:
+        """Say why a named volunteer can't take the conversation (409, readable), or nothing."""
+        name = volunteer.display_name
+        if not may_take(volunteer, now.date()):
+            raise ConflictError(f"{name} can't take conversations (certification expired, or not a volunteer)")
+        if require_available and volunteer.status is not VolunteerStatus.AVAILABLE:
+            raise ConflictError(f"{name} is {volunteer.status}, not available")
+        if volunteer.status is VolunteerStatus.OFFLINE:
+            raise ConflictError(f"{name} is offline")
+        if volunteer.load >= volunteer.max_concurrent:
+            raise ConflictError(f"{name} is at their maximum of {volunteer.max_concurrent} conversations")
+        if conversation.language not in volunteer.languages:
+            raise ConflictError(f"{name} doesn't speak the texter's language ({conversation.language})")
+
+    def transfer_candidates(self, caller: VolunteerRecord, conversation_id: str) -> list[VolunteerRecord]:
+        """Colleagues the caller could hand the conversation to: available, eligible, under their cap."""
+        conversation = self._ctx.repository.get_conversation(conversation_id)
+        if conversation is None or not self._ctx.may_see(caller, conversation):
+            raise NotFoundError("no such conversation")
+        today = self._ctx.clock().date()
+        return sorted(
+            (
+                volunteer
+                for volunteer in self._ctx.repository.available_volunteers()
+                if volunteer.volunteer_id not in (caller.volunteer_id, conversation.volunteer_id)
+                and could_take(volunteer, conversation, today)
+            ),
+            key=lambda volunteer: (volunteer.load, volunteer.display_name.casefold()),
+        )
+
+    def available_colleagues(self) -> list[VolunteerRecord]:
+        """Every available volunteer who may take conversations (for a supervisor's assign control)."""
+        today = self._ctx.clock().date()
+        return sorted(
+            (v for v in self._ctx.repository.available_volunteers() if may_take(v, today)),
+            key=lambda volunteer: (volunteer.load, volunteer.display_name.casefold()),
+        )
+
+    def set_availability(self, volunteer_id: str, status: VolunteerStatus) -> VolunteerRecord:
+        """Change the caller's status. Offline: their offers move on at once, their active conversations are
+        flagged for supervisors. Available: waiting conversations are offered."""
+        volunteer = self._ctx.volunteer(volunteer_id)
+        if not volunteer.active:
+            raise NotEligibleError("deactivated")
+        updated = self._ctx.repository.set_volunteer_status(volunteer_id, status)
+        if status is VolunteerStatus.OFFLINE:
+            for conversation in self._ctx.repository.conversations_held_by(volunteer_id):
+                if conversation.state is ConversationState.OFFERED:
+                    self._ctx.try_commit(conversation, self._ctx.back_to_queue(conversation, volunteer_id))
+                elif conversation.state is ConversationState.ACTIVE and not conversation.needs_supervisor:
+                    flagged = conversation.model_copy(update={"needs_supervisor": True})
+                    self._ctx.try_commit(
+                        conversation,
+                        ConversationChange(conversation=flagged, expected_conversation_version=conversation.version),
+                    )
+        self._offers.route_waiting()
+        return updated
+
+    def transfer(self, caller: VolunteerRecord, conversation_id: str, to: str) -> ConversationRecord:
+        """Hand an active conversation back to the queue (``to="queue"``) or offer it to another volunteer.
+
+        The conversation never goes back to the one who transferred it away.
+        """
+        now = self._ctx.clock()
+        conversation = self._ctx.held(conversation_id, caller.volunteer_id, ConversationState.ACTIVE, caller=caller)
+        holder = conversation.volunteer_id or caller.volunteer_id
+        if to == "queue":
+            change = self._ctx.back_to_queue(conversation, holder)
+            self._ctx.commit_or_conflict(conversation, change)
+            self._ctx.schedule_lapse(conversation)
+            self._offers.route_waiting()
+            assert change.conversation is not None
+            return change.conversation
+        target = self._ctx.repository.get_volunteer(to)
+        if target is None or target.volunteer_id == holder:
+            raise NotFoundError("no such volunteer to transfer to")
+        # A named colleague is a deliberate choice: an earlier decline of theirs doesn't stand in the way.
+        if not could_take(target, conversation, now.date()):
+            raise NotEligibleError(f"{target.display_name} can't take it now")
+        offer_id = uuid.uuid4().hex
+        expires = now + timedelta(seconds=self._ctx.settings.offer_timeout_seconds)
+        waiting = transition(conversation, ConversationState.WAITING)
+        offered = transition(waiting, ConversationState.OFFERED).model_copy(
+            update={
+                "volunteer_id": target.volunteer_id,
+                "offer_id": offer_id,
+                "offer_expires_at": expires,
+                "excluded_volunteers": sorted({*conversation.excluded_volunteers, holder}),
+                "excluded_since": {**conversation.excluded_since, holder: now},
+                "needs_supervisor": False,
+                # Keeps its place in line if the target declines: it has waited since it first waited.
+                "waiting_since": conversation.waiting_since or now,
+            }
+        )
+        self._ctx.commit_or_conflict(
+            conversation,
+            ConversationChange(
+                conversation=offered,
+                expected_conversation_version=conversation.version,
+                loads=[
+                    LoadChange(holder, -1),
+                    LoadChange(
+                        target.volunteer_id, +1, require_capacity=True, require_status=VolunteerStatus.AVAILABLE
+                    ),
+                ],
+            ),
+        )
+        self._ctx.timers.schedule(
+            [offer_expiry_timer(conversation_id, conversation.texter_id, offer_id, target.volunteer_id, expires)]
+        )
+        return offered
+
+    def close(
+        self,
+        caller: VolunteerRecord,
+        conversation_id: str,
+        *,
+        outcome: str,
+        tags: Sequence[str],
+        reason: str = "wrap_up",
+    ) -> None:
+        """Close an active conversation with a wrap-up: closing text, bodies deleted, metadata only with consent."""
+        conversation = self._ctx.held(conversation_id, caller.volunteer_id, ConversationState.ACTIVE, caller=caller)
+        self._close(conversation, outcome=outcome, tags=list(tags), reason=reason)
+
+    def close_if_inactive(self, timer: ConversationTimer) -> bool:
+        """The inactivity timer: close only if nothing happened since the activity it was scheduled after."""
+        conversation = self._ctx.repository.get_conversation(timer.conversation_id)
+        if (
+            conversation is None
+            or conversation.state is not ConversationState.ACTIVE
+            or conversation.last_activity_at != timer.activity_at
+        ):
+            return False
+        try:
+            self._close(conversation, outcome="inactive", tags=[], reason="inactivity")
+        except ConflictError:
+            return False
+        return True
+
+    def _close(self, conversation: ConversationRecord, *, outcome: str, tags: list[str], reason: str) -> None:
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                self._ctx.commit(conversation, self._closing(conversation, outcome=outcome, tags=tags, reason=reason))
+                break
+            except ConcurrentUpdateError:
+                # A text from the texter meanwhile (their record moved) is fine: close on the fresh state.
+                fresh = self._ctx.repository.get_conversation(conversation.conversation_id)
+                if (
+                    fresh is None
+                    or fresh.state is not conversation.state
+                    or fresh.volunteer_id != conversation.volunteer_id
+                ):
+                    raise ConflictError("the conversation changed meanwhile; reload and try again") from None
+                conversation = fresh
+        else:
+            raise ConflictError("the conversation keeps changing; try again")
+        name = "closed_inactive" if reason == "inactivity" else "closed"
+        self._ctx.text_texter(conversation, name, self._ctx.replies.text(name, conversation.language))
+        self._ctx.repository.delete_messages(conversation.conversation_id)
+        self._offers.route_waiting()
+
+    def _closing(
+        self, conversation: ConversationRecord, *, outcome: str, tags: list[str], reason: str
+    ) -> ConversationChange:
+        """Closed (see ``lifecycle.closing``), with the volunteer told why if it closed on its own, and the texter's
+        record unlinked from it in the same transaction."""
+        now = self._ctx.clock()
+        notice = None
+        if reason == "inactivity":
+            alias = texter_alias(conversation.texter_id) if conversation.texter_id else "A texter"
+            minutes = self._ctx.settings.inactivity_close_minutes
+            notice = (
+                f"{now:%H:%M} UTC: the conversation with {alias} was closed after {minutes} minutes without a text."
+            )
+        change = closing(
+            conversation,
+            reason=reason,
+            now=now,
+            retention_days=self._ctx.settings.retention_days,
+            outcome=outcome,
+            tags=tags,
+            notice=notice,
+        )
+        texter = self._ctx.repository.get_texter(conversation.texter_id) if conversation.texter_id else None
+        if texter is not None:
+            change.texter = unlinked_texter(texter, conversation, now)
+            change.expected_texter_version = texter.version
+        return change
