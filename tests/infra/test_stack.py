@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from peerline_ops.stack import CorsConfiguration, LocalStack, TemplateError, load_template, provision
+from peerline_local.stack import CorsConfiguration, LocalStack, TemplateError, load_template, provision
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REAL_TEMPLATE = REPO_ROOT / "template.yaml"

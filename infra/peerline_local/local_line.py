@@ -25,7 +25,7 @@ import requests
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.phone import mask_phone_numbers
-from peerline_ops.emulators import (
+from peerline_local.emulators import (
     FunctionEndpoint,
     HttpApiEmulator,
     JwtVerifier,
@@ -34,10 +34,10 @@ from peerline_ops.emulators import (
     WebSocketApiEmulator,
     cognito_jwks_url,
 )
-from peerline_ops.local_aws import LocalAwsServer
-from peerline_ops.paths import free_port, project_root
-from peerline_ops.stack import FunctionSpec, LocalStack, provision
-from peerline_ops.twilio_fake import TwilioFake
+from peerline_local.local_aws import LocalAwsServer
+from peerline_local.paths import free_port, project_root
+from peerline_local.stack import FunctionSpec, LocalStack, provision
+from peerline_local.twilio_fake import TwilioFake
 from peerline_ops.volunteers import VolunteerAdmin
 
 log = logging.getLogger("peerline.local")
@@ -114,7 +114,7 @@ class _FunctionProcess:
         command = [
             sys.executable,
             "-m",
-            "peerline_ops.function_host",
+            "peerline_local.function_host",
             "--name",
             spec.logical_id,
             "--code-uri",
@@ -311,7 +311,7 @@ class LocalLine:
 
     def _start_dashboard(self, aws_url: str) -> None:
         """The dashboard's static files and runtime config, pointed at this line's API, socket and Cognito."""
-        from peerline_ops.dashboard_server import DashboardServer, dashboard_config
+        from peerline_local.dashboard_server import DashboardServer, dashboard_config
 
         config = dashboard_config(
             api_url=self.info["api_url"],

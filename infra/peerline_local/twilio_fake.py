@@ -37,7 +37,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from peerline.phone import is_e164, mask_phone_numbers
-from peerline_ops.quiet_http import BENIGN_DISCONNECTS, LocalThreadingHTTPServer
+from peerline_local.quiet_http import BENIGN_DISCONNECTS, LocalThreadingHTTPServer
 
 API_VERSION = "2010-04-01"
 DEFAULT_SIMULATED_TEXTER = "+15555550100"
@@ -708,7 +708,7 @@ class _FakeRequestHandler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ simulator routes
     def _simulator_page(self) -> None:
         # Read on every request, so editing the page needs a browser refresh, not a restart.
-        page = resources.files("peerline_ops").joinpath("static/simulator.html").read_bytes()
+        page = resources.files("peerline_local").joinpath("static/simulator.html").read_bytes()
         self._send(200, page, "text/html; charset=utf-8")
 
     def _simulator_line(self) -> None:

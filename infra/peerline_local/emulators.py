@@ -41,8 +41,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from peerline_ops.quiet_http import LocalThreadingHTTPServer
-from peerline_ops.stack import CorsConfiguration, JwtAuthorizer
+from peerline_local.quiet_http import LocalThreadingHTTPServer
+from peerline_local.stack import CorsConfiguration, JwtAuthorizer
 
 log = logging.getLogger("peerline.local")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from peerline_ops.quiet_http import LocalThreadingHTTPServer
+from peerline_local.quiet_http import LocalThreadingHTTPServer
 
 CONFIG_KEYS = ("apiUrl", "socketUrl", "region", "userPoolId", "userPoolClientId", "cognitoEndpoint")
 
