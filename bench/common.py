@@ -110,11 +110,10 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 @contextmanager
 def moto_stack(stack_name: str, **parameters: str) -> Iterator[Any]:
-    """A ThreadedMotoServer on a free loopback port with every resource of template.yaml, and the Twilio secret."""
+    """moto (LocalAwsServer) on a loopback port it binds itself, with every resource of template.yaml, and the Twilio secret."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    from peerline_local.paths import free_port
+    from peerline_local.local_aws import LocalAwsServer
     from peerline_local.sample_events import (
         SAMPLE_ACCOUNT_SID,
         SAMPLE_AUTH_TOKEN,
@@ -124,10 +123,8 @@ def moto_stack(stack_name: str, **parameters: str) -> Iterator[Any]:
     from peerline_local.stack import provision
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    server = LocalAwsServer().start()  # port 0: bound by the server, reported by .url
+    endpoint = server.url
     try:
         with environment({**AWS_TEST_ENV, "AWS_ENDPOINT_URL": endpoint}):
             session = boto3.session.Session(region_name="us-east-1")

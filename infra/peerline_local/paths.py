@@ -1,8 +1,7 @@
-"""Where the project is, and free loopback ports for what it runs."""
+"""Where the project is (servers bind their own ports: see ``peerline_local.loopback``)."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 
@@ -13,13 +12,3 @@ def project_root() -> Path:
             return folder
     raise FileNotFoundError("template.yaml not found: run from the Peerline repository")
 
-
-def free_port(preferred: int = 0) -> int:
-    """``preferred`` if it is free on loopback (0 = any free port)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", preferred))
-        except OSError:
-            probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

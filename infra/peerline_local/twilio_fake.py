@@ -28,6 +28,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from peerline.phone import is_e164, mask_phone_numbers
+from peerline_local.loopback import bind_preferring
 from peerline_local.twilio_http import FakeHttpServer, FakeRequestHandler
 from peerline_local.twilio_messages import (
     API_VERSION,
@@ -108,7 +109,9 @@ class TwilioFake:
         """Bind the server and serve it (and the status-callback worker) in daemon threads."""
         if self._server is not None or self._stopping:
             raise RuntimeError("this TwilioFake has already been started; create a new one")
-        self._server = FakeHttpServer((self._host, self._requested_port), FakeRequestHandler, self)
+        self._server = bind_preferring(
+            lambda port: FakeHttpServer((self._host, port), FakeRequestHandler, self), self._requested_port
+        )
         self._server_thread = threading.Thread(
             target=self._server.serve_forever, name="twilio-fake-http", kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -14,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 from peerline_local.emulators.endpoint import FunctionEndpoint
 from peerline_local.emulators.events import api_gateway_v2_event
 from peerline_local.emulators.jwt_auth import JwtRejectedError, JwtVerifier, identity_token
+from peerline_local.loopback import LoopbackServer
 from peerline_local.quiet_http import LocalThreadingHTTPServer
 from peerline_local.stack import CorsConfiguration, JwtAuthorizer
 
@@ -37,8 +37,10 @@ class Route:
 
 
 
-class HttpApiEmulator:
+class HttpApiEmulator(LoopbackServer):
     """The template's HTTP API on a loopback port: route matching, JWT authorizers and CORS as API Gateway does them."""
+
+    thread_name = "http-api"
 
     def __init__(
         self,
@@ -49,12 +51,21 @@ class HttpApiEmulator:
         cors: CorsConfiguration | None = None,
         verifier: JwtVerifier | None = None,
     ) -> None:
-        self._routes = [(route, _PathTemplate.parse(route.path)) for route in routes]
-        self._cors = cors
+        super().__init__(host, port)
+        self.route(routes, cors=cors, verifier=verifier)
+
+    def route(
+        self, routes: list[Route], *, cors: CorsConfiguration | None = None, verifier: JwtVerifier | None = None
+    ) -> None:
+        """Serve ``routes`` from now on (the local line binds its API first: the template needs its URL)."""
         needs_verifier = any(route.authorizer is not None for route in routes)
         if needs_verifier and verifier is None:
             raise ValueError("routes behind a JWT authorizer need a JwtVerifier (where to fetch the issuer's JWKS)")
+        self._cors = cors
         self._verifier = verifier
+        self._routes = [(route, _PathTemplate.parse(route.path)) for route in routes]
+
+    def _bind(self, port: int) -> LocalThreadingHTTPServer:
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -84,19 +95,7 @@ class HttpApiEmulator:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = LocalThreadingHTTPServer((host, port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return LocalThreadingHTTPServer((self._host, port), Handler)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """The route API Gateway would pick for ``method path``, with its path parameters (None: 404)."""

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from websockets.http11 import Request, Response
 
 from peerline_local.emulators.endpoint import FunctionEndpoint
 from peerline_local.emulators.events import websocket_event
+from peerline_local.loopback import bind_preferring
 from peerline_local.quiet_http import LocalThreadingHTTPServer
 
 log = logging.getLogger("peerline.local")
@@ -73,7 +75,9 @@ class WebSocketApiEmulator:
         self._api_id = api_id
         self._selection_field = route_selection_expression.removeprefix("$request.body.")
         self._host = host
-        self._port = port
+        # Bound now, so that .url and .callback_url are known (and put in the functions' environment) before start.
+        self._listener = bind_preferring(lambda chosen: socket.create_server((host, chosen)), port)
+        self._port = int(self._listener.getsockname()[1])
         self._sockets: dict[str, _Socket] = {}
         self._admitted: dict[ServerConnection, tuple[str, int]] = {}
         self._lock = threading.Lock()
@@ -82,7 +86,9 @@ class WebSocketApiEmulator:
         self._stopping: asyncio.Event | None = None
         self._startup_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="websocket-api", daemon=True)
-        self._management = LocalThreadingHTTPServer((host, management_port), self._management_handler())
+        self._management = bind_preferring(
+            lambda chosen: LocalThreadingHTTPServer((host, chosen), self._management_handler()), management_port
+        )
         self._management_thread = threading.Thread(
             target=self._management.serve_forever, name="websocket-management", daemon=True
         )
@@ -112,8 +118,14 @@ class WebSocketApiEmulator:
         if self._stopping is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stopping.set)
             self._thread.join(timeout=10)
-        self._management.shutdown()
+        if self._management_thread.is_alive():
+            self._management.shutdown()
         self._management.server_close()
+        self._listener.close()
+
+    def route(self, routes: dict[str, FunctionEndpoint]) -> None:
+        """Invoke these functions from now on (the local line binds the API before its functions start)."""
+        self._routes = routes
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -127,8 +139,7 @@ class WebSocketApiEmulator:
 
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
-        async with serve(self._session, self._host, self._port, process_request=self._admit) as server:
-            self._port = server.sockets[0].getsockname()[1]
+        async with serve(self._session, sock=self._listener, process_request=self._admit):
             self._ready.set()
             await self._stopping.wait()
 
