@@ -307,7 +307,7 @@ def escalated_conversation(line: Line, fake: Any, texter: str, on_call: str, rep
 
 
 def _texts(fake: Any, *, known_before: set[str]) -> dict[str, Any]:
-    from peerline_ops.twilio_fake import count_segments
+    from peerline_local.twilio_fake import count_segments
 
     outbound = [m for m in fake.messages() if m["direction"] == "outbound-api" and m["sid"] not in known_before]
     return {"outbound_texts": len(outbound), "outbound_segments": sum(count_segments(m["body"]) for m in outbound)}

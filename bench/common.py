@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from peerline_ops.harness import FakeLambdaContext as LambdaContext
-from peerline_ops.harness import drain, load_handler, sqs_event
+from peerline_local.harness import FakeLambdaContext as LambdaContext
+from peerline_local.harness import drain, load_handler, sqs_event
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -110,24 +110,21 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 @contextmanager
 def moto_stack(stack_name: str, **parameters: str) -> Iterator[Any]:
-    """A ThreadedMotoServer on a free loopback port with every resource of template.yaml, and the Twilio secret."""
+    """moto (LocalAwsServer) on a loopback port it binds itself, with every resource of template.yaml, and the Twilio secret."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    from peerline_ops.paths import free_port
-    from peerline_ops.sample_events import (
+    from peerline_local.local_aws import LocalAwsServer
+    from peerline_local.sample_events import (
         SAMPLE_ACCOUNT_SID,
         SAMPLE_AUTH_TOKEN,
         SAMPLE_LINE_NUMBER,
         SAMPLE_PUBLIC_BASE_URL,
     )
-    from peerline_ops.stack import provision
+    from peerline_local.stack import provision
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    server = LocalAwsServer().start()  # port 0: bound by the server, reported by .url
+    endpoint = server.url
     try:
         with environment({**AWS_TEST_ENV, "AWS_ENDPOINT_URL": endpoint}):
             session = boto3.session.Session(region_name="us-east-1")
@@ -214,7 +211,7 @@ class Line:
     def __init__(self, stack: Any, twilio_api_url: str) -> None:
         import boto3
 
-        from peerline_ops.sample_events import SAMPLE_AUTH_TOKEN
+        from peerline_local.sample_events import SAMPLE_AUTH_TOKEN
 
         self.stack = stack
         self.auth_token = SAMPLE_AUTH_TOKEN
@@ -243,7 +240,7 @@ class Line:
         return "SM" + uuid.uuid4().hex
 
     def text_event(self, number: str, body: str, sid: str | None = None) -> dict[str, Any]:
-        from peerline_ops.sample_events import signed_webhook_event, twilio_inbound_form
+        from peerline_local.sample_events import signed_webhook_event, twilio_inbound_form
 
         return signed_webhook_event(
             "/sms/inbound", twilio_inbound_form(body, from_number=number, message_sid=sid or self.new_sid())
@@ -255,7 +252,7 @@ class Line:
         assert response["statusCode"] == 200, response
 
     def status_event(self, message_sid: str, status: str, to: str, from_: str) -> dict[str, Any]:
-        from peerline_ops.sample_events import SAMPLE_ACCOUNT_SID, signed_webhook_event
+        from peerline_local.sample_events import SAMPLE_ACCOUNT_SID, signed_webhook_event
 
         form = {
             "SmsSid": message_sid,
@@ -297,7 +294,7 @@ class Line:
 
     def api(self, method: str, path: str, sub: str, body: Any = None) -> tuple[int, Any]:
         """The volunteer API as API Gateway calls it after its JWT authorizer accepted the volunteer's token."""
-        from peerline_ops.emulators import api_gateway_v2_event
+        from peerline_local.emulators import api_gateway_v2_event
 
         event = api_gateway_v2_event(
             method=method,
@@ -336,8 +333,8 @@ class Line:
 @contextmanager
 def twilio_fake() -> Iterator[Any]:
     """The Twilio fake on loopback; its own status callbacks are held back (they would go to the public URL)."""
-    from peerline_ops.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN, SAMPLE_LINE_NUMBER
-    from peerline_ops.twilio_fake import TwilioFake
+    from peerline_local.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN, SAMPLE_LINE_NUMBER
+    from peerline_local.twilio_fake import TwilioFake
 
     fake = TwilioFake(
         account_sid=SAMPLE_ACCOUNT_SID,

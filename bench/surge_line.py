@@ -17,8 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from peerline_ops.local_line import LocalLine, LocalLineOptions
-from peerline_ops.paths import project_root
+from peerline_local.local_line import LocalLine, LocalLineOptions
+from peerline_local.paths import project_root
 
 
 def main() -> None:

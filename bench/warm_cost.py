@@ -60,7 +60,7 @@ def sample_form() -> dict[str, str]:
 
 
 def bench_webhook(line: Line, n: int) -> None:
-    from peerline_ops.sample_events import signed_webhook_event
+    from peerline_local.sample_events import signed_webhook_event
 
     form = sample_form()
     for i in range(WARMUP + n):

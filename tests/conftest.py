@@ -30,15 +30,12 @@ def lambda_context() -> FakeLambdaContext:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server on loopback, for integration tests (real HTTP, real botocore serialisation)."""
-    from moto.server import ThreadedMotoServer
-
-    from peerline_ops.paths import free_port
+    from peerline_local.local_aws import LocalAwsServer
 
     saved = {key: os.environ.get(key) for key in [*_AWS_TEST_ENV, "AWS_ENDPOINT_URL"]}
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    # Port 0: the server binds whatever port the OS gives it and reports it (no pick-then-bind race).
+    server = LocalAwsServer().start()
+    endpoint = server.url
     os.environ.update(_AWS_TEST_ENV)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     yield endpoint
@@ -53,8 +50,8 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def stack(moto_endpoint: str, request: pytest.FixtureRequest) -> Any:
     """Every resource of ``template.yaml``, provisioned in moto for this test module."""
-    from peerline_ops.sample_events import SAMPLE_LINE_NUMBER, SAMPLE_PUBLIC_BASE_URL
-    from peerline_ops.stack import provision
+    from peerline_local.sample_events import SAMPLE_LINE_NUMBER, SAMPLE_PUBLIC_BASE_URL
+    from peerline_local.stack import provision
 
     session = boto3.session.Session(region_name="us-east-1")
     name = f"it-{request.module.__name__.rsplit('.', 1)[-1].replace('_', '-')}"[:40]

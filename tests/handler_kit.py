@@ -7,8 +7,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from peerline_ops import harness
-from peerline_ops.harness import FakeLambdaContext, drain, sqs_event  # noqa: F401 - one place for both
+from peerline_local import harness
+from peerline_local.harness import FakeLambdaContext, drain, sqs_event  # noqa: F401 - one place for both
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"

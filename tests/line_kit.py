@@ -15,8 +15,8 @@ import requests
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from peerline_ops.local_line import LocalLine, LocalLineOptions
-from peerline_ops.paths import project_root
+from peerline_local.local_line import LocalLine, LocalLineOptions
+from peerline_local.paths import project_root
 
 
 @contextmanager

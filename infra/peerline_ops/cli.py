@@ -33,8 +33,8 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from peerline_ops.local_line import LocalLine, LocalLineOptions
-    from peerline_ops.paths import project_root
+    from peerline_local.local_line import LocalLine, LocalLineOptions
+    from peerline_local.paths import project_root
 
     _configure_logging(args.verbose)
     parameters = {
@@ -91,7 +91,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _load_local_info(state_dir: Path | None) -> dict[str, Any]:
-    from peerline_ops.paths import project_root
+    from peerline_local.paths import project_root
 
     path = (state_dir or project_root() / ".peerline") / "local.json"
     if not path.is_file():
@@ -111,7 +111,7 @@ def fresh_test_number(taken: Iterable[str], rng: random.Random | None = None) ->
 
 def _numbers_in_use(client: Any, info: dict[str, Any]) -> set[str]:
     """Every number this local line has texted with, and the ones it keeps for itself and the phone simulator."""
-    from peerline_ops.twilio_fake import DEFAULT_SIMULATED_TEXTER
+    from peerline_local.twilio_fake import DEFAULT_SIMULATED_TEXTER
 
     used = {DEFAULT_SIMULATED_TEXTER, info["line_number"], info.get("on_call_number", "")}
     for message in client.messages.list():

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from peerline_ops.paths import project_root
+from peerline_local.paths import project_root
 
 
 def publish(session: Any, stack_name: str, folder: Path) -> tuple[str, int]:

@@ -17,8 +17,8 @@ from dashboard_kit import ARTIFACTS, CHROMIUM_ARGS, OFFER_TIMEOUT_SECONDS, Audit
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from twilio.rest import Client
 
-from peerline_ops.local_line import LocalLine, LocalLineOptions
-from peerline_ops.paths import project_root
+from peerline_local.local_line import LocalLine, LocalLineOptions
+from peerline_local.paths import project_root
 
 
 @pytest.hookimpl(hookwrapper=True)

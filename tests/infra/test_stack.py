@@ -2,16 +2,15 @@
 
 import json
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from peerline_ops.stack import CorsConfiguration, LocalStack, TemplateError, load_template, provision
+from peerline_local.local_aws import LocalAwsServer
+from peerline_local.stack import CorsConfiguration, LocalStack, TemplateError, load_template, provision
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REAL_TEMPLATE = REPO_ROOT / "template.yaml"
@@ -29,12 +28,6 @@ FAKE_CREDENTIALS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def endpoint_url() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as environment:
@@ -43,11 +36,9 @@ def endpoint_url() -> Iterator[str]:
         # A stray AWS_ENDPOINT_URL or profile would point boto3 somewhere else than the server under test.
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
             environment.delenv(name, raising=False)
-        port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
+        server = LocalAwsServer().start()  # port 0: bound by the server, reported by .url
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield server.url
         finally:
             server.stop()
 

@@ -16,7 +16,7 @@ from samtranslator.internal.managed_policies import get_bundled_managed_policy_m
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 
-from peerline_ops.stack import load_template
+from peerline_local.stack import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"

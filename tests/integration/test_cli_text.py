@@ -15,8 +15,8 @@ from urllib.parse import parse_qs
 import pytest
 from twilio.rest import Client
 
+from peerline_local.twilio_fake import DEFAULT_SIMULATED_TEXTER, TwilioFake
 from peerline_ops import cli
-from peerline_ops.twilio_fake import DEFAULT_SIMULATED_TEXTER, TwilioFake
 
 ACCOUNT_SID = "AC" + "0" * 31 + "7"
 AUTH_TOKEN = "cli-text-token"

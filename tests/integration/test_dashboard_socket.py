@@ -16,7 +16,7 @@ from peerline.adapters.push import ApiGatewayLivePush, DynamoConnections
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.models import ConversationRecord, ConversationState
 from peerline.push import LiveConnection, conversation_event
-from peerline_ops.emulators import WebSocketApiEmulator, websocket_event
+from peerline_local.emulators import WebSocketApiEmulator, websocket_event
 from peerline_ops.volunteers import VolunteerAdmin
 
 PASSWORD = "Socket-Tests-Pass-1"

@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from peerline.adapters.dynamo import from_item
 from peerline.phone import texter_id_for
-from peerline_ops.sample_events import (
+from peerline_local.sample_events import (
     SAMPLE_ACCOUNT_SID,
     SAMPLE_AUTH_TOKEN,
     SAMPLE_LINE_NUMBER,
@@ -37,7 +37,7 @@ def aws(stack: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def twilio_fake() -> Iterator[Any]:
-    from peerline_ops.twilio_fake import TwilioFake
+    from peerline_local.twilio_fake import TwilioFake
 
     fake = TwilioFake(account_sid=SAMPLE_ACCOUNT_SID, auth_token=SAMPLE_AUTH_TOKEN, line_number=SAMPLE_LINE_NUMBER)
     fake.start()

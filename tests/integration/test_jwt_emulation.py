@@ -19,8 +19,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from peerline_ops.emulators import FunctionEndpoint, HttpApiEmulator, JwtVerifier, Route, cognito_jwks_url
-from peerline_ops.stack import CorsConfiguration, JwtAuthorizer, LocalStack
+from peerline_local.emulators import FunctionEndpoint, HttpApiEmulator, JwtVerifier, Route, cognito_jwks_url
+from peerline_local.stack import CorsConfiguration, JwtAuthorizer, LocalStack
 
 PASSWORD = "Jwt-Emulation-Passw0rd"
 ORIGIN = "http://127.0.0.1:5173"

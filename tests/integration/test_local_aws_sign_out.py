@@ -11,7 +11,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from peerline_ops.local_aws import LocalAwsServer
+from peerline_local.local_aws import LocalAwsServer
 
 DASHBOARD_ORIGIN = "http://127.0.0.1:8080"
 PASSWORD = "Peerline-Test-Password-1"

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from handler_kit import ROOT
 
-from peerline_ops.dashboard_server import DashboardServer
-from peerline_ops.emulators import HttpApiEmulator, WebSocketApiEmulator, wait_until
-from peerline_ops.quiet_http import LocalHTTPServer, LocalThreadingHTTPServer
-from peerline_ops.twilio_fake import TwilioFake
+from peerline_local.dashboard_server import DashboardServer
+from peerline_local.emulators import HttpApiEmulator, WebSocketApiEmulator, wait_until
+from peerline_local.quiet_http import LocalHTTPServer, LocalThreadingHTTPServer
+from peerline_local.twilio_fake import TwilioFake
 
-HTTP_LOG = "peerline_ops.http"
+HTTP_LOG = "peerline_local.http"
 # A request cut off by the client: headers announce a body that never comes, so the server is still reading when
 # the reset arrives (deterministic, unlike a reset racing the server's answer).
 CUT_OFF_POST = b"POST /local/@connections/abc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"

@@ -16,7 +16,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from peerline_ops.twilio_fake import TwilioFake
+from peerline_local.twilio_fake import TwilioFake
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "fake-auth-token-for-tests"
@@ -258,7 +258,7 @@ def test_a_failing_callback_receiver_does_not_break_the_fake(
     closed_url = "http://127.0.0.1:9/unreachable"
 
     # when messages are created with each
-    with caplog.at_level(logging.WARNING, logger="peerline_ops.twilio_fake"):
+    with caplog.at_level(logging.WARNING, logger="peerline_local.twilio_fake"):
         broken = client.messages.create(to=TEXTER_NUMBER, from_=LINE_NUMBER, body="a", status_callback=receiver.url)
         unreachable = client.messages.create(to=OTHER_NUMBER, from_=LINE_NUMBER, body="b", status_callback=closed_url)
 

@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.models import Language, Role, VolunteerRecord, VolunteerStatus
+from peerline_local.stack import LocalStack
 from peerline_ops.cli import main
-from peerline_ops.stack import LocalStack
 from peerline_ops.volunteers import VolunteerAdmin, VolunteerAdminError
 
 PASSWORD = "Admin-Tested-Passw0rd"

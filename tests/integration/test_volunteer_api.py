@@ -15,8 +15,8 @@ from test_handlers import drain, queue_url, sqs_event, text_event
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.models import Language, Role, VolunteerRecord
-from peerline_ops.emulators import api_gateway_v2_event
-from peerline_ops.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN
+from peerline_local.emulators import api_gateway_v2_event
+from peerline_local.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN
 
 OPERATIONS = {
     "getMe",

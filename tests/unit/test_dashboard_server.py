@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from peerline_ops.dashboard_server import CONFIG_KEYS, DashboardServer, _handler_for, dashboard_config
+from peerline_local.dashboard_server import CONFIG_KEYS, DashboardServer, _handler_for, dashboard_config
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "dashboard"

@@ -7,7 +7,8 @@ import base64
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from peerline.adapters.apigw import form_of, public_url_of
-from peerline_ops.emulators import _http_response_of, api_gateway_v2_event
+from peerline_local.emulators.events import api_gateway_v2_event
+from peerline_local.emulators.http_api import _http_response_of
 
 
 def _event(body: bytes, content_type: str, query: str = "") -> APIGatewayProxyEventV2:

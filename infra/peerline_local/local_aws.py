@@ -9,9 +9,9 @@ gives every other answer; everything else goes to moto untouched.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -20,6 +20,8 @@ import jwt
 from moto.cognitoidp.models import CognitoIdpUserPool, cognitoidp_backends
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from peerline_local.loopback import LoopbackServer
 
 log = logging.getLogger("peerline.local.aws")
 
@@ -139,32 +141,14 @@ class CognitoRevokeTokenMiddleware:
         return [body]
 
 
-class LocalAwsServer:
+class LocalAwsServer(LoopbackServer):
     """moto's server application behind ``CognitoRevokeTokenMiddleware`` on a loopback port (0: any free one)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._host = host
-        self._port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+    thread_name = "moto"
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the local AWS server is not running")
-        return f"http://{self._host}:{self._server.server_port}"
-
-    def start(self) -> None:
+    def _bind(self, port: int) -> BaseWSGIServer:
         app = CognitoRevokeTokenMiddleware(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        try:
+            return make_server(self._host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        except SystemExit as exit_:  # werkzeug exits the process when the port is in use; say so instead
+            raise OSError(errno.EADDRINUSE, f"port {port} is in use") from exit_

@@ -25,7 +25,7 @@ import requests
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.phone import mask_phone_numbers
-from peerline_ops.emulators import (
+from peerline_local.emulators import (
     FunctionEndpoint,
     HttpApiEmulator,
     JwtVerifier,
@@ -34,10 +34,10 @@ from peerline_ops.emulators import (
     WebSocketApiEmulator,
     cognito_jwks_url,
 )
-from peerline_ops.local_aws import LocalAwsServer
-from peerline_ops.paths import free_port, project_root
-from peerline_ops.stack import FunctionSpec, LocalStack, provision
-from peerline_ops.twilio_fake import TwilioFake
+from peerline_local.local_aws import LocalAwsServer
+from peerline_local.paths import project_root
+from peerline_local.stack import FunctionSpec, LocalStack, provision
+from peerline_local.twilio_fake import TwilioFake
 from peerline_ops.volunteers import VolunteerAdmin
 
 log = logging.getLogger("peerline.local")
@@ -114,7 +114,7 @@ class _FunctionProcess:
         command = [
             sys.executable,
             "-m",
-            "peerline_ops.function_host",
+            "peerline_local.function_host",
             "--name",
             spec.logical_id,
             "--code-uri",
@@ -194,15 +194,14 @@ class LocalLine:
 
     def _start(self) -> None:
         options = self.options
-        aws_port = free_port(options.aws_port)
-        api_port = free_port(options.api_port)
-        aws_url = f"http://127.0.0.1:{aws_port}"
-        api_url = f"http://127.0.0.1:{api_port}"
-
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+        # Every server binds its port itself (the preferred one, else any free one) and reports what it got.
         # moto, plus the Cognito RevokeToken the dashboard signs out with (moto lacks it).
-        self._moto = LocalAwsServer("127.0.0.1", aws_port)
-        self._moto.start()
+        self._moto = LocalAwsServer("127.0.0.1", options.aws_port).start()
+        aws_url = self._moto.url
+        # The HTTP API is bound first, with no routes yet: the template's PublicBaseUrl is its URL.
+        self._api = HttpApiEmulator([], port=options.api_port).start()
+        api_url = self._api.url
         session = boto3.session.Session(
             aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -233,7 +232,7 @@ class LocalLine:
             account_sid=self.account_sid,
             auth_token=self.auth_token,
             line_number=options.line_number,
-            port=free_port(options.twilio_port),
+            port=options.twilio_port,
             inbound_webhook_url=f"{api_url}/sms/inbound",
         )
         self._fake.start()
@@ -243,10 +242,10 @@ class LocalLine:
         demo_users = self._sign_up_demo_users(session, aws_url, user_pool_id)
         self._put_demo_on_call(session, aws_url)
 
-        socket_ports = self._plan_websocket_apis()
+        self._bind_websocket_apis()
         environment = self._function_environment(aws_url)
         endpoints = self._start_functions(environment)
-        self._start_websocket_apis(endpoints, socket_ports)
+        self._start_websocket_apis(endpoints)
         routes = [
             Route(
                 route.method,
@@ -259,8 +258,7 @@ class LocalLine:
         ]
         # API Gateway fetches the issuer's JWKS; a Cognito issuer's keys are served by moto here.
         verifier = JwtVerifier(cognito_jwks_url(aws_url))
-        self._api = HttpApiEmulator(routes, port=api_port, cors=self.stack.http_cors, verifier=verifier)
-        self._api.start()
+        self._api.route(routes, cors=self.stack.http_cors, verifier=verifier)
         sqs = session.client("sqs", endpoint_url=aws_url)
         for spec in self.stack.functions.values():
             for source in spec.sqs_sources:
@@ -311,7 +309,7 @@ class LocalLine:
 
     def _start_dashboard(self, aws_url: str) -> None:
         """The dashboard's static files and runtime config, pointed at this line's API, socket and Cognito."""
-        from peerline_ops.dashboard_server import DashboardServer, dashboard_config
+        from peerline_local.dashboard_server import DashboardServer, dashboard_config
 
         config = dashboard_config(
             api_url=self.info["api_url"],
@@ -321,40 +319,32 @@ class LocalLine:
             socket_url=self.info.get("socket_url", ""),
             aws_endpoint_url=aws_url,
         )
-        self._dashboard = DashboardServer(
-            self.options.root / "dashboard", config, port=free_port(self.options.dashboard_port)
-        )
+        self._dashboard = DashboardServer(self.options.root / "dashboard", config, port=self.options.dashboard_port)
         self._dashboard.start()
         self.info["dashboard_url"] = self._dashboard.url
 
     # ------------------------------------------------------------------ WebSocket APIs
-    def _plan_websocket_apis(self) -> dict[str, tuple[int, int]]:
-        """Ports for each WebSocket API and its management API, known before the functions start, so that the
-        template's wss://… and https://…/{stage} URLs in their environment can point at loopback instead."""
+    def _bind_websocket_apis(self) -> None:
+        """Each WebSocket API and its management API bound before the functions start, so that the template's
+        wss://… and https://…/{stage} URLs in their environment can point at the ports they got instead."""
         assert self.stack is not None
-        ports: dict[str, tuple[int, int]] = {}
         for index, api in enumerate(self.stack.websocket_apis.values()):
-            socket_port = free_port(self.options.socket_port if index == 0 else 0)
-            management_port = free_port(0)
-            ports[api.logical_id] = (socket_port, management_port)
-            self._url_swaps[api.url] = f"ws://127.0.0.1:{socket_port}"
-            self._url_swaps[api.callback_url] = f"http://127.0.0.1:{management_port}/{api.stage}"
-        return ports
-
-    def _start_websocket_apis(self, endpoints: dict[str, FunctionEndpoint], ports: dict[str, tuple[int, int]]) -> None:
-        assert self.stack is not None
-        for api in self.stack.websocket_apis.values():
-            socket_port, management_port = ports[api.logical_id]
             emulator = WebSocketApiEmulator(
-                {route.route_key: endpoints[route.function_logical_id] for route in api.routes},
+                {},
                 stage=api.stage,
                 api_id=api.api_id,
                 route_selection_expression=api.route_selection_expression,
-                port=socket_port,
-                management_port=management_port,
+                port=self.options.socket_port if index == 0 else 0,
             )
-            emulator.start()
             self._sockets.append(emulator)
+            self._url_swaps[api.url] = emulator.url
+            self._url_swaps[api.callback_url] = emulator.callback_url
+
+    def _start_websocket_apis(self, endpoints: dict[str, FunctionEndpoint]) -> None:
+        assert self.stack is not None
+        for api, emulator in zip(self.stack.websocket_apis.values(), self._sockets, strict=True):
+            emulator.route({route.route_key: endpoints[route.function_logical_id] for route in api.routes})
+            emulator.start()
 
     def _swap_urls(self, environment: dict[str, str]) -> dict[str, str]:
         swapped = {}

@@ -1,6 +1,6 @@
 """One Lambda function of the local line, in its own process with its own environment.
 
-Started by the local line as ``python -m peerline_ops.function_host --code-uri DIR --handler handler.lambda_handler``.
+Started by the local line as ``python -m peerline_local.function_host --code-uri DIR --handler handler.lambda_handler``.
 It imports the handler the way the Lambda runtime does (the code folder and the layer's folders on ``sys.path``),
 then serves ``POST /invoke`` on loopback, one invocation at a time like a single Lambda execution environment.
 The first line it prints is ``READY <port>``; everything after is the function's own log output.
@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from peerline.phone import mask_phone_numbers
-from peerline_ops.quiet_http import LocalHTTPServer
+from peerline_local.quiet_http import LocalHTTPServer
 
 
 @dataclass

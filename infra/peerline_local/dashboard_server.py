@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import threading
 from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -19,7 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from peerline_ops.quiet_http import LocalThreadingHTTPServer
+from peerline_local.loopback import LoopbackServer
+from peerline_local.quiet_http import LocalThreadingHTTPServer
 
 CONFIG_KEYS = ("apiUrl", "socketUrl", "region", "userPoolId", "userPoolClientId", "cognitoEndpoint")
 
@@ -72,29 +72,20 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-class DashboardServer:
+class DashboardServer(LoopbackServer):
     """``DashboardServer(root, config).start()`` → serving at ``.url`` until ``.stop()``.
 
     ``config`` is read on every request, so a caller may fill in a value later (e.g. ``socketUrl``).
     """
 
+    thread_name = "peerline-dashboard"
+
     def __init__(self, root: Path, config: Mapping[str, Any], host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.root = Path(root).resolve()
         if not (self.root / "index.html").is_file():
             raise FileNotFoundError(f"no dashboard at {self.root} (index.html missing)")
         self.config = config
-        self._host = host
-        self._port = port
-        self._server: LocalThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the dashboard server is not running")
-        host, port = self._server.server_address[:2]
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        return f"http://{name}:{port}"
 
     def runtime_config(self) -> dict[str, str]:
         config = {key: str(self.config.get(key) or "") for key in CONFIG_KEYS}
@@ -115,23 +106,8 @@ class DashboardServer:
             "frame-ancestors 'none'; form-action 'self'"
         )
 
-    def start(self) -> DashboardServer:
-        if self._server is not None:
-            return self
-        server = LocalThreadingHTTPServer((self._host, self._port), _handler_for(self))
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="peerline-dashboard", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def _bind(self, port: int) -> LocalThreadingHTTPServer:
+        return LocalThreadingHTTPServer((self._host, port), _handler_for(self))
 
     def __enter__(self) -> DashboardServer:
         return self.start()

@@ -1,4 +1,4 @@
-"""Writes the real-shaped sample events under ``events/`` (``python -m peerline_ops.sample_events``).
+"""Writes the real-shaped sample events under ``events/`` (``python -m peerline_local.sample_events``).
 
 The webhook samples are signed with ``SAMPLE_AUTH_TOKEN`` for ``SAMPLE_PUBLIC_BASE_URL``: a test (or ``sam local
 invoke``) that configures those two values sees them as genuine Twilio requests. Numbers are fictional 555 numbers.
@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
-from peerline_ops.emulators import api_gateway_v2_event
+from peerline_local.emulators import api_gateway_v2_event
 
 SAMPLE_AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
 SAMPLE_ACCOUNT_SID = "AC00000000000000000000000000000000"
@@ -203,7 +203,7 @@ def write_sample_events(folder: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    from peerline_ops.paths import project_root
+    from peerline_local.paths import project_root
 
     for path in write_sample_events(project_root() / "events"):
         print(path)

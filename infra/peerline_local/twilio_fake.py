@@ -11,182 +11,48 @@ logs a message body and masks every phone number in its log lines.
 
 from __future__ import annotations
 
-import base64
 import heapq
 import hmac
 import http
 import itertools
-import json
 import logging
-import math
-import re
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler
-from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
 from twilio.request_validator import RequestValidator
 
 from peerline.phone import is_e164, mask_phone_numbers
-from peerline_ops.quiet_http import BENIGN_DISCONNECTS, LocalThreadingHTTPServer
+from peerline_local.loopback import bind_preferring
+from peerline_local.twilio_http import FakeHttpServer, FakeRequestHandler
+from peerline_local.twilio_messages import (
+    API_VERSION,
+    DEFAULT_SIMULATED_TEXTER,
+    Fault,
+    InboundWebhookNotConfiguredError,
+    StatusStep,
+    StoredMessage,
+    TwilioApiError,
+    basic_credentials,
+    count_segments,
+    new_message_sid,
+    not_found,
+)
 
-API_VERSION = "2010-04-01"
-DEFAULT_SIMULATED_TEXTER = "+15555550100"
 _DEFAULT_PAGE_SIZE = 50
 _MAX_PAGE_SIZE = 1000
 # Twilio gives up on a webhook after 15 s; a local receiver that takes longer is broken, not slow.
 _WEBHOOK_TIMEOUT_SECONDS = 15.0
 _CALLBACK_STATUSES = ("queued", "sent", "delivered")
 
-# The GSM 03.38 basic alphabet (one septet each) and its extension table (two septets: escape + char). Texts with any
-# other character go out as UCS-2, which is what makes an emoji cut a segment from 160 to 70 characters.
-_GSM_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENDED = set("^{}\\[~]|€\f")
+# What callers import from here: the fake, and the constants and helpers its users need.
+__all__ = ["API_VERSION", "DEFAULT_SIMULATED_TEXTER", "InboundWebhookNotConfiguredError", "TwilioFake", "count_segments"]
 
-_MESSAGES_LIST_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account_sid>[^/]+)/Messages\.json$")
-_MESSAGE_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account_sid>[^/]+)/Messages/(?P<message_sid>[^/]+)\.json$")
-
-
-class InboundWebhookNotConfiguredError(RuntimeError):
-    """``send_inbound`` was called before anyone told the fake where the line's inbound webhook is."""
-
-
-def new_message_sid() -> str:
-    """A Twilio-shaped message sid: ``SM`` and 32 hex digits."""
-    return "SM" + uuid.uuid4().hex
-
-
-def count_segments(body: str) -> int:
-    """How many SMS segments Twilio would bill ``body`` as (GSM-7: 160, or 153 when split; UCS-2: 70, or 67)."""
-    if all(character in _GSM_BASIC or character in _GSM_EXTENDED for character in body):
-        septets = sum(2 if character in _GSM_EXTENDED else 1 for character in body)
-        single, per_part = 160, 153
-    else:
-        # UCS-2 counts UTF-16 code units: an emoji outside the BMP takes two.
-        septets = len(body.encode("utf-16-le")) // 2
-        single, per_part = 70, 67
-    if septets <= single:
-        return 1
-    return math.ceil(septets / per_part)
-
-
-def _rfc2822(moment: datetime) -> str:
-    """Twilio's date format: ``Wed, 25 Nov 2026 19:44:32 +0000``."""
-    return format_datetime(moment.astimezone(UTC).replace(microsecond=0))
-
-
-@dataclass
-class _StoredMessage:
-    """One text the fake knows about, sent through the API or received from a simulated texter."""
-
-    sid: str
-    account_sid: str
-    to: str
-    from_: str
-    body: str
-    direction: str  # "outbound-api" or "inbound"
-    status: str
-    created_at: datetime
-    sequence: int
-    messaging_service_sid: str | None = None
-    sent_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    def as_twilio_json(self) -> dict[str, Any]:
-        """The message resource exactly as Twilio's REST API renders it."""
-        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}.json"
-        return {
-            "account_sid": self.account_sid,
-            "api_version": API_VERSION,
-            "body": self.body,
-            "date_created": _rfc2822(self.created_at),
-            "date_sent": _rfc2822(self.sent_at) if self.sent_at else None,
-            "date_updated": _rfc2822(self.updated_at or self.created_at),
-            "direction": self.direction,
-            "error_code": None,
-            "error_message": None,
-            "from": self.from_,
-            "messaging_service_sid": self.messaging_service_sid,
-            "num_media": "0",
-            "num_segments": str(count_segments(self.body)),
-            "price": None,
-            "price_unit": "USD",
-            "sid": self.sid,
-            "status": self.status,
-            "subresource_uris": {
-                "media": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}/Media.json",
-                "feedback": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}/Feedback.json",
-            },
-            "to": self.to,
-            "uri": uri,
-        }
-
-    def as_simulator_json(self) -> dict[str, Any]:
-        """The small shape the simulator page renders as a chat bubble."""
-        return {
-            "sid": self.sid,
-            "direction": "inbound" if self.direction == "inbound" else "outbound",
-            "body": self.body,
-            "status": self.status,
-            "at": self.created_at.isoformat(),
-        }
-
-
-@dataclass
-class _Fault:
-    """A failure the next matching ``Messages.json`` POSTs answer with, instead of creating a message."""
-
-    status: int
-    code: int | None
-    message: str
-    remaining: int
-    to: str | None
-
-
-@dataclass(order=True)
-class _StatusStep:
-    """One step of a message's delivery, due at ``due`` (a ``time.monotonic`` reading)."""
-
-    due: float
-    order: int
-    message_sid: str = field(compare=False)
-    status: str = field(compare=False)
-    callback_url: str | None = field(compare=False)
-
-
-class _ApiError(Exception):
-    """An error to answer in Twilio's JSON error shape."""
-
-    def __init__(self, status: int, code: int | None, message: str, *, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-    def as_json(self) -> dict[str, Any]:
-        return _twilio_error_json(self.status, self.code, self.message)
-
-
-def _twilio_error_json(status: int, code: int | None, message: str) -> dict[str, Any]:
-    return {
-        "code": code,
-        "message": message or http.HTTPStatus(status).phrase,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}" if code is not None else None,
-        "status": status,
-    }
 
 
 class TwilioFake:
@@ -226,15 +92,15 @@ class TwilioFake:
         self._validator = RequestValidator(auth_token)
 
         self._lock = threading.Lock()
-        self._messages: dict[str, _StoredMessage] = {}
-        self._faults: list[_Fault] = []
+        self._messages: dict[str, StoredMessage] = {}
+        self._faults: list[Fault] = []
         self._sequence = itertools.count()
 
         self._steps_changed = threading.Condition()
-        self._steps: list[_StatusStep] = []
+        self._steps: list[StatusStep] = []
         self._stopping = False
 
-        self._server: LocalThreadingHTTPServer | None = None
+        self._server: FakeHttpServer | None = None
         self._server_thread: threading.Thread | None = None
         self._status_thread: threading.Thread | None = None
 
@@ -243,7 +109,9 @@ class TwilioFake:
         """Bind the server and serve it (and the status-callback worker) in daemon threads."""
         if self._server is not None or self._stopping:
             raise RuntimeError("this TwilioFake has already been started; create a new one")
-        self._server = _FakeHttpServer((self._host, self._requested_port), _FakeRequestHandler, self)
+        self._server = bind_preferring(
+            lambda port: FakeHttpServer((self._host, port), FakeRequestHandler, self), self._requested_port
+        )
         self._server_thread = threading.Thread(
             target=self._server.serve_forever, name="twilio-fake-http", kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -306,7 +174,7 @@ class TwilioFake:
             raise InboundWebhookNotConfiguredError("the fake has no inbound_webhook_url to post texts to")
         sid = message_sid or new_message_sid()
         self._store(
-            _StoredMessage(
+            StoredMessage(
                 sid=sid,
                 account_sid=self.account_sid,
                 to=self.line_number,
@@ -358,7 +226,7 @@ class TwilioFake:
             raise ValueError("count must be at least 1")
         http.HTTPStatus(status)  # rejects a status no client could understand, here rather than mid-response
         with self._lock:
-            self._faults.append(_Fault(status=status, code=code, message=message, remaining=count, to=to))
+            self._faults.append(Fault(status=status, code=code, message=message, remaining=count, to=to))
         self._info("fault injected: next %d create(s) → %d (code %s)", count, status, code)
 
     def clear_faults(self) -> None:
@@ -367,34 +235,34 @@ class TwilioFake:
             self._faults.clear()
 
     # ------------------------------------------------------------------ the REST API
-    def create_message(self, account_sid: str, form: dict[str, str]) -> _StoredMessage:
+    def create_message(self, account_sid: str, form: dict[str, str]) -> StoredMessage:
         """Handle ``POST Messages.json`` after auth: validate like Twilio does, apply faults, store, schedule status."""
         self._require_account(account_sid, f"/{API_VERSION}/Accounts/{account_sid}/Messages.json")
         to = form.get("To", "")
         fault = self._take_fault(to)
         if fault is not None:
-            raise _ApiError(fault.status, fault.code, fault.message)
+            raise TwilioApiError(fault.status, fault.code, fault.message)
         if not to:
-            raise _ApiError(400, 21604, "A 'To' phone number is required.")
+            raise TwilioApiError(400, 21604, "A 'To' phone number is required.")
         body = form.get("Body", "")
         if not body:
-            raise _ApiError(400, 21602, "Message body is required.")
+            raise TwilioApiError(400, 21602, "Message body is required.")
         if not is_e164(to):
-            raise _ApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+            raise TwilioApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
         messaging_service_sid = form.get("MessagingServiceSid") or None
         from_number = form.get("From", "") or (self.line_number if messaging_service_sid else "")
         if not from_number:
-            raise _ApiError(400, 21603, "A 'From' phone number is required.")
+            raise TwilioApiError(400, 21603, "A 'From' phone number is required.")
         if from_number != self.line_number:
             # Twilio only sends from numbers the account owns; a wrong From here is a configuration bug in the line.
-            raise _ApiError(
+            raise TwilioApiError(
                 400,
                 21606,
                 f"The From phone number {from_number} is not a valid, SMS-capable inbound phone number or short code "
                 "for your account.",
             )
         now = datetime.now(UTC)
-        message = _StoredMessage(
+        message = StoredMessage(
             sid=new_message_sid(),
             account_sid=self.account_sid,
             to=to,
@@ -419,7 +287,7 @@ class TwilioFake:
             page_size = min(max(int(query.get("PageSize", _DEFAULT_PAGE_SIZE)), 1), _MAX_PAGE_SIZE)
             page = max(int(query.get("Page", 0)), 0)
         except ValueError as error:
-            raise _ApiError(400, 20001, "PageSize and Page must be integers.") from error
+            raise TwilioApiError(400, 20001, "PageSize and Page must be integers.") from error
         matching = self._matching(to=query.get("To") or None, from_=query.get("From") or None, newest_first=True)
         start = page * page_size
         on_page = matching[start : start + page_size]
@@ -447,17 +315,17 @@ class TwilioFake:
         with self._lock:
             message = self._messages.get(message_sid)
             if message is None:
-                raise _not_found(path)
+                raise not_found(path)
             return message.as_twilio_json()
 
     def check_basic_auth(self, authorization: str | None) -> None:
         """Raise Twilio's 401 unless ``authorization`` carries this account's sid and token."""
-        username, password = _basic_credentials(authorization)
+        username, password = basic_credentials(authorization)
         valid = hmac.compare_digest(username.encode(), self.account_sid.encode()) and hmac.compare_digest(
             password.encode(), self.auth_token.encode()
         )
         if not valid:
-            raise _ApiError(
+            raise TwilioApiError(
                 401,
                 20003,
                 "Authenticate",
@@ -475,13 +343,13 @@ class TwilioFake:
     # ------------------------------------------------------------------ internals
     def _require_account(self, account_sid: str, path: str) -> None:
         if account_sid != self.account_sid:
-            raise _not_found(path)
+            raise not_found(path)
 
-    def _store(self, message: _StoredMessage) -> None:
+    def _store(self, message: StoredMessage) -> None:
         with self._lock:
             self._messages[message.sid] = message
 
-    def _matching(self, *, to: str | None, from_: str | None, newest_first: bool) -> list[_StoredMessage]:
+    def _matching(self, *, to: str | None, from_: str | None, newest_first: bool) -> list[StoredMessage]:
         with self._lock:
             found = [
                 message
@@ -491,7 +359,7 @@ class TwilioFake:
         found.sort(key=lambda message: message.sequence, reverse=newest_first)
         return found
 
-    def _take_fault(self, to: str) -> _Fault | None:
+    def _take_fault(self, to: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.to is None or fault.to == to:
@@ -510,7 +378,7 @@ class TwilioFake:
             for index, status in enumerate(_CALLBACK_STATUSES):
                 heapq.heappush(
                     self._steps,
-                    _StatusStep(
+                    StatusStep(
                         due=now + index * self.status_delay_seconds,
                         order=next(self._sequence),
                         message_sid=message_sid,
@@ -535,7 +403,7 @@ class TwilioFake:
             except Exception:
                 self._error("status step %s for %s failed:\n%s", step.status, step.message_sid, traceback.format_exc())
 
-    def _apply_status_step(self, step: _StatusStep) -> None:
+    def _apply_status_step(self, step: StatusStep) -> None:
         now = datetime.now(UTC)
         with self._lock:
             message = self._messages.get(step.message_sid)
@@ -599,192 +467,3 @@ class TwilioFake:
     def _emit(self, level: int, template: str, args: tuple[object, ...]) -> None:
         if self._log.isEnabledFor(level):
             self._log.log(level, "%s", mask_phone_numbers(template % args if args else template))
-
-
-def _not_found(path: str) -> _ApiError:
-    return _ApiError(404, 20404, f"The requested resource {path} was not found")
-
-
-def _basic_credentials(authorization: str | None) -> tuple[str, str]:
-    """(username, password) from a Basic Authorization header; empty strings when absent or malformed."""
-    if not authorization or not authorization.lower().startswith("basic "):
-        return "", ""
-    try:
-        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        return "", ""
-    username, _, password = decoded.partition(":")
-    return username, password
-
-
-def _first_values(encoded: str) -> dict[str, str]:
-    """A query string or form body as a flat dict; blank values kept, as Twilio keeps (and signs) them."""
-    return {key: values[0] for key, values in parse_qs(encoded, keep_blank_values=True).items()}
-
-
-class _FakeHttpServer(LocalThreadingHTTPServer):
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fake: TwilioFake) -> None:
-        self.fake = fake
-        super().__init__(address, handler)
-
-
-class _FakeRequestHandler(BaseHTTPRequestHandler):
-    """Routes each request to one small method; answers every failure as JSON, never as a traceback."""
-
-    server: _FakeHttpServer
-    server_version = "TwilioFake/1.0"
-
-    @property
-    def fake(self) -> TwilioFake:
-        return self.server.fake
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Request lines carry numbers in query strings (To=%2B1555…, number=…); route them through the masking log.
-        self.fake._debug("%s %s", self.address_string(), format % args)
-
-    # ------------------------------------------------------------------ routing
-    def _dispatch(self, method: str) -> None:
-        split = urlsplit(self.path)
-        self._query = _first_values(split.query)
-        try:
-            route = self._route(method, split.path)
-            if route is None:
-                raise _ApiError(404, 20404, f"The requested resource {split.path} was not found")
-            route()
-        except BENIGN_DISCONNECTS:
-            raise  # the client went away mid-answer: the server logs that as one line, not as a failure
-        except _ApiError as error:
-            self._send_json(error.status, error.as_json(), headers=error.headers)
-        except Exception:
-            self.fake._error("%s %s failed:\n%s", method, split.path, traceback.format_exc())
-            self._send_json(500, _twilio_error_json(500, None, "The Twilio fake failed; see its log."))
-
-    def _route(self, method: str, path: str) -> Callable[[], None] | None:
-        if match := _MESSAGES_LIST_PATH.match(path):
-            account_sid = match["account_sid"]
-            routes = {
-                "POST": lambda: self._create_message(account_sid),
-                "GET": lambda: self._list_messages(account_sid),
-            }
-            return routes.get(method)
-        if (match := _MESSAGE_PATH.match(path)) and method == "GET":
-            account_sid, message_sid = match["account_sid"], match["message_sid"]
-            return lambda: self._fetch_message(account_sid, message_sid)
-        fixed_routes: dict[tuple[str, str], Callable[[], None]] = {
-            ("GET", "/simulator"): self._simulator_page,
-            ("GET", "/simulator/"): self._simulator_page,
-            ("GET", "/simulator/api/line"): self._simulator_line,
-            ("GET", "/simulator/api/messages"): self._simulator_messages,
-            ("POST", "/simulator/api/send"): self._simulator_send,
-            ("POST", "/_fake/faults"): self._inject_fault,
-            ("DELETE", "/_fake/faults"): self._clear_faults,
-        }
-        return fixed_routes.get((method, path))
-
-    # ------------------------------------------------------------------ REST API routes
-    def _create_message(self, account_sid: str) -> None:
-        self.fake.check_basic_auth(self.headers.get("Authorization"))
-        form = _first_values(self._read_body().decode("utf-8", errors="replace"))
-        message = self.fake.create_message(account_sid, form)
-        self._send_json(201, message.as_twilio_json())
-
-    def _list_messages(self, account_sid: str) -> None:
-        self.fake.check_basic_auth(self.headers.get("Authorization"))
-        self._send_json(200, self.fake.list_messages(account_sid, self._query))
-
-    def _fetch_message(self, account_sid: str, message_sid: str) -> None:
-        self.fake.check_basic_auth(self.headers.get("Authorization"))
-        self._send_json(200, self.fake.fetch_message(account_sid, message_sid))
-
-    # ------------------------------------------------------------------ simulator routes
-    def _simulator_page(self) -> None:
-        # Read on every request, so editing the page needs a browser refresh, not a restart.
-        page = resources.files("peerline_ops").joinpath("static/simulator.html").read_bytes()
-        self._send(200, page, "text/html; charset=utf-8")
-
-    def _simulator_line(self) -> None:
-        self._send_json(200, {"line_number": self.fake.line_number, "default_number": DEFAULT_SIMULATED_TEXTER})
-
-    def _simulator_messages(self) -> None:
-        number = self._query.get("number", "")
-        if not is_e164(number):
-            self._send_json(400, {"error": "number must be an E.164 phone number, like +15555550100"})
-            return
-        self._send_json(200, self.fake.simulator_thread(number))
-
-    def _simulator_send(self) -> None:
-        payload = self._read_json()
-        from_number = str(payload.get("from", "")).strip()
-        body = str(payload.get("body", ""))
-        if not is_e164(from_number):
-            self._send_json(400, {"ok": False, "error": "Your number must be in E.164 form, like +15555550100."})
-            return
-        if not body.strip():
-            self._send_json(400, {"ok": False, "error": "Type a message first."})
-            return
-        try:
-            response = self.fake.send_inbound(from_number, body)
-        except InboundWebhookNotConfiguredError:
-            self._send_json(502, {"ok": False, "error": "The line's inbound webhook URL is not set yet."})
-            return
-        except requests.RequestException as error:
-            self.fake._warning("inbound webhook unreachable: %s", error)
-            self._send_json(502, {"ok": False, "error": "The line did not answer its inbound webhook. Is it running?"})
-            return
-        self._send_json(200, {"ok": response.ok, "webhook_status": response.status_code})
-
-    # ------------------------------------------------------------------ fault routes
-    def _inject_fault(self) -> None:
-        payload = self._read_json()
-        try:
-            self.fake.inject_fault(
-                status=int(payload["status"]),
-                code=int(payload["code"]) if payload.get("code") is not None else None,
-                message=str(payload.get("message", "")),
-                count=int(payload.get("count", 1)),
-                to=payload.get("to") or None,
-            )
-        except (KeyError, TypeError, ValueError) as error:
-            self._send_json(400, {"ok": False, "error": f"invalid fault: {error!r}"})
-            return
-        self._send_json(201, {"ok": True})
-
-    def _clear_faults(self) -> None:
-        self.fake.clear_faults()
-        self._send_json(200, {"ok": True})
-
-    # ------------------------------------------------------------------ plumbing
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_json(self) -> dict[str, Any]:
-        try:
-            payload = json.loads(self._read_body() or b"{}")
-        except json.JSONDecodeError as error:
-            raise _ApiError(400, None, "The request body is not valid JSON.") from error
-        if not isinstance(payload, dict):
-            raise _ApiError(400, None, "The request body must be a JSON object.")
-        return payload
-
-    def _send_json(self, status: int, payload: Any, *, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json", headers=headers)
-
-    def _send(self, status: int, body: bytes, content_type: str, *, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)

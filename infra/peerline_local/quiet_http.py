@@ -15,7 +15,7 @@ from typing import Any
 
 from peerline.phone import mask_phone_numbers
 
-log = logging.getLogger("peerline_ops.http")
+log = logging.getLogger("peerline_local.http")
 
 # Raised on the request's own socket when the client reset or closed it: nothing the server did wrong.
 BENIGN_DISCONNECTS: tuple[type[OSError], ...] = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
