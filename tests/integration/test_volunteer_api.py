@@ -72,8 +72,6 @@ def aws(stack: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Callable[..., tuple[int, Any]]:
-    handler = load_handler("volunteer_api")
-
     def call(method: str, path: str, sub: str | None = "sub-ana", body: Any = None) -> tuple[int, Any]:
         raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         event = api_gateway_v2_event(
@@ -89,7 +87,7 @@ def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Calla
         event["routeKey"] = event["requestContext"]["routeKey"] = route
         if sub is not None:
             event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": sub}, "scopes": None}}
-        with as_function("VolunteerApiFunction"):
+        with as_function("VolunteerApiFunction") as handler:
             response = handler.lambda_handler(event, lambda_context)
         payload = response.get("body") or ""
         return int(response["statusCode"]), json.loads(payload) if payload else None
@@ -99,16 +97,13 @@ def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Calla
 
 @pytest.fixture
 def texter_texts(as_function: Callable[..., Any], lambda_context: Any, aws: Any, stack: Any) -> Callable[..., None]:
-    webhook = load_handler("inbound_webhook")
-    engine = load_handler("conversation_engine")
-
     def text(number: str, body: str, sid: str) -> None:
-        with as_function("InboundWebhookFunction"):
+        with as_function("InboundWebhookFunction") as webhook:
             assert (
                 webhook.lambda_handler(text_event(body, from_number=number, sid=sid), lambda_context)["statusCode"]
                 == 200
             )
-        with as_function("ConversationEngineFunction"):
+        with as_function("ConversationEngineFunction") as engine:
             messages = drain(aws["sqs"], queue_url(stack, "InboundQueue"))
             assert engine.lambda_handler(sqs_event(messages), lambda_context) == {"batchItemFailures": []}
 
