@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
-from handler_kit import drain, load_event, load_handler, sqs_event
+from handler_kit import ROOT, drain, load_event, load_handler, sqs_event
 from twilio.request_validator import RequestValidator
 
 from peerline.adapters.dynamo import from_item
@@ -430,3 +431,35 @@ def test_text_that_cannot_be_queued_gets_a_direct_reply_with_emergency_resources
     assert response["statusCode"] == 200
     assert "<Message>" in response["body"]
     assert "988" in response["body"] and "text again" in response["body"]
+
+
+@pytest.mark.parametrize(
+    ("function_folder", "logical_id", "variable"),
+    [
+        ("conversation_engine", "ConversationEngineFunction", "TEXTERS_TABLE"),
+        ("conversation_timers", "ConversationTimersFunction", "TIMER_QUEUE_URL"),
+        ("send_sms", "SendSmsFunction", "LINE_NUMBER"),
+        ("volunteer_api", "VolunteerApiFunction", "LIBRARY_TABLE"),
+    ],
+)
+def test_a_function_missing_a_variable_fails_at_its_cold_start_naming_it(
+    stack: Any, monkeypatch: pytest.MonkeyPatch, function_folder: str, logical_id: str, variable: str
+) -> None:
+    # given the function's template environment without one variable it needs
+    from peerline import composition
+    from peerline.settings import SettingsError
+
+    for key, value in stack.functions[logical_id].environment.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv(variable)
+    composition.reset()
+    spec = importlib.util.spec_from_file_location(
+        f"cold_start_{function_folder}", ROOT / "functions" / function_folder / "handler.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+
+    # when its handler is imported (the cold start), then the init fails, naming the variable
+    with pytest.raises(SettingsError, match=f"{variable}: missing"):
+        spec.loader.exec_module(module)
+    composition.reset()

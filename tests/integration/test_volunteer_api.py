@@ -364,6 +364,28 @@ def test_a_crisis_is_escalated_acknowledged_and_revealed_only_by_a_supervisor(
     assert "5555550801" not in json.dumps(acknowledged) and "pills" not in json.dumps(acknowledged)
 
 
+def test_revealing_a_number_whose_texter_record_is_gone_is_not_found(
+    api: Any, texter_texts: Any, on_call: str, aws: Any, stack: Any
+) -> None:
+    # given an open escalation whose texter record is gone (e.g. expired by its TTL)
+    texter_texts("+15555550802", "i just took a whole bottle of pills", "SM" + "e2" * 16)
+    status, listing = api("GET", "/volunteer/escalations", sub="sub-sol")
+    escalation = next(e for e in listing["escalations"] if e["level"] == "imminent")
+    stored = aws["dynamodb"].get_item(
+        TableName=stack.physical_id("EscalationsTable"), Key={"escalation_id": {"S": escalation["id"]}}
+    )["Item"]
+    aws["dynamodb"].delete_item(TableName=stack.physical_id("TextersTable"), Key={"texter_id": stored["texter_id"]})
+
+    # when a supervisor asks for the number
+    status, problem = api(
+        "POST", f"/volunteer/escalations/{escalation['id']}/reveal", sub="sub-sol", body={"reason": "calling 911 now"}
+    )
+
+    # then it is not found (a 404 with a message), not a server error, and nothing was revealed
+    assert status == 404
+    assert "texter" in problem["message"] and "number" not in problem
+
+
 def test_ack_from_the_on_call_phone_acknowledges(
     api: Any, texter_texts: Any, on_call: str, aws: Any, stack: Any
 ) -> None:
