@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from peerline.escalation import EscalationService
     from peerline.models import InboundText, OutboundText
     from peerline.push import LiveChannel, LivePush
+    from peerline.replies import ReplyBook
     from peerline.routing import Router
     from peerline.settings import (
         EngineFunctionSettings,
@@ -116,6 +117,7 @@ class _Line:
     crisis: CrisisDesk
     router: Router
     vault: KmsNumberVault
+    replies: ReplyBook
 
 
 def _line(settings: LineSettings) -> _Line:
@@ -177,11 +179,12 @@ def _line(settings: LineSettings) -> _Line:
         holder_of=holder_of,
     )
     crisis = CrisisDesk(directory=directory, service=service, notifier=notifier, settings=escalation_settings)
+    replies = ReplyBook(settings.emergency_resources_text, settings.emergency_resources_text_es)
     router = Router(
         repository=repository,
         outbound=outbound,
         timers=timers,
-        replies=ReplyBook(settings.emergency_resources_text, settings.emergency_resources_text_es),
+        replies=replies,
         settings=RoutingSettings(
             offer_timeout_seconds=settings.offer_timeout_seconds,
             decline_lapse_seconds=settings.decline_lapse_seconds,
@@ -193,20 +196,26 @@ def _line(settings: LineSettings) -> _Line:
         live=live,
     )
     return _Line(
-        repository=repository, outbound=outbound, timers=timers, live=live, crisis=crisis, router=router, vault=vault
+        repository=repository,
+        outbound=outbound,
+        timers=timers,
+        live=live,
+        crisis=crisis,
+        router=router,
+        vault=vault,
+        replies=replies,
     )
 
 
 def _engine(settings: EngineFunctionSettings, line: _Line) -> ConversationEngine:
     from peerline.conversation import ConversationEngine, EngineSettings
-    from peerline.replies import ReplyBook
     from peerline.triage import triage
 
     return ConversationEngine(
         repository=line.repository,
         outbound=line.outbound,
         timers=line.timers,
-        replies=ReplyBook(settings.emergency_resources_text, settings.emergency_resources_text_es),
+        replies=line.replies,
         settings=EngineSettings(
             still_waiting_seconds=settings.still_waiting_seconds,
             consent_timeout_seconds=settings.consent_timeout_seconds,

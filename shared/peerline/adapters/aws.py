@@ -6,7 +6,7 @@ Endpoints come from the standard AWS configuration (``AWS_ENDPOINT_URL`` points 
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
@@ -28,25 +28,20 @@ def client(service: str) -> Any:
 
 
 def dynamodb() -> DynamoDBClient:
-    client_: DynamoDBClient = client("dynamodb")
-    return client_
+    return cast("DynamoDBClient", client("dynamodb"))
 
 
 def sqs() -> SQSClient:
-    client_: SQSClient = client("sqs")
-    return client_
+    return cast("SQSClient", client("sqs"))
 
 
 def kms() -> KMSClient:
-    client_: KMSClient = client("kms")
-    return client_
+    return cast("KMSClient", client("kms"))
 
 
 def sns() -> SNSClient:
-    client_: SNSClient = client("sns")
-    return client_
+    return cast("SNSClient", client("sns"))
 
 
 def secretsmanager() -> SecretsManagerClient:
-    client_: SecretsManagerClient = client("secretsmanager")
-    return client_
+    return cast("SecretsManagerClient", client("secretsmanager"))
