@@ -368,9 +368,10 @@ def test_revealing_a_number_whose_texter_record_is_gone_is_not_found(
     api: Any, texter_texts: Any, on_call: str, aws: Any, stack: Any
 ) -> None:
     # given an open escalation whose texter record is gone (e.g. expired by its TTL)
-    texter_texts("+15555550802", "i just took a whole bottle of pills", "SM" + "e2" * 16)
+    before = {e["id"] for e in api("GET", "/volunteer/escalations", sub="sub-sol")[1]["escalations"]}
+    texter_texts("+15555550809", "i just took a whole bottle of pills", "SM" + "e9" * 16)
     status, listing = api("GET", "/volunteer/escalations", sub="sub-sol")
-    escalation = next(e for e in listing["escalations"] if e["level"] == "imminent")
+    escalation = next(e for e in listing["escalations"] if e["id"] not in before)
     stored = aws["dynamodb"].get_item(
         TableName=stack.physical_id("EscalationsTable"), Key={"escalation_id": {"S": escalation["id"]}}
     )["Item"]
