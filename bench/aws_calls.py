@@ -211,7 +211,8 @@ def fast_forward(line: Line, seconds: float) -> Iterator[None]:
     ]
     ports = handler.composition
     with environment(line.timers.env):
-        built = (ports.conversation_engine(), ports.router(), ports.crisis_desk().service)
+        timers = ports.conversation_timers()
+        built = (timers.engine, timers.router, timers.escalations)
     clocks += [(port, "_clock", port._clock) for port in built if hasattr(port, "_clock")]
     Message.delayed = property(lambda _message: False)  # type: ignore[assignment,method-assign]
     for module, name, value in clocks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -70,17 +71,19 @@ def stack(moto_endpoint: str, request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def as_function(stack: Any) -> Callable[..., Any]:
-    """``with as_function("SendSmsFunction", EXTRA="x"):`` — the function's template environment, fresh ports."""
+    """``with as_function("SendSmsFunction", EXTRA="x") as handler:`` — the function's template environment, fresh
+    ports, and its handler module (imported, the first time, under that environment: ports are built at import)."""
     from peerline import composition
+    from peerline_ops.harness import load_handler
 
     @contextmanager
-    def activate(logical_id: str, **extra: str) -> Iterator[None]:
+    def activate(logical_id: str, **extra: str) -> Iterator[ModuleType]:
         environment = {**stack.functions[logical_id].environment, **extra}
         saved = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
         composition.reset()
         try:
-            yield
+            yield load_handler(stack.functions[logical_id].code_uri)
         finally:
             for key, value in saved.items():
                 if value is None:

@@ -18,12 +18,13 @@ logger = make_logger()
 tracer = Tracer()
 # A failing text holds back only its own texter's later texts (order), never another texter's.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+composition.conversation_engine()  # at the cold start: a bad environment fails the init, not the first text
 
 
 @tracer.capture_method
 def handle_text(record: SQSRecord) -> None:
     text = InboundText.model_validate_json(record.body)
-    outcome = composition.conversation_engine().handle_text(text)
+    outcome = composition.conversation_engine().engine.handle_text(text)
     logger.info("text handled", texter_id=text.texter_id[:12], message_sid=text.message_sid, outcome=str(outcome))
 
 

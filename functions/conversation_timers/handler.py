@@ -19,17 +19,19 @@ from peerline.timers import fire_timer
 logger = make_logger()
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
+composition.conversation_timers()  # at the cold start: a bad environment fails the init, not the first timer
 
 
 @tracer.capture_method
 def handle_timer(record: SQSRecord) -> None:
     timer = ConversationTimer.model_validate_json(record.body)
+    ports = composition.conversation_timers()
     outcome = fire_timer(
         timer,
-        engine=composition.conversation_engine(),
-        router=composition.router(),
-        escalations=composition.crisis_desk().service,
-        timers=composition.timer_queue(),
+        engine=ports.engine,
+        router=ports.router,
+        escalations=ports.escalations,
+        timers=ports.timers,
         now=utc_now(),
     )
     logger.info(

@@ -15,13 +15,14 @@ from peerline.push import SocketRefusedError
 
 logger = make_logger()
 tracer = Tracer()
+composition.dashboard_socket()  # at the cold start: a bad environment fails the init, not the first connection
 
 
 def connect(event: APIGatewayWebSocketEvent) -> dict[str, Any]:
     token = (event.query_string_parameters or {}).get("token")
     connection_id = event.request_context.connection_id
     try:
-        connection = composition.live_channel().connect(connection_id, token, utc_now())
+        connection = composition.dashboard_socket().connect(connection_id, token, utc_now())
     except SocketRefusedError as refused:
         logger.info("dashboard connection refused", status=refused.status, reason=refused.reason)
         return {"statusCode": refused.status, "body": "Unauthorized" if refused.status == 401 else "Forbidden"}
@@ -30,7 +31,7 @@ def connect(event: APIGatewayWebSocketEvent) -> dict[str, Any]:
 
 
 def disconnect(event: APIGatewayWebSocketEvent) -> dict[str, Any]:
-    composition.live_channel().disconnect(event.request_context.connection_id)
+    composition.dashboard_socket().disconnect(event.request_context.connection_id)
     return {"statusCode": 200}
 
 

@@ -16,6 +16,7 @@ from peerline.observability import make_logger
 
 logger = make_logger()
 tracer = Tracer()
+composition.inbound_webhook()  # at the cold start: a bad environment fails the init, not the first text
 
 _STATUS = {
     WebhookVerdict.ACCEPTED: 200,

@@ -11,31 +11,19 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peerline import composition
-from peerline.delivery import RetryPolicy, send_text
 from peerline.models import OutboundText
 from peerline.observability import make_logger
 
 logger = make_logger()
 tracer = Tracer()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-
-
-def _send(text: OutboundText) -> str:
-    ports = composition.sender()
-    return send_text(
-        text,
-        gateway=ports.gateway(),
-        vault=ports.vault,
-        log=ports.log,
-        opt_outs=ports.opt_outs,
-        retry=RetryPolicy(ports.settings.send_attempts, ports.settings.retry_base_delay_seconds),
-    )
+composition.sender()  # at the cold start: a bad environment fails the init, not the first text
 
 
 @tracer.capture_method
 def handle_outbound(record: SQSRecord) -> None:
     text = OutboundText.model_validate_json(record.body)
-    result = composition.sender().once.wrap(_send)(text)
+    result = composition.sender().send_once(text)
     logger.info("outbound handled", outbound_id=text.outbound_id, purpose=text.purpose, result=str(result))
 
 

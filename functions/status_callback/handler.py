@@ -15,6 +15,7 @@ from peerline.observability import make_logger
 
 logger = make_logger()
 tracer = Tracer()
+composition.status_callback()  # at the cold start: a bad environment fails the init, not the first callback
 
 
 @logger.inject_lambda_context(clear_state=True)

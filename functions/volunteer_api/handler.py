@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import ForbiddenError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -33,200 +32,137 @@ from peerline.api_models import (
     SettingsRequest,
     TransferRequest,
 )
-from peerline.conversation import utc_now
 from peerline.library import Library
-from peerline.models import VolunteerRecord, VolunteerStatus
+from peerline.models import VolunteerStatus
 from peerline.observability import make_logger
-from peerline.overview import line_overview
 from peerline.routing import ConflictError, NotEligibleError, NotFoundError
-from peerline.settings import DashboardSettings
+from peerline.volunteer_desk import AccessDeniedError, VolunteerDesk
 
 logger = make_logger()
 tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
+composition.volunteer_api()  # at the cold start: a bad environment fails the init, not the first request
 
 ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 EscalationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-def caller() -> VolunteerRecord:
-    """The signed-in volunteer (API Gateway verified the token; the registry decides what they may do)."""
-    subject = app.current_event.request_context.authorizer.jwt_claim.get("sub")
-    volunteer = composition.conversation_repository().get_volunteer(str(subject)) if subject else None
-    if volunteer is None or not volunteer.active:
-        raise ForbiddenError("not an active volunteer")
-    return volunteer
+def desk() -> VolunteerDesk:
+    return composition.volunteer_api().desk
 
 
-def supervisor() -> VolunteerRecord:
-    """The caller, who must be a supervisor (on-call professionals are supervisors)."""
-    volunteer = caller()
-    if not volunteer.is_supervisor:
-        raise ForbiddenError("supervisors only")
-    return volunteer
+def subject() -> str | None:
+    """The caller's Cognito ``sub`` (API Gateway verified the token; the desk decides what they may do)."""
+    sub = app.current_event.request_context.authorizer.jwt_claim.get("sub")
+    return str(sub) if sub else None
 
 
 @app.get("/volunteer/me", operation_id="getMe")
 def get_me() -> Me:
-    volunteer = caller()
-    return Me.of(volunteer, holding_crisis=composition.router().holds_crisis(volunteer))
+    return desk().me(subject())
 
 
 @app.put("/volunteer/me/availability", operation_id="setAvailability")
 def set_availability(request: AvailabilityRequest) -> Me:
-    router = composition.router()
-    volunteer = router.set_availability(caller().volunteer_id, VolunteerStatus(request.status))
-    return Me.of(volunteer, holding_crisis=router.holds_crisis(volunteer))
+    return desk().set_availability(subject(), VolunteerStatus(request.status))
 
 
 @app.put("/volunteer/me/settings", operation_id="updateSettings")
 def update_settings(request: SettingsRequest) -> Me:
-    router = composition.router()
-    volunteer = router.set_offers_during_crisis(caller().volunteer_id, request.offers_during_crisis)
-    return Me.of(volunteer, holding_crisis=router.holds_crisis(volunteer))
+    return desk().set_offers_during_crisis(subject(), request.offers_during_crisis)
 
 
 @app.get("/volunteer/conversations", operation_id="listConversations")
 def list_conversations() -> ConversationList:
-    router = composition.router()
-    return ConversationList(conversations=router.views.summaries(router.visible_conversations(caller())))
+    return ConversationList(conversations=desk().conversations(subject()))
 
 
 @app.post("/volunteer/conversations/take-next", operation_id="takeNext")
 def take_next() -> ConversationSummary:
-    router = composition.router()
-    return router.views.summary(router.take_next(caller().volunteer_id))
+    return desk().take_next(subject())
 
 
 @app.post("/volunteer/conversations/<conversation_id>/accept", operation_id="acceptConversation")
 def accept_conversation(conversation_id: ConversationId) -> ConversationSummary:
-    router = composition.router()
-    return router.views.summary(router.accept(caller().volunteer_id, conversation_id))
+    return desk().accept(subject(), conversation_id)
 
 
 @app.post("/volunteer/conversations/<conversation_id>/decline", operation_id="declineConversation")
 def decline_conversation(conversation_id: ConversationId) -> Response[None]:
-    composition.router().decline(caller().volunteer_id, conversation_id)
+    desk().decline(subject(), conversation_id)
     return Response(204, content_types.APPLICATION_JSON, None)
 
 
 @app.get("/volunteer/conversations/<conversation_id>/messages", operation_id="listMessages")
 def list_messages(conversation_id: ConversationId) -> MessageList:
-    messages = composition.router().messages(caller(), conversation_id)
-    return MessageList(messages=[MessageOut.of(message) for message in messages])
+    return MessageList(messages=[MessageOut.of(message) for message in desk().messages(subject(), conversation_id)])
 
 
 @app.post("/volunteer/conversations/<conversation_id>/messages", operation_id="sendMessage")
 def send_message(conversation_id: ConversationId, request: SendMessageRequest) -> MessageOut:
-    return MessageOut.of(composition.router().send_reply(caller().volunteer_id, conversation_id, request.body))
+    return MessageOut.of(desk().send_reply(subject(), conversation_id, request.body))
 
 
 @app.post("/volunteer/conversations/<conversation_id>/transfer", operation_id="transferConversation")
 def transfer_conversation(conversation_id: ConversationId, request: TransferRequest) -> ConversationSummary:
-    router = composition.router()
-    return router.views.summary(router.transfer(caller(), conversation_id, request.to))
+    return desk().transfer(subject(), conversation_id, request.to)
 
 
 @app.get("/volunteer/conversations/<conversation_id>/transfer-candidates", operation_id="listTransferCandidates")
 def list_transfer_candidates(conversation_id: ConversationId) -> ColleagueList:
-    candidates = composition.router().transfer_candidates(caller(), conversation_id)
+    candidates = desk().transfer_candidates(subject(), conversation_id)
     return ColleagueList(volunteers=[Colleague.of(volunteer) for volunteer in candidates])
 
 
 @app.post("/volunteer/conversations/<conversation_id>/assign", operation_id="assignConversation")
 def assign_conversation(conversation_id: ConversationId, request: AssignRequest) -> ConversationSummary:
-    router = composition.router()
-    return router.views.summary(router.assign(supervisor(), conversation_id, request.to))
+    return desk().assign(subject(), conversation_id, request.to)
 
 
 @app.post("/volunteer/conversations/<conversation_id>/close", operation_id="closeConversation")
 def close_conversation(conversation_id: ConversationId, request: CloseRequest) -> Response[None]:
-    composition.router().close(caller(), conversation_id, outcome=request.outcome, tags=request.tags)
+    desk().close(subject(), conversation_id, outcome=request.outcome, tags=request.tags)
     return Response(204, content_types.APPLICATION_JSON, None)
 
 
 @app.post("/volunteer/conversations/<conversation_id>/escalate", operation_id="escalateConversation")
 def escalate_conversation(conversation_id: ConversationId) -> EscalationSummary:
-    escalated = composition.router().escalate(caller(), conversation_id)
-    return EscalationSummary.of(escalated.escalation).model_copy(
-        update={"outcome": escalated.outcome, "message": escalated.message}
-    )
+    return desk().escalate(subject(), conversation_id)
 
 
 @app.get("/volunteer/escalations", operation_id="listEscalations")
 def list_escalations() -> EscalationList:
-    supervisor()
-    open_conversations = composition.conversation_repository().open_conversations()
-    escalations = composition.crisis_desk().service.shown_with(open_conversations)
-    return EscalationList(escalations=[EscalationSummary.of(escalation) for escalation in escalations])
+    return EscalationList(escalations=desk().escalations(subject()))
 
 
 @app.post("/volunteer/escalations/<escalation_id>/acknowledge", operation_id="acknowledgeEscalation")
 def acknowledge_escalation(escalation_id: EscalationId) -> EscalationSummary:
-    who = supervisor()
-    acknowledgement = composition.crisis_desk().service.acknowledge(
-        escalation_id, actor=f"supervisor:{who.display_name}"
-    )
-    if acknowledgement is None:
-        raise NotFoundError("no such escalation")
-    return EscalationSummary.of(acknowledgement.escalation).model_copy(
-        update={"already_acknowledged": acknowledgement.already, "message": acknowledgement.message}
-    )
+    return desk().acknowledge(subject(), escalation_id)
 
 
 @app.post("/volunteer/escalations/<escalation_id>/reveal", operation_id="revealTexterNumber")
 def reveal_texter_number(escalation_id: EscalationId, request: RevealRequest) -> RevealedNumber:
-    who = supervisor()
-    service = composition.crisis_desk().service
-    escalation = service.get(escalation_id)
-    conversation = (
-        composition.conversation_repository().get_conversation(escalation.conversation_id)
-        if escalation and escalation.conversation_id
-        else None
-    )
-    if escalation is None:
-        raise NotFoundError("no such escalation")
-    if escalation.conversation_id and (conversation is None or not conversation.is_open):
-        # A number is revealed for an active rescue only, never for a closed conversation.
-        raise ConflictError("the conversation is closed: no active rescue")
-    texter = composition.conversation_repository().get_texter(escalation.texter_id)
-    number = service.reveal_number(
-        escalation_id,
-        actor=f"supervisor:{who.display_name}",
-        reason=request.reason,
-        texter=texter,
-        decrypt=composition.number_vault().decrypt,
-    )
-    logger.warning("texter number revealed", escalation_id=escalation_id, by=who.volunteer_id)
-    return RevealedNumber(escalation_id=escalation_id, texter_alias=escalation.texter_alias, number=number)
+    return desk().reveal_number(subject(), escalation_id, reason=request.reason)
 
 
 @app.get("/volunteer/line", operation_id="getLine")
 def get_line() -> LineOverview:
-    supervisor()
-    return line_overview(
-        composition.conversation_repository(),
-        composition.crisis_desk().service,
-        composition.router().views,
-        now=utc_now(),
-    )
+    return desk().line(subject())
 
 
 @app.get("/volunteer/library", operation_id="getLibrary")
 def get_library() -> Library:
-    caller()
-    return composition.library().get()
+    return desk().library(subject())
 
 
 @app.put("/volunteer/library", operation_id="updateLibrary")
 def update_library(library: Library) -> Library:
-    who = supervisor()
-    return composition.library().put(library, edited_by=who.volunteer_id)
+    return desk().update_library(subject(), library)
 
 
 @app.get("/config.json", include_in_schema=False)
 def dashboard_config() -> DashboardConfig:
-    settings = DashboardSettings.from_env()
+    settings = composition.volunteer_api().settings
     base = settings.public_base_url.rstrip("/") or f"https://{app.current_event.request_context.domain_name}"
     return DashboardConfig(
         apiUrl=base,
@@ -247,19 +183,19 @@ def _problem(status: int, message: str) -> Response[dict[str, str]]:
     return Response(status, content_types.APPLICATION_JSON, {"message": message})
 
 
-@app.exception_handler(NotFoundError)
-def not_found(error: NotFoundError) -> Response[dict[str, str]]:
-    return _problem(404, str(error))
+# The one mapping from the domain's refusals to HTTP statuses (a subclass maps like its base).
+_STATUS_OF: dict[type[Exception], int] = {
+    AccessDeniedError: 403,  # not an active volunteer, or supervisors only
+    NotEligibleError: 403,
+    NotFoundError: 404,  # also what a volunteer sees for a conversation that isn't theirs
+    ConflictError: 409,
+}
 
 
-@app.exception_handler(ConflictError)
-def conflict(error: ConflictError) -> Response[dict[str, str]]:
-    return _problem(409, str(error))
-
-
-@app.exception_handler(NotEligibleError)
-def not_eligible(error: NotEligibleError) -> Response[dict[str, str]]:
-    return _problem(403, str(error))
+@app.exception_handler(list(_STATUS_OF))
+def refused(error: Exception) -> Response[dict[str, str]]:
+    status = next(code for kind, code in _STATUS_OF.items() if isinstance(error, kind))
+    return _problem(status, str(error))
 
 
 @app.exception_handler(UnicodeDecodeError)

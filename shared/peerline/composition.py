@@ -1,43 +1,63 @@
-"""The composition root: each function's ports built once per container from its settings.
+"""The composition root: each function's ports, built once per container from that function's settings.
 
-Handlers call one of these; tests point everything at moto or the local Twilio fake through the environment
-(``AWS_ENDPOINT_URL``, ``TWILIO_API_BASE_URL``) and call ``reset()`` between set-ups.
+One factory per function (``inbound_webhook``, ``conversation_engine``, ``conversation_timers``, ``sender``,
+``status_callback``, ``volunteer_api``, ``dashboard_socket``), each returning a typed ports object. A handler calls
+its factory at import (the cold start: a missing or invalid env var fails there, with ``SettingsError``) and again
+per event (a cached lookup). Adapters are imported inside the factories, so a function imports only what it uses.
+
+Tests point everything at moto or the local Twilio fake through the environment (``AWS_ENDPOINT_URL``,
+``TWILIO_API_BASE_URL``) and call ``reset()`` between set-ups. A new function: a settings model in
+``peerline.settings``, a ports dataclass and a ``@cache`` factory here, and the factory in ``reset()``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING
 
-from peerline.adapters.dynamo import DynamoDeliveryLog, DynamoTexterOptOuts
-from peerline.adapters.escalations import DynamoEscalationStore, DynamoOnCallDirectory, SnsNotifier
-from peerline.adapters.idempotency import Once
-from peerline.adapters.kms import KmsNumberVault
-from peerline.adapters.library import DynamoLibrary
-from peerline.adapters.push import ApiGatewayLivePush, CognitoTokenSubjects, DynamoConnections, management_client
-from peerline.adapters.queues import SqsInboundQueue, SqsOutboundQueue, SqsTimerQueue
-from peerline.adapters.routing_store import DynamoRoutingRepository
-from peerline.adapters.secrets import forget_cached_secrets, secret_string, twilio_credentials
-from peerline.adapters.twilio_signature import TwilioSignatureChecker
-from peerline.adapters.volunteers import DynamoVolunteerRegistry
-from peerline.conversation import ConversationEngine, CrisisDesk, EngineSettings
-from peerline.escalation import EscalationService, EscalationSettings
-from peerline.models import ConversationState, InboundText
-from peerline.phone import texter_id_for
-from peerline.push import LiveChannel, LivePush, NoLivePush
-from peerline.replies import ReplyBook
-from peerline.routing import Router, RoutingSettings
-from peerline.settings import (
-    DashboardSettings,
-    DashboardSocketSettings,
-    EngineFunctionSettings,
-    SenderSettings,
-    StatusCallbackSettings,
-    WebhookSettings,
-)
+if TYPE_CHECKING:
+    from peerline.adapters.dynamo import DynamoDeliveryLog, DynamoTexterOptOuts
+    from peerline.adapters.idempotency import Once
+    from peerline.adapters.kms import KmsNumberVault
+    from peerline.adapters.queues import SqsInboundQueue, SqsOutboundQueue, SqsTimerQueue
+    from peerline.adapters.routing_store import DynamoRoutingRepository
+    from peerline.adapters.twilio_signature import TwilioSignatureChecker
+    from peerline.adapters.twilio_sms import TwilioSmsGateway
+    from peerline.conversation import ConversationEngine, CrisisDesk
+    from peerline.escalation import EscalationService
+    from peerline.models import InboundText, OutboundText
+    from peerline.push import LiveChannel, LivePush
+    from peerline.replies import ReplyBook
+    from peerline.routing import Router
+    from peerline.settings import (
+        EngineFunctionSettings,
+        LineSettings,
+        SenderSettings,
+        StatusCallbackSettings,
+        VolunteerApiSettings,
+        WebhookSettings,
+    )
+    from peerline.volunteer_desk import VolunteerDesk
 
 
+def _signature_checker(twilio_secret_name: str) -> TwilioSignatureChecker:
+    # Per request, not at init: the auth token is read (cached) from Secrets Manager, and may be rotated.
+    from peerline.adapters.secrets import twilio_credentials
+    from peerline.adapters.twilio_signature import TwilioSignatureChecker
+
+    return TwilioSignatureChecker(twilio_credentials(twilio_secret_name).auth_token)
+
+
+def _texter_id_for(pepper_secret_arn: str) -> Callable[[str], str]:
+    from peerline.adapters.secrets import secret_string
+    from peerline.phone import texter_id_for
+
+    return lambda number: texter_id_for(number, secret_string(pepper_secret_arn))
+
+
+# ---------------------------------------------------------------- InboundWebhookFunction
 class _IdempotentInboundQueue:
     def __init__(self, queue: SqsInboundQueue, once: Once) -> None:
         self._enqueue = once.wrap(self._enqueue_text)
@@ -57,16 +77,19 @@ class InboundWebhookPorts:
     vault: KmsNumberVault
     queue: _IdempotentInboundQueue
     once: Once
+    texter_id_for: Callable[[str], str]
 
     def checker(self) -> TwilioSignatureChecker:
-        return TwilioSignatureChecker(twilio_credentials(self.settings.twilio_secret_name).auth_token)
-
-    def texter_id_for(self, number: str) -> str:
-        return texter_id_for(number, secret_string(self.settings.pepper_secret_arn))
+        return _signature_checker(self.settings.twilio_secret_name)
 
 
 @cache
 def inbound_webhook() -> InboundWebhookPorts:
+    from peerline.adapters.idempotency import Once
+    from peerline.adapters.kms import KmsNumberVault
+    from peerline.adapters.queues import SqsInboundQueue
+    from peerline.settings import WebhookSettings
+
     settings = WebhookSettings.from_env()
     once = Once(
         table_name=settings.idempotency_table,
@@ -78,48 +101,68 @@ def inbound_webhook() -> InboundWebhookPorts:
         vault=KmsNumberVault(settings.phone_key_id),
         queue=_IdempotentInboundQueue(SqsInboundQueue(settings.inbound_queue_url), once),
         once=once,
+        texter_id_for=_texter_id_for(settings.pepper_secret_arn),
     )
 
 
-@cache
-def conversation_engine() -> ConversationEngine:
-    settings = EngineFunctionSettings.from_env()
-    return ConversationEngine(
-        repository=conversation_repository(),
-        outbound=outbound_queue(),
-        timers=timer_queue(),
-        replies=_replies(settings),
-        settings=EngineSettings(
-            still_waiting_seconds=settings.still_waiting_seconds,
-            consent_timeout_seconds=settings.consent_timeout_seconds,
-            message_ttl_hours=settings.message_ttl_hours,
-            retention_days=settings.retention_days,
-            inactivity_close_minutes=settings.inactivity_close_minutes,
-            returning_window_minutes=settings.returning_window_minutes,
-        ),
-        on_queued=router().route_waiting,
-        triage=_triage(),
-        crisis=crisis_desk(),
-        live=live_push(),
-        summarize=router().views.summary,
+# ---------------------------------------------------------------- the line: routing and escalation
+@dataclass(frozen=True)
+class _Line:
+    """What the engine, the timers and the volunteer API share: the store, the queues, routing and the crisis desk."""
+
+    repository: DynamoRoutingRepository
+    outbound: SqsOutboundQueue
+    timers: SqsTimerQueue
+    live: LivePush
+    crisis: CrisisDesk
+    router: Router
+    vault: KmsNumberVault
+    replies: ReplyBook
+
+
+def _line(settings: LineSettings) -> _Line:
+    from peerline.adapters.escalations import DynamoEscalationStore, DynamoOnCallDirectory, SnsNotifier
+    from peerline.adapters.kms import KmsNumberVault
+    from peerline.adapters.push import ApiGatewayLivePush, DynamoConnections
+    from peerline.adapters.queues import SqsOutboundQueue, SqsTimerQueue
+    from peerline.adapters.routing_store import DynamoRoutingRepository
+    from peerline.conversation import CrisisDesk
+    from peerline.escalation import EscalationService, EscalationSettings
+    from peerline.models import ConversationState
+    from peerline.push import NoLivePush
+    from peerline.replies import ReplyBook
+    from peerline.routing import Router, RoutingSettings
+
+    repository = DynamoRoutingRepository(
+        texters_table=settings.texters_table,
+        conversations_table=settings.conversations_table,
+        messages_table=settings.messages_table,
+        counters_table=settings.counters_table,
+        volunteers_table=settings.volunteers_table,
+        escalations_table=settings.escalations_table,
+    )
+    outbound = SqsOutboundQueue(settings.outbound_queue_url)
+    timers = SqsTimerQueue(settings.timer_queue_url)
+    # Pushes to the dashboards' WebSockets; nothing when the function has no live channel configured.
+    live = (
+        ApiGatewayLivePush(DynamoConnections(settings.connections_table), settings.socket_callback_url)
+        if settings.connections_table and settings.socket_callback_url
+        else NoLivePush()
     )
 
+    def holder_of(conversation_id: str) -> str | None:
+        """Who holds a conversation now (offered or active), so escalation news reaches their dashboard too."""
+        conversation = repository.get_conversation(conversation_id)
+        if conversation is None or conversation.state not in (ConversationState.OFFERED, ConversationState.ACTIVE):
+            return None
+        return conversation.volunteer_id
 
-def _triage() -> Any:
-    from peerline.triage import triage
-
-    return triage
-
-
-@cache
-def crisis_desk() -> CrisisDesk:
-    settings = EngineFunctionSettings.from_env()
     vault = KmsNumberVault(settings.phone_key_id)
     directory = DynamoOnCallDirectory(
         settings.oncall_table,
         fallback_number=settings.oncall_fallback_number,
         encrypt=vault.encrypt,
-        texter_id_for=lambda number: texter_id_for(number, secret_string(settings.pepper_secret_arn)),
+        texter_id_for=_texter_id_for(settings.pepper_secret_arn),
     )
     escalation_settings = EscalationSettings(
         repage_seconds=settings.repage_seconds, retention_days=settings.retention_days
@@ -128,44 +171,20 @@ def crisis_desk() -> CrisisDesk:
     service = EscalationService(
         store=DynamoEscalationStore(settings.escalations_table),
         directory=directory,
-        outbound=outbound_queue(),
-        timers=timer_queue(),
+        outbound=outbound,
+        timers=timers,
         notifier=notifier,
         settings=escalation_settings,
-        live=live_push(),
-        holder_of=_holder_of,
+        live=live,
+        holder_of=holder_of,
     )
-    return CrisisDesk(directory=directory, service=service, notifier=notifier, settings=escalation_settings)
-
-
-@cache
-def conversation_repository() -> DynamoRoutingRepository:
-    settings = EngineFunctionSettings.from_env()
-    return DynamoRoutingRepository(
-        texters_table=settings.texters_table,
-        conversations_table=settings.conversations_table,
-        messages_table=settings.messages_table,
-        counters_table=settings.counters_table,
-        volunteers_table=settings.volunteers_table,
-        escalations_table=settings.escalations_table,
-    )
-
-
-def _holder_of(conversation_id: str) -> str | None:
-    """Who holds a conversation now (offered or active), so escalation news reaches their dashboard too."""
-    conversation = conversation_repository().get_conversation(conversation_id)
-    held = conversation is not None and conversation.state in (ConversationState.OFFERED, ConversationState.ACTIVE)
-    return conversation.volunteer_id if held and conversation is not None else None
-
-
-@cache
-def router() -> Router:
-    settings = EngineFunctionSettings.from_env()
-    return Router(
-        repository=conversation_repository(),
-        outbound=outbound_queue(),
-        timers=timer_queue(),
-        replies=_replies(settings),
+    crisis = CrisisDesk(directory=directory, service=service, notifier=notifier, settings=escalation_settings)
+    replies = ReplyBook(settings.emergency_resources_text, settings.emergency_resources_text_es)
+    router = Router(
+        repository=repository,
+        outbound=outbound,
+        timers=timers,
+        replies=replies,
         settings=RoutingSettings(
             offer_timeout_seconds=settings.offer_timeout_seconds,
             decline_lapse_seconds=settings.decline_lapse_seconds,
@@ -173,24 +192,116 @@ def router() -> Router:
             message_ttl_hours=settings.message_ttl_hours,
             retention_days=settings.retention_days,
         ),
-        crisis=crisis_desk(),
-        live=live_push(),
+        crisis=crisis,
+        live=live,
+    )
+    return _Line(
+        repository=repository,
+        outbound=outbound,
+        timers=timers,
+        live=live,
+        crisis=crisis,
+        router=router,
+        vault=vault,
+        replies=replies,
     )
 
 
-# ---------------------------------------------------------------- live dashboard updates
+def _engine(settings: EngineFunctionSettings, line: _Line) -> ConversationEngine:
+    from peerline.conversation import ConversationEngine, EngineSettings
+    from peerline.triage import triage
+
+    return ConversationEngine(
+        repository=line.repository,
+        outbound=line.outbound,
+        timers=line.timers,
+        replies=line.replies,
+        settings=EngineSettings(
+            still_waiting_seconds=settings.still_waiting_seconds,
+            consent_timeout_seconds=settings.consent_timeout_seconds,
+            message_ttl_hours=settings.message_ttl_hours,
+            retention_days=settings.retention_days,
+            inactivity_close_minutes=settings.inactivity_close_minutes,
+            returning_window_minutes=settings.returning_window_minutes,
+        ),
+        on_queued=line.router.route_waiting,
+        triage=triage,
+        crisis=line.crisis,
+        live=line.live,
+        summarize=line.router.views.summary,
+    )
+
+
+# ---------------------------------------------------------------- ConversationEngineFunction
+@dataclass(frozen=True)
+class EnginePorts:
+    engine: ConversationEngine
+
+
 @cache
-def live_push() -> LivePush:
-    """Pushes to the dashboards' WebSockets; nothing when the function has no live channel configured."""
+def conversation_engine() -> EnginePorts:
+    from peerline.settings import EngineFunctionSettings
+
     settings = EngineFunctionSettings.from_env()
-    if not settings.connections_table or not settings.socket_callback_url:
-        return NoLivePush()
-    return ApiGatewayLivePush(DynamoConnections(settings.connections_table), settings.socket_callback_url)
+    return EnginePorts(engine=_engine(settings, _line(settings)))
+
+
+# ---------------------------------------------------------------- ConversationTimersFunction
+@dataclass(frozen=True)
+class TimerPorts:
+    engine: ConversationEngine
+    router: Router
+    escalations: EscalationService
+    timers: SqsTimerQueue
 
 
 @cache
-def live_channel() -> LiveChannel:
+def conversation_timers() -> TimerPorts:
+    from peerline.settings import TimersFunctionSettings
+
+    settings = TimersFunctionSettings.from_env()
+    line = _line(settings)
+    return TimerPorts(
+        engine=_engine(settings, line), router=line.router, escalations=line.crisis.service, timers=line.timers
+    )
+
+
+# ---------------------------------------------------------------- VolunteerApiFunction
+@dataclass(frozen=True)
+class VolunteerApiPorts:
+    settings: VolunteerApiSettings
+    desk: VolunteerDesk
+
+
+@cache
+def volunteer_api() -> VolunteerApiPorts:
+    from peerline.adapters.library import DynamoLibrary
+    from peerline.settings import VolunteerApiSettings
+    from peerline.volunteer_desk import VolunteerDesk
+
+    settings = VolunteerApiSettings.from_env()
+    line = _line(settings)
+    return VolunteerApiPorts(
+        settings=settings,
+        desk=VolunteerDesk(
+            store=line.repository,
+            router=line.router,
+            escalation_service=line.crisis.service,
+            library_store=DynamoLibrary(settings.library_table),
+            decrypt=line.vault.decrypt,
+        ),
+    )
+
+
+# ---------------------------------------------------------------- DashboardSocketFunction
+@cache
+def dashboard_socket() -> LiveChannel:
     """The dashboard socket's $connect/$disconnect: Cognito judges the token, the registry the volunteer."""
+    from peerline.adapters.push import CognitoTokenSubjects, DynamoConnections
+    from peerline.adapters.volunteers import DynamoVolunteerRegistry
+    from peerline.push import LiveChannel
+    from peerline.settings import DashboardSocketSettings
+
     settings = DashboardSocketSettings.from_env()
     return LiveChannel(
         connections=DynamoConnections(settings.connections_table),
@@ -199,54 +310,19 @@ def live_channel() -> LiveChannel:
     )
 
 
-@cache
-def library() -> DynamoLibrary:
-    return DynamoLibrary(DashboardSettings.from_env().library_table)
-
-
-def number_vault() -> KmsNumberVault:
-    return KmsNumberVault(EngineFunctionSettings.from_env().phone_key_id)
-
-
-@cache
-def outbound_queue() -> SqsOutboundQueue:
-    """The one outbound queue adapter the engine, router and escalations share."""
-    return SqsOutboundQueue(EngineFunctionSettings.from_env().outbound_queue_url)
-
-
-@cache
-def timer_queue() -> SqsTimerQueue:
-    """The one timer queue adapter the engine, router, escalations and the timers handler share."""
-    return SqsTimerQueue(EngineFunctionSettings.from_env().timer_queue_url)
-
-
-def _replies(settings: EngineFunctionSettings) -> ReplyBook:
-    return ReplyBook(settings.emergency_resources_text, settings.emergency_resources_text_es)
-
-
+# ---------------------------------------------------------------- SendSmsFunction
 @dataclass(frozen=True)
 class SenderPorts:
     settings: SenderSettings
-    vault: KmsNumberVault
-    log: DynamoDeliveryLog
-    opt_outs: DynamoTexterOptOuts
     once: Once
-
-    def gateway(self) -> Any:
-        credentials = twilio_credentials(self.settings.twilio_secret_name)
-        return _twilio_gateway(
-            credentials.account_sid,
-            credentials.auth_token,
-            self.settings.line_number,
-            self.settings.status_callback_url,
-            self.settings.twilio_api_base_url,
-        )
+    # Texts one outbound text through Twilio, once per outbound id (Powertools Idempotency).
+    send_once: Callable[[OutboundText], str]
 
 
 @cache
 def _twilio_gateway(
     account_sid: str, auth_token: str, from_number: str, status_callback_url: str, api_base_url: str | None
-) -> Any:
+) -> TwilioSmsGateway:
     # Imported here: twilio.rest is heavy, and only the sender pays for it. Keyed by credentials, so a rotated
     # token gets a new client.
     from peerline.adapters.twilio_sms import TwilioSmsGateway
@@ -262,16 +338,35 @@ def _twilio_gateway(
 
 @cache
 def sender() -> SenderPorts:
+    from peerline.adapters.dynamo import DynamoDeliveryLog, DynamoTexterOptOuts
+    from peerline.adapters.idempotency import Once
+    from peerline.adapters.kms import KmsNumberVault
+    from peerline.adapters.secrets import twilio_credentials
+    from peerline.delivery import RetryPolicy, send_text
+    from peerline.settings import SenderSettings
+
     settings = SenderSettings.from_env()
-    return SenderPorts(
-        settings=settings,
-        vault=KmsNumberVault(settings.phone_key_id),
-        log=DynamoDeliveryLog(settings.deliveries_table, settings.retention_days),
-        opt_outs=DynamoTexterOptOuts(settings.texters_table),
-        once=Once(table_name=settings.idempotency_table, key_path="outbound_id", expires_after_seconds=24 * 3600),
-    )
+    vault = KmsNumberVault(settings.phone_key_id)
+    log = DynamoDeliveryLog(settings.deliveries_table, settings.retention_days)
+    opt_outs = DynamoTexterOptOuts(settings.texters_table)
+    retry = RetryPolicy(settings.send_attempts, settings.retry_base_delay_seconds)
+
+    def send(text: OutboundText) -> str:
+        credentials = twilio_credentials(settings.twilio_secret_name)
+        gateway = _twilio_gateway(
+            credentials.account_sid,
+            credentials.auth_token,
+            settings.line_number,
+            settings.status_callback_url,
+            settings.twilio_api_base_url,
+        )
+        return send_text(text, gateway=gateway, vault=vault, log=log, opt_outs=opt_outs, retry=retry)
+
+    once = Once(table_name=settings.idempotency_table, key_path="outbound_id", expires_after_seconds=24 * 3600)
+    return SenderPorts(settings=settings, once=once, send_once=once.wrap(send))
 
 
+# ---------------------------------------------------------------- StatusCallbackFunction
 @dataclass(frozen=True)
 class StatusCallbackPorts:
     settings: StatusCallbackSettings
@@ -279,11 +374,14 @@ class StatusCallbackPorts:
     opt_outs: DynamoTexterOptOuts
 
     def checker(self) -> TwilioSignatureChecker:
-        return TwilioSignatureChecker(twilio_credentials(self.settings.twilio_secret_name).auth_token)
+        return _signature_checker(self.settings.twilio_secret_name)
 
 
 @cache
 def status_callback() -> StatusCallbackPorts:
+    from peerline.adapters.dynamo import DynamoDeliveryLog, DynamoTexterOptOuts
+    from peerline.settings import StatusCallbackSettings
+
     settings = StatusCallbackSettings.from_env()
     return StatusCallbackPorts(
         settings=settings,
@@ -294,21 +392,19 @@ def status_callback() -> StatusCallbackPorts:
 
 def reset() -> None:
     """Forget every built port (tests change the environment between set-ups)."""
+    from peerline.adapters.push import management_client
+    from peerline.adapters.secrets import forget_cached_secrets
+
     for factory in (
         inbound_webhook,
         conversation_engine,
-        conversation_repository,
-        router,
-        crisis_desk,
-        outbound_queue,
-        timer_queue,
-        live_push,
-        live_channel,
-        library,
+        conversation_timers,
+        volunteer_api,
+        dashboard_socket,
         sender,
         status_callback,
+        _twilio_gateway,
     ):
         factory.cache_clear()
-    _twilio_gateway.cache_clear()
     management_client.cache_clear()
     forget_cached_secrets()

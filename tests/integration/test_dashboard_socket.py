@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from handler_kit import load_handler
 
 from peerline.adapters.push import ApiGatewayLivePush, DynamoConnections
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
@@ -65,8 +64,6 @@ def connections(stack: Any) -> DynamoConnections:
 
 @pytest.fixture
 def socket(as_function: Callable[..., Any], lambda_context: Any, people: dict[str, str]) -> Iterator[Any]:
-    handler = load_handler("dashboard_socket")
-
     def call(route_key: str, connection_id: str, *, query: str = "", body: str | None = None) -> dict[str, Any]:
         event = websocket_event(
             route_key=route_key,
@@ -82,7 +79,7 @@ def socket(as_function: Callable[..., Any], lambda_context: Any, people: dict[st
         result: dict[str, Any] = handler.lambda_handler(event, lambda_context)
         return result
 
-    with as_function("DashboardSocketFunction"):
+    with as_function("DashboardSocketFunction") as handler:
         yield call
 
 

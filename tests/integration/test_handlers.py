@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
-from handler_kit import drain, load_event, load_handler, sqs_event
+from handler_kit import ROOT, drain, load_event, load_handler, sqs_event
 from twilio.request_validator import RequestValidator
 
 from peerline.adapters.dynamo import from_item
@@ -57,10 +58,8 @@ def text_event(body: str, *, from_number: str, sid: str) -> dict[str, Any]:
 def webhook(
     as_function: Callable[..., Any], lambda_context: Any, stack: Any, aws: dict[str, Any]
 ) -> Callable[..., Any]:
-    handler = load_handler("inbound_webhook")
-
     def call(event: dict[str, Any]) -> dict[str, Any]:
-        with as_function("InboundWebhookFunction"):
+        with as_function("InboundWebhookFunction") as handler:
             result: dict[str, Any] = handler.lambda_handler(event, lambda_context)
             return result
 
@@ -69,12 +68,10 @@ def webhook(
 
 @pytest.fixture
 def engine(as_function: Callable[..., Any], lambda_context: Any, stack: Any, aws: dict[str, Any]) -> Callable[..., Any]:
-    handler = load_handler("conversation_engine")
-
     def run() -> dict[str, Any]:
         """Feed everything on the inbound queue to the engine (as Lambda's event source would)."""
         messages = drain(aws["sqs"], queue_url(stack, "InboundQueue"))
-        with as_function("ConversationEngineFunction"):
+        with as_function("ConversationEngineFunction") as handler:
             result: dict[str, Any] = handler.lambda_handler(sqs_event(messages), lambda_context)
             return result
 
@@ -237,10 +234,8 @@ def test_sender_texts_through_twilio_and_records_the_delivery(
         "texter_id": "t" * 64,
     }
     message = {"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": json.dumps(outbound), "MD5OfBody": ""}
-    handler = load_handler("send_sms")
-
     # when the sender handles it (twice: a redelivery must not text twice)
-    with as_function("SendSmsFunction", TWILIO_API_BASE_URL=twilio_fake.url):
+    with as_function("SendSmsFunction", TWILIO_API_BASE_URL=twilio_fake.url) as handler:
         first = handler.lambda_handler(sqs_event([message]), lambda_context)
         second = handler.lambda_handler(sqs_event([message]), lambda_context)
 
@@ -273,13 +268,11 @@ def test_sender_retries_twilio_5xx_then_reports_the_item_failed(
         "texter_id": "u" * 64,
     }
     message = {"MessageId": "m-2", "ReceiptHandle": "r-2", "Body": json.dumps(outbound), "MD5OfBody": ""}
-    handler = load_handler("send_sms")
-
     # when the sender handles it (with a second, healthy text in the same batch)
     healthy = {**outbound, "outbound_id": "SMtest:healthy", "recipient_id": "v" * 64, "texter_id": "v" * 64,
                "encrypted_to": KmsNumberVault(key_id, aws["kms"]).encrypt("+15555550156"), "body": "healthy"}  # fmt: skip
     other = {"MessageId": "m-3", "ReceiptHandle": "r-3", "Body": json.dumps(healthy), "MD5OfBody": ""}
-    with as_function("SendSmsFunction", TWILIO_API_BASE_URL=twilio_fake.url, RETRY_BASE_DELAY_SECONDS="0"):
+    with as_function("SendSmsFunction", TWILIO_API_BASE_URL=twilio_fake.url, RETRY_BASE_DELAY_SECONDS="0") as handler:
         result = handler.lambda_handler(sqs_event([message, other]), lambda_context)
         # then only the failing item is reported (the queue retries it, then the DLQ keeps it); the other is sent
         assert result == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
@@ -294,12 +287,11 @@ def test_sender_retries_twilio_5xx_then_reports_the_item_failed(
 def test_status_callback_records_delivery_and_ignores_regressions(
     as_function: Any, lambda_context: Any, aws: Any, stack: Any
 ) -> None:
-    handler = load_handler("status_callback")
     table = stack.resources["DeliveriesTable"].physical_id
 
     def callback(status: str) -> int:
         form = {"MessageSid": "SM" + "d" * 32, "MessageStatus": status, "AccountSid": SAMPLE_ACCOUNT_SID}
-        with as_function("StatusCallbackFunction"):
+        with as_function("StatusCallbackFunction") as handler:
             response = handler.lambda_handler(signed_webhook_event("/sms/status", form), lambda_context)
         return int(response["statusCode"])
 
@@ -439,3 +431,35 @@ def test_text_that_cannot_be_queued_gets_a_direct_reply_with_emergency_resources
     assert response["statusCode"] == 200
     assert "<Message>" in response["body"]
     assert "988" in response["body"] and "text again" in response["body"]
+
+
+@pytest.mark.parametrize(
+    ("function_folder", "logical_id", "variable"),
+    [
+        ("conversation_engine", "ConversationEngineFunction", "TEXTERS_TABLE"),
+        ("conversation_timers", "ConversationTimersFunction", "TIMER_QUEUE_URL"),
+        ("send_sms", "SendSmsFunction", "LINE_NUMBER"),
+        ("volunteer_api", "VolunteerApiFunction", "LIBRARY_TABLE"),
+    ],
+)
+def test_a_function_missing_a_variable_fails_at_its_cold_start_naming_it(
+    stack: Any, monkeypatch: pytest.MonkeyPatch, function_folder: str, logical_id: str, variable: str
+) -> None:
+    # given the function's template environment without one variable it needs
+    from peerline import composition
+    from peerline.settings import SettingsError
+
+    for key, value in stack.functions[logical_id].environment.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv(variable)
+    composition.reset()
+    spec = importlib.util.spec_from_file_location(
+        f"cold_start_{function_folder}", ROOT / "functions" / function_folder / "handler.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+
+    # when its handler is imported (the cold start), then the init fails, naming the variable
+    with pytest.raises(SettingsError, match=f"{variable}: missing"):
+        spec.loader.exec_module(module)
+    composition.reset()

@@ -72,8 +72,6 @@ def aws(stack: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Callable[..., tuple[int, Any]]:
-    handler = load_handler("volunteer_api")
-
     def call(method: str, path: str, sub: str | None = "sub-ana", body: Any = None) -> tuple[int, Any]:
         raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         event = api_gateway_v2_event(
@@ -89,7 +87,7 @@ def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Calla
         event["routeKey"] = event["requestContext"]["routeKey"] = route
         if sub is not None:
             event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": sub}, "scopes": None}}
-        with as_function("VolunteerApiFunction"):
+        with as_function("VolunteerApiFunction") as handler:
             response = handler.lambda_handler(event, lambda_context)
         payload = response.get("body") or ""
         return int(response["statusCode"]), json.loads(payload) if payload else None
@@ -99,16 +97,13 @@ def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Calla
 
 @pytest.fixture
 def texter_texts(as_function: Callable[..., Any], lambda_context: Any, aws: Any, stack: Any) -> Callable[..., None]:
-    webhook = load_handler("inbound_webhook")
-    engine = load_handler("conversation_engine")
-
     def text(number: str, body: str, sid: str) -> None:
-        with as_function("InboundWebhookFunction"):
+        with as_function("InboundWebhookFunction") as webhook:
             assert (
                 webhook.lambda_handler(text_event(body, from_number=number, sid=sid), lambda_context)["statusCode"]
                 == 200
             )
-        with as_function("ConversationEngineFunction"):
+        with as_function("ConversationEngineFunction") as engine:
             messages = drain(aws["sqs"], queue_url(stack, "InboundQueue"))
             assert engine.lambda_handler(sqs_event(messages), lambda_context) == {"batchItemFailures": []}
 
@@ -367,6 +362,29 @@ def test_a_crisis_is_escalated_acknowledged_and_revealed_only_by_a_supervisor(
     assert ("acknowledged", "supervisor:Sol") in actions
     assert "welfare check" in json.dumps(acknowledged["audit"])
     assert "5555550801" not in json.dumps(acknowledged) and "pills" not in json.dumps(acknowledged)
+
+
+def test_revealing_a_number_whose_texter_record_is_gone_is_not_found(
+    api: Any, texter_texts: Any, on_call: str, aws: Any, stack: Any
+) -> None:
+    # given an open escalation whose texter record is gone (e.g. expired by its TTL)
+    before = {e["id"] for e in api("GET", "/volunteer/escalations", sub="sub-sol")[1]["escalations"]}
+    texter_texts("+15555550809", "i just took a whole bottle of pills", "SM" + "e9" * 16)
+    status, listing = api("GET", "/volunteer/escalations", sub="sub-sol")
+    escalation = next(e for e in listing["escalations"] if e["id"] not in before)
+    stored = aws["dynamodb"].get_item(
+        TableName=stack.physical_id("EscalationsTable"), Key={"escalation_id": {"S": escalation["id"]}}
+    )["Item"]
+    aws["dynamodb"].delete_item(TableName=stack.physical_id("TextersTable"), Key={"texter_id": stored["texter_id"]})
+
+    # when a supervisor asks for the number
+    status, problem = api(
+        "POST", f"/volunteer/escalations/{escalation['id']}/reveal", sub="sub-sol", body={"reason": "calling 911 now"}
+    )
+
+    # then it is not found (a 404 with a message), not a server error, and nothing was revealed
+    assert status == 404
+    assert "texter" in problem["message"] and "number" not in problem
 
 
 def test_ack_from_the_on_call_phone_acknowledges(

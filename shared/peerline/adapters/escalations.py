@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from peerline.adapters.aws import client
+from peerline.adapters.aws import dynamodb, sns
 from peerline.adapters.dynamo import DynamoTable, from_item, to_item
 from peerline.escalation import PageTarget
 from peerline.models import EscalationRecord, EscalationStatus, Notification, OnCallMember
 from peerline.phone import mask_number
 from peerline.ports import ConcurrentUpdateError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sns import SNSClient
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +81,7 @@ class DynamoOnCallDirectory:
         fallback_number: str = "",
         encrypt: Callable[[str], str] | None = None,
         texter_id_for: Callable[[str], str] | None = None,
-        dynamodb_client: Any = None,
+        dynamodb_client: DynamoDBClient | None = None,
     ) -> None:
         self.table_name = table_name
         self._fallback_number = fallback_number
@@ -86,8 +90,8 @@ class DynamoOnCallDirectory:
         self._dynamodb = dynamodb_client
 
     @property
-    def _client(self) -> Any:
-        return self._dynamodb or client("dynamodb")
+    def _client(self) -> DynamoDBClient:
+        return self._dynamodb or dynamodb()
 
     def members(self) -> list[OnCallMember]:
         members: list[OnCallMember] = []
@@ -138,13 +142,13 @@ class DynamoOnCallDirectory:
 class SnsNotifier:
     """Pages on the paging topic (e-mail, SMS or a paging service subscribe to it)."""
 
-    def __init__(self, topic_arn: str, sns_client: Any = None) -> None:
+    def __init__(self, topic_arn: str, sns_client: SNSClient | None = None) -> None:
         self._topic_arn = topic_arn
         self._sns = sns_client
 
     def publish(self, notifications: Sequence[Notification]) -> None:
         for notification in notifications:
-            (self._sns or client("sns")).publish(
+            (self._sns or sns()).publish(
                 TopicArn=self._topic_arn,
                 Subject=notification.subject[:100],
                 Message=notification.message,

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from pydantic import BaseModel
 
-from peerline.adapters.aws import client
+from peerline.adapters.aws import dynamodb
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -25,7 +25,7 @@ class Once:
 
     def __init__(self, *, table_name: str, key_path: str, expires_after_seconds: int) -> None:
         self.config = IdempotencyConfig(event_key_jmespath=key_path, expires_after_seconds=expires_after_seconds)
-        self._persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client("dynamodb"))
+        self._persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb())
 
     def wrap(self, action: Callable[[Model], Any]) -> Callable[[Model], Any]:
         guarded = idempotent_function(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING
 
-from peerline.adapters.aws import client
+from peerline.adapters.aws import kms
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
 
 # Binds ciphertexts to their purpose: a number's ciphertext can't be decrypted as anything else.
 _CONTEXT = {"peerline:purpose": "phone-number"}
@@ -14,13 +17,13 @@ _CONTEXT = {"peerline:purpose": "phone-number"}
 class KmsNumberVault:
     """Encrypts (webhook) and decrypts (sender only, by IAM) phone numbers."""
 
-    def __init__(self, key_id: str, kms_client: Any = None) -> None:
+    def __init__(self, key_id: str, kms_client: KMSClient | None = None) -> None:
         self._key_id = key_id
         self._kms = kms_client
 
     @property
-    def _client(self) -> Any:
-        return self._kms or client("kms")
+    def _client(self) -> KMSClient:
+        return self._kms or kms()
 
     def encrypt(self, number: str) -> str:
         blob = self._client.encrypt(KeyId=self._key_id, Plaintext=number.encode(), EncryptionContext=_CONTEXT)
