@@ -74,7 +74,7 @@ def as_function(stack: Any) -> Callable[..., Any]:
     """``with as_function("SendSmsFunction", EXTRA="x") as handler:`` — the function's template environment, fresh
     ports, and its handler module (imported, the first time, under that environment: ports are built at import)."""
     from peerline import composition
-    from peerline_ops.harness import load_handler
+    from peerline_local.harness import load_handler
 
     @contextmanager
     def activate(logical_id: str, **extra: str) -> Iterator[ModuleType]:
