@@ -18,11 +18,11 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from peerline.adapters.conversation_store import DynamoConversationStore
     from peerline.adapters.dynamo import DynamoDeliveryLog, DynamoTexterOptOuts
     from peerline.adapters.idempotency import Once
     from peerline.adapters.kms import KmsNumberVault
     from peerline.adapters.queues import SqsInboundQueue, SqsOutboundQueue, SqsTimerQueue
-    from peerline.adapters.routing_store import DynamoRoutingRepository
     from peerline.adapters.twilio_signature import TwilioSignatureChecker
     from peerline.adapters.twilio_sms import TwilioSmsGateway
     from peerline.conversation import ConversationEngine, CrisisDesk
@@ -110,7 +110,7 @@ def inbound_webhook() -> InboundWebhookPorts:
 class _Line:
     """What the engine, the timers and the volunteer API share: the store, the queues, routing and the crisis desk."""
 
-    repository: DynamoRoutingRepository
+    repository: DynamoConversationStore
     outbound: SqsOutboundQueue
     timers: SqsTimerQueue
     live: LivePush
@@ -121,11 +121,11 @@ class _Line:
 
 
 def _line(settings: LineSettings) -> _Line:
+    from peerline.adapters.conversation_store import DynamoConversationStore
     from peerline.adapters.escalations import DynamoEscalationStore, DynamoOnCallDirectory, SnsNotifier
     from peerline.adapters.kms import KmsNumberVault
     from peerline.adapters.push import ApiGatewayLivePush, DynamoConnections
     from peerline.adapters.queues import SqsOutboundQueue, SqsTimerQueue
-    from peerline.adapters.routing_store import DynamoRoutingRepository
     from peerline.conversation import CrisisDesk
     from peerline.escalation import EscalationService, EscalationSettings
     from peerline.models import ConversationState
@@ -133,7 +133,7 @@ def _line(settings: LineSettings) -> _Line:
     from peerline.replies import ReplyBook
     from peerline.routing import Router, RoutingSettings
 
-    repository = DynamoRoutingRepository(
+    repository = DynamoConversationStore(
         texters_table=settings.texters_table,
         conversations_table=settings.conversations_table,
         messages_table=settings.messages_table,

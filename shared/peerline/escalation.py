@@ -117,6 +117,22 @@ def page_text(escalation: EscalationRecord) -> str:
     )
 
 
+def repage_timer(
+    escalation: EscalationRecord, page_count: int, now: datetime, settings: EscalationSettings, *, retry: bool = False
+) -> ConversationTimer:
+    """Pages again after ``RepageSeconds`` unless someone acknowledged, or a newer page went out, by then."""
+    suffix = f":{now.isoformat()}" if retry else ""
+    return ConversationTimer(
+        timer_id=f"{escalation.escalation_id}:repage:{page_count}{suffix}",
+        kind=TimerKind.ESCALATION_REPAGE,
+        conversation_id=escalation.conversation_id or "",
+        texter_id=escalation.texter_id,
+        fire_at=now + timedelta(seconds=settings.repage_seconds),
+        escalation_id=escalation.escalation_id,
+        page_count=page_count,
+    )
+
+
 def _page(
     escalation: EscalationRecord, target: PageTarget, now: datetime, settings: EscalationSettings
 ) -> EscalationPlan:
@@ -146,17 +162,7 @@ def _page(
                 conversation_id=escalation.conversation_id,
             )
         ],
-        timers=[
-            ConversationTimer(
-                timer_id=f"{escalation.escalation_id}:repage:{number}",
-                kind=TimerKind.ESCALATION_REPAGE,
-                conversation_id=escalation.conversation_id or "",
-                texter_id=escalation.texter_id,
-                fire_at=now + timedelta(seconds=settings.repage_seconds),
-                escalation_id=escalation.escalation_id,
-                page_count=number,
-            )
-        ],
+        timers=[repage_timer(escalation, number, now, settings)],
         notifications=[
             Notification(
                 subject=f"Peerline {escalation.level} escalation {escalation.code} (page {number})",
@@ -215,17 +221,7 @@ def plan_escalation(
         escalation.audit.append(AuditEvent(at=now, action="page_failed", actor="peerline", detail="no one on call"))
         plan = EscalationPlan(
             escalation=escalation,
-            timers=[
-                ConversationTimer(
-                    timer_id=f"{escalation_id}:repage:0",
-                    kind=TimerKind.ESCALATION_REPAGE,
-                    conversation_id=escalation.conversation_id or "",
-                    texter_id=texter.texter_id,
-                    fire_at=now + timedelta(seconds=settings.repage_seconds),
-                    escalation_id=escalation_id,
-                    page_count=0,
-                )
-            ],
+            timers=[repage_timer(escalation, 0, now, settings)],
         )
     if not texter.opted_out:
         language = conversation.language if conversation else texter.language
@@ -371,19 +367,8 @@ class EscalationService:
             self._store.replace(failed, escalation.version)
         except ConcurrentUpdateError:
             return False
-        self._timers.schedule(
-            [
-                ConversationTimer(
-                    timer_id=f"{escalation.escalation_id}:repage:{escalation.page_count}:{now.isoformat()}",
-                    kind=TimerKind.ESCALATION_REPAGE,
-                    conversation_id=escalation.conversation_id or "",
-                    texter_id=escalation.texter_id,
-                    fire_at=now + timedelta(seconds=self._settings.repage_seconds),
-                    escalation_id=escalation.escalation_id,
-                    page_count=escalation.page_count,
-                )
-            ]
-        )
+        # A retry of the same page: its id says when, so each retry is a timer of its own.
+        self._timers.schedule([repage_timer(escalation, escalation.page_count, now, self._settings, retry=True)])
         return True
 
     def redispatch(self, escalation: EscalationRecord, texter: TexterRecord | None, safety_body: str) -> None:

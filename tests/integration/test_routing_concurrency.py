@@ -16,8 +16,8 @@ import pytest
 from botocore.config import Config
 from unit.fakes import RecordingOutboundQueue, RecordingTimerQueue
 
+from peerline.adapters.conversation_store import DynamoConversationStore
 from peerline.adapters.dynamo import conversation_from, conversation_item, to_item
-from peerline.adapters.routing_store import DynamoRoutingRepository
 from peerline.adapters.volunteers import DynamoVolunteerRegistry, volunteer_from
 from peerline.conversation import ConcurrentUpdateError
 from peerline.lifecycle import ConversationChange
@@ -90,7 +90,7 @@ def tables(stack: Any) -> dict[str, str]:
     }
 
 
-class ObservedRoutingRepository(DynamoRoutingRepository):
+class ObservedRoutingRepository(DynamoConversationStore):
     """The DynamoDB repository, counting the commits that lost a race (to show the race really happened)."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -102,7 +102,7 @@ class InMemoryConversationRepository:
         return ConversationRecord.model_validate(item) if item else None
 
     def commit(self, change: ConversationChange) -> None:
-        """Every condition ``DynamoConversationRepository.commit`` puts in its transaction, checked before anything
+        """Every condition ``DynamoConversationStore.commit`` puts in its transaction, checked before anything
         is written: the change is all or nothing (a best-effort release that fails alone is dropped, as there)."""
         if self._conflicts_to_raise:
             self._conflicts_to_raise -= 1

@@ -1,6 +1,6 @@
 """In-memory fakes for routing: the ``RoutingRepository`` on dicts, and a router wired to it.
 
-The repository checks exactly the conditions ``DynamoConversationRepository.commit`` puts in its transaction, so
+The repository checks exactly the conditions ``DynamoConversationStore.commit`` puts in its transaction, so
 a router bug that those conditions would catch in DynamoDB is caught here too, and one they would miss is missed here
 too. A re-entrant lock makes every read and every commit atomic, like DynamoDB's serialisable transactions, so the
 fake can be shared by threads.

@@ -17,11 +17,10 @@ Queries (the waiting index, available volunteers) only nominate candidates; the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
 from peerline.conversation import CrisisDesk, OutboundQueue, TimerQueue, utc_now
-from peerline.models import ConversationRecord, ConversationTimer, StoredMessage, VolunteerRecord, VolunteerStatus
 from peerline.push import LivePush
 from peerline.replies import ReplyBook
 from peerline.routing.core import RoutingContext
@@ -71,8 +70,9 @@ __all__ = [
 ]
 
 
-class Router:
-    """Moves conversations between the queue and volunteers, and relays between them: one front for the use cases."""
+class Router(Offers, Handover, Relay, CrisisRouting):
+    """Moves conversations between the queue and volunteers, and relays between them: the use cases of this package
+    (each in its own module, each under a few hundred lines) over one shared ``RoutingContext``."""
 
     def __init__(
         self,
@@ -85,71 +85,7 @@ class Router:
         crisis: CrisisDesk | None = None,
         live: LivePush | None = None,
     ) -> None:
-        context = RoutingContext(repository, outbound, timers, replies, settings, clock, crisis, live)
-        self._offers = Offers(context)
-        self._handover = Handover(context, self._offers)
-        self._relay = Relay(context)
-        self._crisis = CrisisRouting(context)
-        self.views: ConversationViews = context.views
-
-    def route_waiting(self) -> list[tuple[str, str]]:
-        return self._offers.route_waiting()
-
-    def accept(self, volunteer_id: str, conversation_id: str) -> ConversationRecord:
-        return self._offers.accept(volunteer_id, conversation_id)
-
-    def decline(self, volunteer_id: str, conversation_id: str) -> None:
-        return self._offers.decline(volunteer_id, conversation_id)
-
-    def expire_offer(self, timer: ConversationTimer) -> bool:
-        return self._offers.expire_offer(timer)
-
-    def take_next(self, volunteer_id: str) -> ConversationRecord:
-        return self._offers.take_next(volunteer_id)
-
-    def assign(self, caller: VolunteerRecord, conversation_id: str, to: str) -> ConversationRecord:
-        return self._handover.assign(caller, conversation_id, to)
-
-    def transfer_candidates(self, caller: VolunteerRecord, conversation_id: str) -> list[VolunteerRecord]:
-        return self._handover.transfer_candidates(caller, conversation_id)
-
-    def available_colleagues(self) -> list[VolunteerRecord]:
-        return self._handover.available_colleagues()
-
-    def set_offers_during_crisis(self, volunteer_id: str, enabled: bool) -> VolunteerRecord:
-        return self._offers.set_offers_during_crisis(volunteer_id, enabled)
-
-    def holds_crisis(self, volunteer: VolunteerRecord) -> bool:
-        return self._offers.holds_crisis(volunteer)
-
-    def set_availability(self, volunteer_id: str, status: VolunteerStatus) -> VolunteerRecord:
-        return self._handover.set_availability(volunteer_id, status)
-
-    def transfer(self, caller: VolunteerRecord, conversation_id: str, to: str) -> ConversationRecord:
-        return self._handover.transfer(caller, conversation_id, to)
-
-    def close(
-        self,
-        caller: VolunteerRecord,
-        conversation_id: str,
-        *,
-        outcome: str,
-        tags: Sequence[str],
-        reason: str = "wrap_up",
-    ) -> None:
-        return self._handover.close(caller, conversation_id, outcome=outcome, tags=tags, reason=reason)
-
-    def close_if_inactive(self, timer: ConversationTimer) -> bool:
-        return self._handover.close_if_inactive(timer)
-
-    def escalate(self, caller: VolunteerRecord, conversation_id: str) -> Escalated:
-        return self._crisis.escalate(caller, conversation_id)
-
-    def send_reply(self, volunteer_id: str, conversation_id: str, body: str) -> StoredMessage:
-        return self._relay.send_reply(volunteer_id, conversation_id, body)
-
-    def messages(self, caller: VolunteerRecord, conversation_id: str) -> list[StoredMessage]:
-        return self._relay.messages(caller, conversation_id)
-
-    def visible_conversations(self, caller: VolunteerRecord) -> list[ConversationRecord]:
-        return self._relay.visible_conversations(caller)
+        self._ctx = RoutingContext(repository, outbound, timers, replies, settings, clock, crisis, live)
+        # The handover steps route again through the offers of this same router.
+        self._offers = self
+        self.views: ConversationViews = self._ctx.views
