@@ -4,13 +4,13 @@ are the optimistic locks the domain relies on (see ``peerline.lifecycle``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from peerline.adapters.aws import client
+from peerline.adapters.aws import dynamodb
 from peerline.adapters.dynamo import (
     COUNTER_RETENTION,
     _chunks,
@@ -34,6 +34,14 @@ from peerline.models import (
 from peerline.ports import ConcurrentUpdateError
 from peerline.routing import NotEligibleError as _NotEligible
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        TransactWriteItemTypeDef,
+        WriteRequestOutputTypeDef,
+        WriteRequestTypeDef,
+    )
+
 logger = logging.getLogger(__name__)
 
 
@@ -51,7 +59,7 @@ class DynamoConversationStore:
         counters_table: str,
         volunteers_table: str | None = None,
         escalations_table: str | None = None,
-        dynamodb_client: Any = None,
+        dynamodb_client: DynamoDBClient | None = None,
     ) -> None:
         self._escalations = escalations_table
         self._texters = texters_table
@@ -70,8 +78,8 @@ class DynamoConversationStore:
         return self._registry
 
     @property
-    def _client(self) -> Any:
-        return self._dynamodb or client("dynamodb")
+    def _client(self) -> DynamoDBClient:
+        return self._dynamodb or dynamodb()
 
     def get_texter(self, texter_id: str) -> TexterRecord | None:
         item = self._client.get_item(
@@ -117,7 +125,8 @@ class DynamoConversationStore:
         # Loads last: a best-effort release is recognised by its position among the cancellation reasons.
         loads = [self._load_action(load) for load in change.loads]
         try:
-            self._client.transact_write_items(TransactItems=[*actions, *loads])
+            # The actions are built as plain dicts (their conditions vary); the stubs' TypedDicts describe the same.
+            self._client.transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", [*actions, *loads]))
         except ClientError as error:
             if error.response["Error"]["Code"] not in (
                 "TransactionCanceledException",
@@ -233,7 +242,9 @@ class DynamoConversationStore:
     def delete_messages(self, conversation_id: str) -> int:
         deleted = 0
         for batch in _chunks(self._message_keys(conversation_id), 25):
-            requests = [{"DeleteRequest": {"Key": key}} for key in batch]
+            requests: Sequence[WriteRequestTypeDef | WriteRequestOutputTypeDef] = [
+                {"DeleteRequest": {"Key": key}} for key in batch
+            ]
             while requests:
                 response = self._client.batch_write_item(RequestItems={self._messages: requests})
                 requests = response.get("UnprocessedItems", {}).get(self._messages, [])

@@ -6,14 +6,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from peerline.adapters.aws import client
+from peerline.adapters.aws import dynamodb
 from peerline.models import ConversationRecord, ConversationState
 from peerline.risk import RiskLevel
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger(__name__)
 _serializer = TypeSerializer()
@@ -38,13 +41,13 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
 class DynamoTable:
     """One table: its name, the (cached or injected) client, and a consistent read of one item."""
 
-    def __init__(self, table_name: str, dynamodb_client: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb_client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb_client
 
     @property
-    def _client(self) -> Any:
-        return self._dynamodb or client("dynamodb")
+    def _client(self) -> DynamoDBClient:
+        return self._dynamodb or dynamodb()
 
     def _get_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         item = self._client.get_item(TableName=self.table_name, Key=to_item(key), ConsistentRead=True).get("Item")
@@ -74,13 +77,13 @@ def conversation_from(item: Mapping[str, Any]) -> ConversationRecord:
 class DynamoTexterOptOuts:
     """Marks a texter opted out when Twilio tells us they are (error 21610), outside the engine's own flow."""
 
-    def __init__(self, texters_table: str, dynamodb_client: Any = None) -> None:
+    def __init__(self, texters_table: str, dynamodb_client: DynamoDBClient | None = None) -> None:
         self._table = texters_table
         self._dynamodb = dynamodb_client
 
     def mark_opted_out(self, texter_id: str) -> None:
         try:
-            (self._dynamodb or client("dynamodb")).update_item(
+            (self._dynamodb or dynamodb()).update_item(
                 TableName=self._table,
                 Key=to_item({"texter_id": texter_id}),
                 # Bumping the version makes any engine decision based on the older record lose its race.
@@ -109,14 +112,14 @@ STATUS_RANK = {
 class DynamoDeliveryLog:
     """What happened to each text we sent: Twilio's MessageSid, status, error code. No body, no number."""
 
-    def __init__(self, deliveries_table: str, retention_days: int, dynamodb_client: Any = None) -> None:
+    def __init__(self, deliveries_table: str, retention_days: int, dynamodb_client: DynamoDBClient | None = None) -> None:
         self._table = deliveries_table
         self._retention = timedelta(days=retention_days)
         self._dynamodb = dynamodb_client
 
     @property
-    def _client(self) -> Any:
-        return self._dynamodb or client("dynamodb")
+    def _client(self) -> DynamoDBClient:
+        return self._dynamodb or dynamodb()
 
     def _expiry(self) -> int:
         return int((datetime.now(UTC) + self._retention).timestamp())
