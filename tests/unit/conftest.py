@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from .fakes import EngineWorld
+from .world import EngineWorld
 
 
 class SocketOpenedError(AssertionError):

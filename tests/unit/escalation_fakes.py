@@ -9,28 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from peerline.conversation import ConcurrentUpdateError, ConversationEngine, CrisisDesk, EngineSettings
-from peerline.escalation import EscalationService, EscalationSettings, PageTarget
-from peerline.models import EscalationRecord, EscalationStatus, InboundText, Notification, OutboundText, TexterRecord
+from peerline.conversation import ConcurrentUpdateError
+from peerline.escalation import PageTarget
+from peerline.models import EscalationRecord, EscalationStatus, Notification, OutboundText
 from peerline.phone import texter_id_for
-from peerline.replies import ReplyBook
-from peerline.routing import Router
 
 from .fakes import (
-    EMERGENCY,
-    EMERGENCY_ES,
     PEPPER,
-    FakeClock,
     InMemoryConversationRepository,
     RecordingOutboundQueue,
-    RecordingTimerQueue,
     ReversibleVault,
 )
-from .routing_fakes import InMemoryRoutingRepository, RoutingWorld
-
-REPLIES = ReplyBook(emergency_resources=EMERGENCY, emergency_resources_es=EMERGENCY_ES)
+from .routing_fakes import InMemoryRoutingRepository
 
 
 # ---------------------------------------------------------------- escalation store
@@ -193,137 +184,3 @@ class EscalatingRoutingRepository(InMemoryRoutingRepository):
     def __init__(self, escalations: InMemoryEscalationStore | None = None) -> None:
         super().__init__()
         self.escalations = escalations or InMemoryEscalationStore()
-
-
-# ---------------------------------------------------------------- worlds
-ON_CALL_NUMBERS = {"Dr Ana": "+15555559001", "Dr Ben": "+15555559002", "Dr Cy": "+15555559003"}
-
-
-@dataclass
-class CrisisWorld:
-    """An engine with triage and a crisis desk, wired to fakes; three professionals on the rota unless told not."""
-
-    triage_table: dict[str, StubAssessment] = field(default_factory=dict)
-    rota: dict[str, str] = field(default_factory=lambda: dict(ON_CALL_NUMBERS))
-    escalation_settings: EscalationSettings = field(default_factory=EscalationSettings)
-    # None: the stub table above; or a real scorer (e.g. peerline.triage.triage).
-    scorer: Any = None
-    _sids: int = 0
-
-    def __post_init__(self) -> None:
-        self.clock = FakeClock()
-        self.vault = ReversibleVault()
-        self.escalations = InMemoryEscalationStore()
-        self.repository = EscalatingConversationRepository(self.escalations)
-        self.outbound = FlakyOutboundQueue()
-        self.timers = RecordingTimerQueue()
-        self.notifier = RecordingNotifier()
-        self.directory = InMemoryOnCallDirectory(self.vault)
-        for name, number in self.rota.items():
-            self.directory.add(name, number)
-        self.service = EscalationService(
-            self.escalations,
-            self.directory,
-            self.outbound,
-            self.timers,
-            self.notifier,
-            self.escalation_settings,
-            clock=self.clock,
-        )
-        self.desk = CrisisDesk(
-            directory=self.directory, service=self.service, notifier=self.notifier, settings=self.escalation_settings
-        )
-        self.queued_calls = 0
-        self.engine = ConversationEngine(
-            self.repository,
-            self.outbound,
-            self.timers,
-            REPLIES,
-            EngineSettings(),
-            clock=self.clock,
-            on_queued=self._on_queued,
-            triage=self.scorer or StubTriage(self.triage_table),
-            crisis=self.desk,
-        )
-
-    def _on_queued(self) -> None:
-        self.queued_calls += 1
-
-    # -- texting the line
-    def inbound(self, body: str, *, number: str = "+15555550001", sid: str | None = None) -> InboundText:
-        if sid is None:
-            self._sids += 1
-            sid = f"SM{self._sids:032d}"
-        return InboundText(
-            message_sid=sid,
-            texter_id=texter_id_for(number, PEPPER),
-            encrypted_number=self.vault.encrypt(number),
-            body=body,
-            received_at=self.clock(),
-        )
-
-    def text(self, body: str, **kwargs: Any):
-        return self.engine.handle_text(self.inbound(body, **kwargs))
-
-    # -- looking at the world
-    def texter(self, number: str = "+15555550001") -> TexterRecord:
-        texter = self.repository.get_texter(texter_id_for(number, PEPPER))
-        assert texter is not None
-        return texter
-
-    def conversation(self, number: str = "+15555550001"):
-        conversation_id = self.texter(number).open_conversation_id
-        assert conversation_id is not None
-        conversation = self.repository.get_conversation(conversation_id)
-        assert conversation is not None
-        return conversation
-
-    def target(self, name: str) -> PageTarget:
-        return next(target for target in self.directory.targets() if target.name == name)
-
-    def pages(self) -> list[OutboundText]:
-        return self.outbound.of_purpose("page")
-
-    def paged_names(self) -> list[str]:
-        names = {target.target_id: target.name for target in self.directory.targets()}
-        return [names[text.recipient_id] for text in self.pages()]
-
-    def clear_queues(self) -> None:
-        self.outbound.clear()
-        self.timers.clear()
-        self.notifier.notifications.clear()
-
-
-@dataclass
-class CrisisRoutingWorld(RoutingWorld):
-    """A router with a crisis desk: the volunteer's "escalate" pages the same rota as triage does."""
-
-    repository: EscalatingRoutingRepository = field(default_factory=EscalatingRoutingRepository)
-    outbound: FlakyOutboundQueue = field(default_factory=FlakyOutboundQueue)
-
-    def __post_init__(self) -> None:
-        self.vault = ReversibleVault()
-        self.notifier = RecordingNotifier()
-        self.directory = InMemoryOnCallDirectory(self.vault)
-        for name, number in ON_CALL_NUMBERS.items():
-            self.directory.add(name, number)
-        self.escalation_settings = EscalationSettings()
-        self.service = EscalationService(
-            self.repository.escalations,
-            self.directory,
-            self.outbound,
-            self.timers,
-            self.notifier,
-            self.escalation_settings,
-            clock=self.clock,
-        )
-        desk = CrisisDesk(
-            directory=self.directory, service=self.service, notifier=self.notifier, settings=self.escalation_settings
-        )
-        self.router = Router(
-            self.repository, self.outbound, self.timers, REPLIES, self.settings, clock=self.clock, crisis=desk
-        )
-
-    @property
-    def escalations(self) -> InMemoryEscalationStore:
-        return self.repository.escalations

@@ -6,11 +6,11 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from peerline.conversation import ConcurrentUpdateError, ConversationEngine, EngineSettings
+from peerline.conversation import ConcurrentUpdateError
 from peerline.errors import PermanentSmsError, TransientSmsError
 from peerline.lifecycle import ConversationChange, LoadChange
 from peerline.models import (
@@ -21,8 +21,6 @@ from peerline.models import (
     OutboundText,
     TexterRecord,
 )
-from peerline.phone import texter_id_for
-from peerline.replies import ReplyBook
 
 PEPPER = "unit-test-pepper"
 EMERGENCY = "In an emergency call 911, or call or text 988."
@@ -223,62 +221,6 @@ class ReversibleVault:
 
     def decrypt(self, ciphertext: str) -> str:
         return bytes(b ^ 0x5A for b in base64.b64decode(ciphertext.removeprefix("kms:"))).decode()
-
-
-@dataclass
-class EngineWorld:
-    """An engine wired to fakes, with helpers to text it as a texter would."""
-
-    repository: InMemoryConversationRepository = field(default_factory=InMemoryConversationRepository)
-    outbound: RecordingOutboundQueue = field(default_factory=RecordingOutboundQueue)
-    timers: RecordingTimerQueue = field(default_factory=RecordingTimerQueue)
-    clock: FakeClock = field(default_factory=FakeClock)
-    settings: EngineSettings = field(default_factory=EngineSettings)
-    vault: ReversibleVault = field(default_factory=ReversibleVault)
-    _sids: int = 0
-
-    def __post_init__(self) -> None:
-        self.engine = ConversationEngine(
-            self.repository,
-            self.outbound,
-            self.timers,
-            ReplyBook(emergency_resources=EMERGENCY, emergency_resources_es=EMERGENCY_ES),
-            self.settings,
-            clock=self.clock,
-        )
-
-    def inbound(
-        self, body: str, *, number: str = "+15555550001", sid: str | None = None, opt_out_type: str | None = None
-    ) -> InboundText:
-        if sid is None:
-            self._sids += 1
-            sid = f"SM{self._sids:032d}"
-        return InboundText(
-            message_sid=sid,
-            texter_id=texter_id_for(number, PEPPER),
-            encrypted_number=self.vault.encrypt(number),
-            body=body,
-            received_at=self.clock(),
-            opt_out_type=opt_out_type,
-        )
-
-    def text(self, body: str, **kwargs: object):
-        return self.engine.handle_text(self.inbound(body, **kwargs))  # type: ignore[arg-type]
-
-    def texter(self, number: str = "+15555550001") -> TexterRecord:
-        texter = self.repository.get_texter(texter_id_for(number, PEPPER))
-        assert texter is not None
-        return texter
-
-    def conversation(self, number: str = "+15555550001") -> ConversationRecord:
-        conversation_id = self.texter(number).open_conversation_id
-        assert conversation_id is not None
-        conversation = self.repository.get_conversation(conversation_id)
-        assert conversation is not None
-        return conversation
-
-    def sent_bodies(self) -> list[str]:
-        return [text.body for text in self.outbound.texts]
 
 
 # ---------------------------------------------------------------- inbound webhook fakes

@@ -11,41 +11,29 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from peerline.language import Language
-from peerline.lifecycle import ConversationChange
+from peerline.lifecycle import HELD_STATES, ConversationChange
 from peerline.models import (
     OPEN_STATES,
     Consent,
     ConversationRecord,
     ConversationState,
-    ConversationTimer,
     Role,
     StoredMessage,
     TexterRecord,
-    TimerKind,
     VolunteerRecord,
     VolunteerStatus,
 )
-from peerline.replies import ReplyBook
 from peerline.risk import RiskLevel
-from peerline.routing import NotEligibleError, Router, RoutingSettings
+from peerline.routing import NotEligibleError
 
 from .fakes import (
-    EMERGENCY,
-    EMERGENCY_ES,
     START,
-    FakeClock,
     InMemoryConversationRepository,
-    RecordingOutboundQueue,
-    RecordingTimerQueue,
 )
-
-HELD_STATES = frozenset({ConversationState.OFFERED, ConversationState.ACTIVE})
-REPLIES = ReplyBook(emergency_resources=EMERGENCY, emergency_resources_es=EMERGENCY_ES)
 
 
 class InMemoryRoutingRepository(InMemoryConversationRepository):
@@ -204,83 +192,3 @@ def make_waiting(conversation_id: str, *, waiting_since: datetime = START, **ove
     }
     values.update(overrides)
     return ConversationRecord(**values)
-
-
-@dataclass
-class RoutingWorld:
-    """A router wired to fakes, with helpers to set the scene."""
-
-    repository: InMemoryRoutingRepository = field(default_factory=InMemoryRoutingRepository)
-    outbound: RecordingOutboundQueue = field(default_factory=RecordingOutboundQueue)
-    timers: RecordingTimerQueue = field(default_factory=RecordingTimerQueue)
-    clock: FakeClock = field(default_factory=FakeClock)
-    settings: RoutingSettings = field(default_factory=RoutingSettings)
-
-    def __post_init__(self) -> None:
-        self.router = Router(self.repository, self.outbound, self.timers, REPLIES, self.settings, clock=self.clock)
-
-    # -- setting the scene
-    def volunteer(self, volunteer_id: str, **overrides: Any) -> VolunteerRecord:
-        return self.repository.add_volunteer(make_volunteer(volunteer_id, **overrides))
-
-    def waiting(self, conversation_id: str, *, waited_seconds: float = 0, **overrides: Any) -> ConversationRecord:
-        """A texter waiting for a volunteer (since ``waited_seconds`` ago), with their texter record."""
-        conversation = make_waiting(
-            conversation_id, waiting_since=self.clock() - timedelta(seconds=waited_seconds), **overrides
-        )
-        self.repository.add_texter(make_texter(conversation.texter_id, conversation_id=conversation_id))
-        return self.repository.add_conversation(conversation)
-
-    def inbound(self, conversation_id: str, body: str) -> StoredMessage:
-        now = self.clock()
-        return self.repository.add_message(
-            StoredMessage(
-                conversation_id=conversation_id,
-                message_key=f"{now.isoformat()}#SM{len(self.repository.messages_of(conversation_id))}",
-                message_id=f"SM{len(self.repository.messages_of(conversation_id))}",
-                direction="inbound",
-                body=body,
-                at=now,
-                expires_at=int((now + timedelta(hours=24)).timestamp()),
-            )
-        )
-
-    def offered(self, conversation_id: str, to: str) -> ConversationRecord:
-        """The conversation, offered to ``to`` (who must be its only eligible volunteer right now)."""
-        self.router.route_waiting()
-        conversation = self.conversation(conversation_id)
-        assert conversation.state is ConversationState.OFFERED and conversation.volunteer_id == to
-        return conversation
-
-    def active(self, conversation_id: str, with_: str) -> ConversationRecord:
-        self.offered(conversation_id, with_)
-        return self.router.accept(with_, conversation_id)
-
-    # -- looking at the world
-    def conversation(self, conversation_id: str) -> ConversationRecord:
-        conversation = self.repository.get_conversation(conversation_id)
-        assert conversation is not None
-        return conversation
-
-    def load(self, volunteer_id: str) -> int:
-        volunteer = self.repository.get_volunteer(volunteer_id)
-        assert volunteer is not None
-        return volunteer.load
-
-    def record(self, volunteer_id: str) -> VolunteerRecord:
-        volunteer = self.repository.get_volunteer(volunteer_id)
-        assert volunteer is not None
-        return volunteer
-
-    def offer_timers(self, conversation_id: str | None = None) -> list[ConversationTimer]:
-        return [
-            timer
-            for timer in self.timers.of_kind(TimerKind.OFFER_EXPIRY)
-            if conversation_id is None or timer.conversation_id == conversation_id
-        ]
-
-    def texts_to(self, conversation_id: str) -> list[str]:
-        return [text.body for text in self.outbound.texts if text.recipient_id == f"t-{conversation_id}"]
-
-    def today(self) -> date:
-        return self.clock().date()

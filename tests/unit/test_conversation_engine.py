@@ -31,11 +31,9 @@ from peerline.models import (
     VolunteerStatus,
 )
 from peerline.phone import texter_id_for
-from peerline.replies import ReplyBook
 from peerline.routing import Router, RoutingSettings
 
 from .escalation_fakes import (
-    CrisisWorld,
     EscalatingRoutingRepository,
     InMemoryOnCallDirectory,
     RecordingNotifier,
@@ -47,7 +45,6 @@ from .fakes import (
     EMERGENCY_ES,
     PEPPER,
     START,
-    EngineWorld,
     FakeClock,
     InMemoryConversationRepository,
     RecordingOutboundQueue,
@@ -55,9 +52,9 @@ from .fakes import (
     ReversibleVault,
 )
 from .routing_fakes import make_volunteer
+from .world import REPLIES, CrisisWorld, EngineWorld
 
 NUMBER = "+15555550001"
-REPLIES = ReplyBook(emergency_resources=EMERGENCY, emergency_resources_es=EMERGENCY_ES)
 
 
 def _snapshot(world: EngineWorld) -> dict:

@@ -22,8 +22,9 @@ from peerline.models import (
 from peerline.risk import RiskLevel
 from peerline.routing import NotFoundError
 
-from .escalation_fakes import ON_CALL_NUMBERS, CrisisRoutingWorld, CrisisWorld, StubAssessment
+from .escalation_fakes import StubAssessment
 from .fakes import EMERGENCY, EMERGENCY_ES
+from .world import ON_CALL_NUMBERS, CrisisRoutingWorld, CrisisWorld
 
 NUMBER = "+15555550001"
 OTHER_NUMBER = "+15555550002"

@@ -14,7 +14,8 @@ from peerline.push import LiveChannel, LiveConnection, LiveEvent, SocketRefusedE
 from peerline.routing import Router
 
 from .fakes import START
-from .routing_fakes import REPLIES, RoutingWorld, make_volunteer
+from .routing_fakes import make_volunteer
+from .world import REPLIES, RoutingWorld
 
 
 class RecordingPush:

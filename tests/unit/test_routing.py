@@ -22,7 +22,8 @@ from peerline.routing import (
 )
 
 from .fakes import START
-from .routing_fakes import REPLIES, RoutingWorld, make_volunteer, make_waiting
+from .routing_fakes import make_volunteer, make_waiting
+from .world import REPLIES, RoutingWorld
 
 EARLIER = "2024-04-01T09:00:00+00:00"
 LATER = "2024-04-20T09:00:00+00:00"

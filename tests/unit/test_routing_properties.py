@@ -21,11 +21,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from peerline.language import Language
+from peerline.lifecycle import HELD_STATES
 from peerline.models import ConversationState, Role, TimerKind, VolunteerStatus
 from peerline.risk import RiskLevel
 from peerline.routing import RoutingError
 
-from .routing_fakes import HELD_STATES, RoutingWorld
+from .world import RoutingWorld
 
 # (id, cap, languages); the supervisor takes part too, and is routed to like anyone when available.
 VOLUNTEERS = [

@@ -18,8 +18,8 @@ from peerline.risk import RiskLevel
 from peerline.routing import ConflictError, NotEligibleError, NotFoundError
 from peerline.views import preview_of
 
-from .escalation_fakes import CrisisRoutingWorld
-from .routing_fakes import InMemoryRoutingRepository, RoutingWorld
+from .routing_fakes import InMemoryRoutingRepository
+from .world import CrisisRoutingWorld, RoutingWorld
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from peerline.triage import RiskLevel, TriageResult, triage
 
-from .escalation_fakes import CrisisWorld
+from .world import CrisisWorld
 
 
 def rules_and_frames(text: str, *, context: Sequence[str] = ()) -> TriageResult:
