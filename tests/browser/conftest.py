@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_kit import ARTIFACTS, CHROMIUM_ARGS, OFFER_TIMEOUT_SECONDS, Audit, Steps, find_chromium
+from dashboard_kit import ARTIFACTS, CHROMIUM_ARGS, DEMO_USERS, OFFER_TIMEOUT_SECONDS, Api, Audit, Steps, find_chromium
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from twilio.rest import Client
 
@@ -161,3 +161,9 @@ def twilio(line: dict[str, Any]) -> Client:
     client = Client(line["twilio_account_sid"], line["twilio_auth_token"])
     client.api.base_url = line["twilio_api_url"]
     return client
+
+
+@pytest.fixture(scope="module")
+def apis(line: dict[str, Any]) -> dict[str, Api]:
+    """The volunteer API as each demo user (signed in through the local line's Cognito)."""
+    return {username: Api(line, username) for username in DEMO_USERS}

@@ -37,6 +37,10 @@ CHROMIUM_ARGS = [
 ]
 
 
+# The local line's demo users (README): two volunteers and a supervisor.
+DEMO_USERS = ("volunteer.en", "volunteer.es", "supervisor")
+
+
 def find_chromium() -> str | None:
     """``$PEERLINE_CHROMIUM`` when set (only it), else Debian's ``/usr/bin/chromium``, else ``chromium`` on PATH."""
     configured = os.environ.get("PEERLINE_CHROMIUM")

@@ -47,7 +47,6 @@ TEXTERS = [SHIFT_TEXTER, CRISIS_TEXTER, TAKE_NEXT_TEXTER, OFFERED_TEXTER, SWEEP_
 
 # "A new text is on screen within 1 s of the webhook" (issue 5).
 LIVE_SECONDS = 1.0
-DEMO_USERS = ("volunteer.en", "volunteer.es", "supervisor")
 
 expect.set_options(timeout=10_000)
 
@@ -56,10 +55,6 @@ expect.set_options(timeout=10_000)
 def _watch_numbers(audit: Audit) -> None:
     audit.numbers.update(TEXTERS)
 
-
-@pytest.fixture(scope="module")
-def apis(line: dict[str, Any]) -> dict[str, Api]:
-    return {username: Api(line, username) for username in DEMO_USERS}
 
 
 def only_available(apis: dict[str, Api], username: str | None) -> None:

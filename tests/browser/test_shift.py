@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from dashboard_kit import (
+    DEMO_USERS,
     Api,
     Audit,
     Steps,
@@ -50,7 +51,6 @@ PHONE_QUEUE_TEXTER = "+15555550915"
 TEXTERS = [OFFER_TEXTER, AUTOMATIC_TEXTER, TRANSFER_TEXTER, REPLY_TEXTER, STOP_TEXTER, TWO_TABS_TEXTER,
            CRISIS_TEXTER, QUEUE_TEXTER, READ_TEXTER, ACK_TEXTER, PHONE_TEXTER, PHONE_OFFER_TEXTER, PHONE_SCROLL_TEXTER,
            REQUEUE_TEXTER, PHONE_QUEUE_TEXTER]  # fmt: skip
-DEMO_USERS = ("volunteer.en", "volunteer.es", "supervisor")
 PHONE = {"width": 390, "height": 844}
 TOUCH = 44  # px: the smallest comfortable touch target
 
@@ -61,10 +61,6 @@ expect.set_options(timeout=10_000)
 def _watch_numbers(audit: Audit) -> None:
     audit.numbers.update(TEXTERS)
 
-
-@pytest.fixture(scope="module")
-def apis(line: dict[str, Any]) -> dict[str, Api]:
-    return {username: Api(line, username) for username in DEMO_USERS}
 
 
 USED: set[str] = set()
@@ -99,6 +95,18 @@ def consented(line: dict[str, Any], twilio: Client, number: str, first: str, ans
 def sign_in(page: Page, dashboard_url: str, line: dict[str, Any], username: str) -> None:
     """Sign in as one of the local line's demo users."""
     kit_sign_in(page, dashboard_url, username, demo_user(line, username)["password"])
+
+
+def held_by_volunteer_en(
+    line: dict[str, Any], twilio: Client, apis: dict[str, Api], number: str, first: str
+) -> dict[str, Any]:
+    """A quiet line, then a texter whose conversation volunteer.en accepted through the API (no page open)."""
+    quiet_line(line, apis)
+    set_status(apis, "volunteer.en", "available")
+    consented(line, twilio, number, first)
+    conversation = offered_to(apis["volunteer.en"])
+    assert apis["volunteer.en"].call("POST", f"/volunteer/conversations/{conversation['id']}/accept").ok
+    return conversation
 
 
 def offered_to(api: Api, predicate: Callable[[dict[str, Any]], bool] = lambda c: True) -> dict[str, Any]:
@@ -469,11 +477,7 @@ def test_a_supervisor_moves_a_conversation_whose_volunteer_went_offline_back_to_
     open_page: Callable[..., Page], steps: Steps,
 ) -> None:  # fmt: skip
     # given volunteer.en took a conversation and then went offline (it is flagged for supervisors)
-    quiet_line(line, apis)
-    set_status(apis, "volunteer.en", "available")
-    consented(line, twilio, REQUEUE_TEXTER, "hello, can someone talk")
-    conversation = offered_to(apis["volunteer.en"])
-    assert apis["volunteer.en"].call("POST", f"/volunteer/conversations/{conversation['id']}/accept").status_code == 200
+    conversation = held_by_volunteer_en(line, twilio, apis, REQUEUE_TEXTER, "hello, can someone talk")
     set_status(apis, "volunteer.en", "offline")
     alias = conversation["texter_alias"]
     page = open_page("supervisor")
@@ -497,11 +501,7 @@ def test_a_supervisor_sees_every_open_conversation_who_holds_it_and_reads_it(
     open_page: Callable[..., Page], steps: Steps,
 ) -> None:  # fmt: skip
     # given volunteer.en holds a conversation whose texter's high-risk text is unanswered
-    quiet_line(line, apis)
-    set_status(apis, "volunteer.en", "available")
-    consented(line, twilio, READ_TEXTER, "work has been awful")
-    conversation = offered_to(apis["volunteer.en"])
-    assert apis["volunteer.en"].call("POST", f"/volunteer/conversations/{conversation['id']}/accept").ok
+    conversation = held_by_volunteer_en(line, twilio, apis, READ_TEXTER, "work has been awful")
     set_status(apis, "volunteer.en", "away")
     says(line, READ_TEXTER, "i have been thinking about killing myself")
     assert eventually(lambda: any(c["id"] == conversation["id"] and c["risk_level"] in ("high", "imminent")
