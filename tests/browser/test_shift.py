@@ -124,6 +124,28 @@ def accepted(page: Page, api: Api, predicate: Callable[[dict[str, Any]], bool] =
     return conversation
 
 
+def in_a_conversation(
+    line: dict[str, Any],
+    dashboard_url: str,
+    twilio: Client,
+    apis: dict[str, Api],
+    open_page: Callable[..., Page],
+    number: str,
+    first: str,
+    *,
+    who: str = "volunteer",
+    viewport: dict[str, int] | None = None,
+) -> tuple[Page, dict[str, Any]]:
+    """A quiet line; volunteer.en signed in (on ``viewport``), Available, and in the conversation of a texter who
+    texted ``first`` and answered the consent question."""
+    quiet_line(line, apis)
+    page = open_page(who, viewport=viewport)
+    sign_in(page, dashboard_url, line, "volunteer.en")
+    set_availability(page, "Available")
+    consented(line, twilio, number, first)
+    return page, accepted(page, apis["volunteer.en"])
+
+
 def reply_box(page: Page) -> Locator:
     return page.get_by_role("textbox", name="Reply", exact=True)
 
@@ -159,12 +181,9 @@ def test_the_lines_own_texts_are_in_the_transcript_marked_automatic(
     open_page: Callable[..., Page], steps: Steps,
 ) -> None:  # fmt: skip
     # given a volunteer who accepts a texter
-    quiet_line(line, apis)
-    page = open_page("volunteer")
-    sign_in(page, dashboard_url, line, "volunteer.en")
-    set_availability(page, "Available")
-    consented(line, twilio, AUTOMATIC_TEXTER, "hello, is this the text line?")
-    conversation = accepted(page, apis["volunteer.en"])
+    page, conversation = in_a_conversation(
+        line, dashboard_url, twilio, apis, open_page, AUTOMATIC_TEXTER, "hello, is this the text line?", who="volunteer"
+    )
 
     # then the line's own texts (welcome, "you're now texting with…") are there, each marked automatic
     automatic = [m for m in apis["volunteer.en"].transcript(conversation["id"]) if m["direction"] == "automatic"]
@@ -182,12 +201,9 @@ def test_transfer_offers_a_picker_of_volunteers_who_could_take_it(
     open_page: Callable[..., Page], steps: Steps,
 ) -> None:  # fmt: skip
     # given volunteer.en holds a conversation and volunteer.es is available
-    quiet_line(line, apis)
-    page = open_page("volunteer")
-    sign_in(page, dashboard_url, line, "volunteer.en")
-    set_availability(page, "Available")
-    consented(line, twilio, TRANSFER_TEXTER, "can i talk to someone about work")
-    conversation = accepted(page, apis["volunteer.en"])
+    page, conversation = in_a_conversation(
+        line, dashboard_url, twilio, apis, open_page, TRANSFER_TEXTER, "can i talk to someone about work", who="volunteer"
+    )
     set_status(apis, "volunteer.es", "available")
     colleague = demo_user(line, "volunteer.es")["display_name"]
 
@@ -215,12 +231,9 @@ def test_a_reply_too_long_or_empty_is_refused_before_sending_saying_why(
     open_page: Callable[..., Page], steps: Steps,
 ) -> None:  # fmt: skip
     # given an active conversation
-    quiet_line(line, apis)
-    page = open_page("volunteer")
-    sign_in(page, dashboard_url, line, "volunteer.en")
-    set_availability(page, "Available")
-    consented(line, twilio, REPLY_TEXTER, "hey there")
-    conversation = accepted(page, apis["volunteer.en"])
+    page, conversation = in_a_conversation(
+        line, dashboard_url, twilio, apis, open_page, REPLY_TEXTER, "hey there", who="volunteer"
+    )
     sent_before = len(apis["volunteer.en"].transcript(conversation["id"]))
     box = reply_box(page)
 
@@ -598,12 +611,9 @@ def test_on_a_phone_the_header_is_compact_and_every_control_is_a_44px_target(
     line: dict[str, Any], dashboard_url: str, twilio: Client, apis: dict[str, Api],
     open_page: Callable[..., Page], steps: Steps,
 ) -> None:  # fmt: skip
-    quiet_line(line, apis)
-    page = open_page("phone", viewport=PHONE)
-    sign_in(page, dashboard_url, line, "volunteer.en")
-    set_availability(page, "Available")
-    consented(line, twilio, PHONE_TEXTER, "hi, texting from the bus")
-    accepted(page, apis["volunteer.en"])
+    page, _ = in_a_conversation(
+        line, dashboard_url, twilio, apis, open_page, PHONE_TEXTER, "hi, texting from the bus", who="phone", viewport=PHONE
+    )
     steps(page, "phone with a conversation")
 
     header = page.get_by_role("banner").bounding_box()
@@ -648,12 +658,9 @@ def test_on_a_phone_a_new_offer_stays_in_view_and_marks_the_title_and_favicon(
     open_page: Callable[..., Page], steps: Steps,
 ) -> None:  # fmt: skip
     # given a volunteer on a phone, in a conversation, scrolled to the bottom of the page
-    quiet_line(line, apis)
-    page = open_page("phone", viewport=PHONE)
-    sign_in(page, dashboard_url, line, "volunteer.en")
-    set_availability(page, "Available")
-    consented(line, twilio, PHONE_SCROLL_TEXTER, "hello from a phone")
-    first = accepted(page, apis["volunteer.en"])
+    page, first = in_a_conversation(
+        line, dashboard_url, twilio, apis, open_page, PHONE_SCROLL_TEXTER, "hello from a phone", who="phone", viewport=PHONE
+    )
     icon_before = page.locator('link[rel="icon"]').get_attribute("href")
     page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
     assert page.evaluate("() => window.scrollY") > 200, "the page is too short to scroll on a phone"
