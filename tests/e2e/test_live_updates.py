@@ -1,5 +1,5 @@
 """End to end on the local line: the dashboard's WebSocket, as a browser uses it — refused without a volunteer's token,
-a texter's text on the volunteer's socket within a second of the webhook, and a reconnect that catches up by listing
+a texter's text pushed on the volunteer's socket, and a reconnect that catches up by listing
 again with no gap and no duplicate."""
 
 from __future__ import annotations
@@ -120,13 +120,11 @@ def test_texts_arrive_live_and_a_reconnect_catches_up_without_gaps_or_duplicates
         seen = {message["id"]: message for message in volunteer.messages(conversation_id)}
 
         # when the texter texts their active conversation
-        sent_at = time.monotonic()
         text_line(line, TEXTER, "I had a really bad day")
         event = volunteer.next_event(socket, "message", conversation_id=conversation_id)
-        elapsed = time.monotonic() - sent_at
 
-    # then the text was on the volunteer's socket within a second of the webhook, shaped as listMessages shapes it
-    assert elapsed < 1.0, f"the text took {elapsed:.2f} s to arrive"
+    # then the text was pushed on the volunteer's socket (how fast is for the benchmarks, not a test), shaped as
+    # listMessages shapes it
     assert event["message"]["body"] == "I had a really bad day" and event["message"]["direction"] == "inbound"
     assert set(event["message"]) == {"id", "direction", "body", "at", "purpose"}
     seen[event["message"]["id"]] = event["message"]
