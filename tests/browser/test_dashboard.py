@@ -348,6 +348,9 @@ def test_take_next_and_several_conversations_as_tabs_with_unread_markers(
     second_tab = page.get_by_role("tab", name=second["texter_alias"])
     expect(second_tab).to_be_visible()
     expect(page.get_by_role("tab")).to_have_count(2)
+    # Accepting opens the accepted conversation once the line said yes: wait for that before choosing another tab
+    # (on a busy machine the click below came first, and the answer then took the volunteer to the new tab).
+    expect(second_tab).to_have_attribute("aria-selected", "true")
     steps(page, "two conversations")
 
     # the first is open; a text to the second marks its tab unread until it is opened
