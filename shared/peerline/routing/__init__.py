@@ -17,13 +17,6 @@ Queries (the waiting index, available volunteers) only nominate candidates; the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
-from peerline.conversation import CrisisDesk, OutboundQueue, TimerQueue, utc_now
-from peerline.push import LivePush
-from peerline.replies import ReplyBook
-from peerline.routing.core import RoutingContext
 from peerline.routing.crisis import CrisisRouting, Escalated
 from peerline.routing.eligibility import (
     candidates_for,
@@ -45,9 +38,7 @@ from peerline.routing.model import (
     RoutingRepository,
     RoutingSettings,
 )
-from peerline.routing.offers import Offers
 from peerline.routing.relay import Relay
-from peerline.views import ConversationViews
 
 __all__ = [
     "ConflictError",
@@ -70,22 +61,7 @@ __all__ = [
 ]
 
 
-class Router(Offers, Handover, Relay, CrisisRouting):
+class Router(Handover, Relay, CrisisRouting):
     """Moves conversations between the queue and volunteers, and relays between them: the use cases of this package
-    (each in its own module, each under a few hundred lines) over one shared ``RoutingContext``."""
-
-    def __init__(
-        self,
-        repository: RoutingRepository,
-        outbound: OutboundQueue,
-        timers: TimerQueue,
-        replies: ReplyBook,
-        settings: RoutingSettings,
-        clock: Callable[[], datetime] = utc_now,
-        crisis: CrisisDesk | None = None,
-        live: LivePush | None = None,
-    ) -> None:
-        self._ctx = RoutingContext(repository, outbound, timers, replies, settings, clock, crisis, live)
-        # The handover steps route again through the offers of this same router.
-        self._offers = self
-        self.views: ConversationViews = self._ctx.views
+    (each its own class in its own module: ``Offers`` ← ``Handover``, ``Relay``, ``CrisisRouting``) over one
+    ``RoutingContext`` (the ports, the one commit, the shared steps), whose constructor it takes."""

@@ -34,7 +34,7 @@ from peerline.views import ConversationViews
 
 
 class RoutingContext:
-    """The ports and shared steps of routing; each use case (offers, handover, relay, crisis) holds one."""
+    """The ports and shared steps of routing; each use case (offers, handover, relay, crisis) builds on it."""
 
     def __init__(
         self,

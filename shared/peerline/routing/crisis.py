@@ -45,11 +45,8 @@ class Escalated:
         return f"Already acknowledged by {who} at {at} (code {escalation.code}). No new page was sent."
 
 
-class CrisisRouting:
+class CrisisRouting(RoutingContext):
     """Escalate from the dashboard."""
-
-    def __init__(self, context: RoutingContext) -> None:
-        self._ctx = context
 
     def escalate(self, caller: VolunteerRecord, conversation_id: str) -> Escalated:
         """A volunteer's "escalate": at least ``high``, the same safety text, page and audit as triage's.
@@ -57,22 +54,20 @@ class CrisisRouting:
         Pressing it again pages nobody new and says so: the escalation is still open (being paged), or someone
         acknowledged it already.
         """
-        if self._ctx.crisis is None:
+        if self.crisis is None:
             raise NotEligibleError("escalation is not configured")
-        now = self._ctx.clock()
-        conversation = self._ctx.repository.get_conversation(conversation_id)
-        if conversation is None or not self._ctx.may_see(caller, conversation):
+        now = self.clock()
+        conversation = self.repository.get_conversation(conversation_id)
+        if conversation is None or not self.may_see(caller, conversation):
             raise NotFoundError("no such conversation")
         level = highest([conversation.risk_level, RiskLevel.HIGH])
-        texter = self._ctx.repository.get_texter(conversation.texter_id)
+        texter = self.repository.get_texter(conversation.texter_id)
         if conversation.escalation_id and conversation.escalated_level.at_least(level):
-            existing = self._ctx.crisis.service.get(conversation.escalation_id)
+            existing = self.crisis.service.get(conversation.escalation_id)
             if existing is not None:
                 if not existing.dispatched:
                     # The first press was recorded but crashed before its texts were queued: queue them now.
-                    self._ctx.crisis.service.redispatch(
-                        existing, texter, self._ctx.replies.text("safety", conversation.language)
-                    )
+                    self.crisis.service.redispatch(existing, texter, self.replies.text("safety", conversation.language))
                     return Escalated(existing, "paged")
                 # Already escalated at this level: pressing the button twice pages once.
                 acknowledged = existing.status is EscalationStatus.ACKNOWLEDGED
@@ -88,9 +83,9 @@ class CrisisRouting:
             rules=["volunteer_escalation"],
             trigger=f"volunteer:{caller.display_name}",
             now=now,
-            directory=self._ctx.crisis.directory,
-            replies=self._ctx.replies,
-            settings=self._ctx.crisis.settings,
+            directory=self.crisis.directory,
+            replies=self.replies,
+            settings=self.crisis.settings,
             dispatched=False,
         )
         updated = conversation.model_copy(
@@ -102,7 +97,7 @@ class CrisisRouting:
                 "volunteer_prompt": PROMPTS[level],
             }
         )
-        self._ctx.commit_or_conflict(
+        self.commit_or_conflict(
             conversation,
             ConversationChange(
                 conversation=updated,
@@ -115,13 +110,13 @@ class CrisisRouting:
                         conversation_id=conversation_id,
                         key=f"{now.isoformat()}#{text.outbound_id}",
                         at=now,
-                        expires_at=int((now + timedelta(hours=self._ctx.settings.message_ttl_hours)).timestamp()),
+                        expires_at=int((now + timedelta(hours=self.settings.message_ttl_hours)).timestamp()),
                     )
                     for text in plan.outbound
                     if text.purpose == "safety"
                 ],
             ),
         )
-        self._ctx.crisis.service.dispatch(plan)
-        self._ctx.crisis.service.mark_dispatched(plan.escalation.escalation_id)
+        self.crisis.service.dispatch(plan)
+        self.crisis.service.mark_dispatched(plan.escalation.escalation_id)
         return Escalated(plan.escalation, "paged")

@@ -17,7 +17,6 @@ from peerline.models import (
     offer_expiry_timer,
 )
 from peerline.phone import texter_alias
-from peerline.routing.core import RoutingContext
 from peerline.routing.eligibility import (
     could_take,
     may_take,
@@ -31,13 +30,8 @@ from peerline.routing.model import (
 from peerline.routing.offers import Offers
 
 
-class Handover:
+class Handover(Offers):
     """Who holds a conversation next, and closing it (wrap-up or inactivity)."""
-
-    def __init__(self, context: RoutingContext, offers: Offers) -> None:
-        self._ctx = context
-        # Every move that frees a volunteer or queues a texter routes again.
-        self._offers = offers
 
     def assign(self, caller: VolunteerRecord, conversation_id: str, to: str) -> ConversationRecord:
         """A supervisor hands a waiting conversation to a volunteer (an offer to them) or takes it themselves.
@@ -46,27 +40,27 @@ class Handover:
         """
         if not caller.is_supervisor:
             raise NotEligibleError("supervisors only")
-        now = self._ctx.clock()
-        conversation = self._ctx.repository.get_conversation(conversation_id)
+        now = self.clock()
+        conversation = self.repository.get_conversation(conversation_id)
         if conversation is None or not conversation.is_open:
             raise NotFoundError("no such conversation")
         if conversation.state is not ConversationState.WAITING:
             raise ConflictError(f"the conversation is {conversation.state}, not waiting: it can't be assigned now")
-        target = self._ctx.repository.get_volunteer(to)
+        target = self.repository.get_volunteer(to)
         if target is None or not target.active:
             raise NotFoundError("no such volunteer")
         if to == caller.volunteer_id:
             self._check_can_take(target, conversation, now, require_available=False)
             try:
-                return self._offers.claim(conversation, target, now)
+                return self.claim(conversation, target, now)
             except ConcurrentUpdateError as error:
                 raise ConflictError("the conversation or your load changed meanwhile; try again") from error
         self._check_can_take(target, conversation, now, require_available=True)
         try:
-            self._offers.offer(conversation, target, now)
+            self.offer(conversation, target, now)
         except ConcurrentUpdateError as error:
             raise ConflictError(f"{target.display_name} or the conversation changed meanwhile; try again") from error
-        offered = self._ctx.repository.get_conversation(conversation_id)
+        offered = self.repository.get_conversation(conversation_id)
         assert offered is not None
         return offered
 
@@ -88,14 +82,14 @@ class Handover:
 
     def transfer_candidates(self, caller: VolunteerRecord, conversation_id: str) -> list[VolunteerRecord]:
         """Colleagues the caller could hand the conversation to: available, eligible, under their cap."""
-        conversation = self._ctx.repository.get_conversation(conversation_id)
-        if conversation is None or not self._ctx.may_see(caller, conversation):
+        conversation = self.repository.get_conversation(conversation_id)
+        if conversation is None or not self.may_see(caller, conversation):
             raise NotFoundError("no such conversation")
-        today = self._ctx.clock().date()
+        today = self.clock().date()
         return sorted(
             (
                 volunteer
-                for volunteer in self._ctx.repository.available_volunteers()
+                for volunteer in self.repository.available_volunteers()
                 if volunteer.volunteer_id not in (caller.volunteer_id, conversation.volunteer_id)
                 and could_take(volunteer, conversation, today)
             ),
@@ -104,30 +98,30 @@ class Handover:
 
     def available_colleagues(self) -> list[VolunteerRecord]:
         """Every available volunteer who may take conversations (for a supervisor's assign control)."""
-        today = self._ctx.clock().date()
+        today = self.clock().date()
         return sorted(
-            (v for v in self._ctx.repository.available_volunteers() if may_take(v, today)),
+            (v for v in self.repository.available_volunteers() if may_take(v, today)),
             key=lambda volunteer: (volunteer.load, volunteer.display_name.casefold()),
         )
 
     def set_availability(self, volunteer_id: str, status: VolunteerStatus) -> VolunteerRecord:
         """Change the caller's status. Offline: their offers move on at once, their active conversations are
         flagged for supervisors. Available: waiting conversations are offered."""
-        volunteer = self._ctx.volunteer(volunteer_id)
+        volunteer = self.volunteer(volunteer_id)
         if not volunteer.active:
             raise NotEligibleError("deactivated")
-        updated = self._ctx.repository.set_volunteer_status(volunteer_id, status)
+        updated = self.repository.set_volunteer_status(volunteer_id, status)
         if status is VolunteerStatus.OFFLINE:
-            for conversation in self._ctx.repository.conversations_held_by(volunteer_id):
+            for conversation in self.repository.conversations_held_by(volunteer_id):
                 if conversation.state is ConversationState.OFFERED:
-                    self._ctx.try_commit(conversation, self._ctx.back_to_queue(conversation, volunteer_id))
+                    self.try_commit(conversation, self.back_to_queue(conversation, volunteer_id))
                 elif conversation.state is ConversationState.ACTIVE and not conversation.needs_supervisor:
                     flagged = conversation.model_copy(update={"needs_supervisor": True})
-                    self._ctx.try_commit(
+                    self.try_commit(
                         conversation,
                         ConversationChange(conversation=flagged, expected_conversation_version=conversation.version),
                     )
-        self._offers.route_waiting()
+        self.route_waiting()
         return updated
 
     def transfer(self, caller: VolunteerRecord, conversation_id: str, to: str) -> ConversationRecord:
@@ -135,24 +129,24 @@ class Handover:
 
         The conversation never goes back to the one who transferred it away.
         """
-        now = self._ctx.clock()
-        conversation = self._ctx.held(conversation_id, caller.volunteer_id, ConversationState.ACTIVE, caller=caller)
+        now = self.clock()
+        conversation = self.held(conversation_id, caller.volunteer_id, ConversationState.ACTIVE, caller=caller)
         holder = conversation.volunteer_id or caller.volunteer_id
         if to == "queue":
-            change = self._ctx.back_to_queue(conversation, holder)
-            self._ctx.commit_or_conflict(conversation, change)
-            self._ctx.schedule_lapse(conversation)
-            self._offers.route_waiting()
+            change = self.back_to_queue(conversation, holder)
+            self.commit_or_conflict(conversation, change)
+            self.schedule_lapse(conversation)
+            self.route_waiting()
             assert change.conversation is not None
             return change.conversation
-        target = self._ctx.repository.get_volunteer(to)
+        target = self.repository.get_volunteer(to)
         if target is None or target.volunteer_id == holder:
             raise NotFoundError("no such volunteer to transfer to")
         # A named colleague is a deliberate choice: an earlier decline of theirs doesn't stand in the way.
         if not could_take(target, conversation, now.date()):
             raise NotEligibleError(f"{target.display_name} can't take it now")
         offer_id = uuid.uuid4().hex
-        expires = now + timedelta(seconds=self._ctx.settings.offer_timeout_seconds)
+        expires = now + timedelta(seconds=self.settings.offer_timeout_seconds)
         waiting = transition(conversation, ConversationState.WAITING)
         offered = transition(waiting, ConversationState.OFFERED).model_copy(
             update={
@@ -166,7 +160,7 @@ class Handover:
                 "waiting_since": conversation.waiting_since or now,
             }
         )
-        self._ctx.commit_or_conflict(
+        self.commit_or_conflict(
             conversation,
             ConversationChange(
                 conversation=offered,
@@ -179,7 +173,7 @@ class Handover:
                 ],
             ),
         )
-        self._ctx.timers.schedule(
+        self.timers.schedule(
             [offer_expiry_timer(conversation_id, conversation.texter_id, offer_id, target.volunteer_id, expires)]
         )
         return offered
@@ -194,12 +188,12 @@ class Handover:
         reason: str = "wrap_up",
     ) -> None:
         """Close an active conversation with a wrap-up: closing text, bodies deleted, metadata only with consent."""
-        conversation = self._ctx.held(conversation_id, caller.volunteer_id, ConversationState.ACTIVE, caller=caller)
+        conversation = self.held(conversation_id, caller.volunteer_id, ConversationState.ACTIVE, caller=caller)
         self._close(conversation, outcome=outcome, tags=list(tags), reason=reason)
 
     def close_if_inactive(self, timer: ConversationTimer) -> bool:
         """The inactivity timer: close only if nothing happened since the activity it was scheduled after."""
-        conversation = self._ctx.repository.get_conversation(timer.conversation_id)
+        conversation = self.repository.get_conversation(timer.conversation_id)
         if (
             conversation is None
             or conversation.state is not ConversationState.ACTIVE
@@ -215,11 +209,11 @@ class Handover:
     def _close(self, conversation: ConversationRecord, *, outcome: str, tags: list[str], reason: str) -> None:
         for _ in range(_MAX_ATTEMPTS):
             try:
-                self._ctx.commit(conversation, self._closing(conversation, outcome=outcome, tags=tags, reason=reason))
+                self.commit(conversation, self._closing(conversation, outcome=outcome, tags=tags, reason=reason))
                 break
             except ConcurrentUpdateError:
                 # A text from the texter meanwhile (their record moved) is fine: close on the fresh state.
-                fresh = self._ctx.repository.get_conversation(conversation.conversation_id)
+                fresh = self.repository.get_conversation(conversation.conversation_id)
                 if (
                     fresh is None
                     or fresh.state is not conversation.state
@@ -230,20 +224,20 @@ class Handover:
         else:
             raise ConflictError("the conversation keeps changing; try again")
         name = "closed_inactive" if reason == "inactivity" else "closed"
-        self._ctx.text_texter(conversation, name, self._ctx.replies.text(name, conversation.language))
-        self._ctx.repository.delete_messages(conversation.conversation_id)
-        self._offers.route_waiting()
+        self.text_texter(conversation, name, self.replies.text(name, conversation.language))
+        self.repository.delete_messages(conversation.conversation_id)
+        self.route_waiting()
 
     def _closing(
         self, conversation: ConversationRecord, *, outcome: str, tags: list[str], reason: str
     ) -> ConversationChange:
         """Closed (see ``lifecycle.closing``), with the volunteer told why if it closed on its own, and the texter's
         record unlinked from it in the same transaction."""
-        now = self._ctx.clock()
+        now = self.clock()
         notice = None
         if reason == "inactivity":
             alias = texter_alias(conversation.texter_id) if conversation.texter_id else "A texter"
-            minutes = self._ctx.settings.inactivity_close_minutes
+            minutes = self.settings.inactivity_close_minutes
             notice = (
                 f"{now:%H:%M} UTC: the conversation with {alias} was closed after {minutes} minutes without a text."
             )
@@ -251,12 +245,12 @@ class Handover:
             conversation,
             reason=reason,
             now=now,
-            retention_days=self._ctx.settings.retention_days,
+            retention_days=self.settings.retention_days,
             outcome=outcome,
             tags=tags,
             notice=notice,
         )
-        texter = self._ctx.repository.get_texter(conversation.texter_id) if conversation.texter_id else None
+        texter = self.repository.get_texter(conversation.texter_id) if conversation.texter_id else None
         if texter is not None:
             change.texter = unlinked_texter(texter, conversation, now)
             change.expected_texter_version = texter.version

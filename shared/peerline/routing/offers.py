@@ -30,25 +30,22 @@ from peerline.routing.model import (
 )
 
 
-class Offers:
+class Offers(RoutingContext):
     """Push offers, accept, decline, expiry, take next, and the crisis hold on new offers."""
-
-    def __init__(self, context: RoutingContext) -> None:
-        self._ctx = context
 
     def route_waiting(self) -> list[tuple[str, str]]:
         """Offer waiting conversations, most urgent first, to eligible available volunteers.
 
         Returns the (conversation id, volunteer id) offers made. Safe to call from anywhere, any number of times.
         """
-        now = self._ctx.clock()
-        lapse = timedelta(seconds=self._ctx.settings.decline_lapse_seconds)
+        now = self.clock()
+        lapse = timedelta(seconds=self.settings.decline_lapse_seconds)
         offers: list[tuple[str, str]] = []
-        volunteers = {volunteer.volunteer_id: volunteer for volunteer in self._ctx.repository.available_volunteers()}
+        volunteers = {volunteer.volunteer_id: volunteer for volunteer in self.repository.available_volunteers()}
         # Volunteers holding a high/imminent conversation get nothing new unless they chose to (looked up lazily:
         # only for volunteers about to be offered something).
         holds_crisis: dict[str, bool] = {}
-        for waiting in queue_order(self._ctx.repository.waiting_conversations(), now):
+        for waiting in queue_order(self.repository.waiting_conversations(), now):
             conversation: ConversationRecord | None = waiting
             for _ in range(_MAX_ATTEMPTS):
                 assert conversation is not None
@@ -60,12 +57,12 @@ class Offers:
                 except ConcurrentUpdateError:
                     # The conversation moved, or the volunteer filled up or went away: re-read both and decide
                     # again, so that exclusions added meanwhile (a decline) are honoured.
-                    fresh = self._ctx.repository.get_volunteer(volunteer.volunteer_id)
+                    fresh = self.repository.get_volunteer(volunteer.volunteer_id)
                     if fresh is None:
                         volunteers.pop(volunteer.volunteer_id, None)
                     else:
                         volunteers[volunteer.volunteer_id] = fresh
-                    conversation = self._ctx.repository.get_conversation(waiting.conversation_id)
+                    conversation = self.repository.get_conversation(waiting.conversation_id)
                     if conversation is None or conversation.state is not ConversationState.WAITING:
                         break
                     continue
@@ -99,11 +96,11 @@ class Offers:
 
     def offer(self, conversation: ConversationRecord, volunteer: VolunteerRecord, now: datetime) -> None:
         offer_id = uuid.uuid4().hex
-        expires = now + timedelta(seconds=self._ctx.settings.offer_timeout_seconds)
+        expires = now + timedelta(seconds=self.settings.offer_timeout_seconds)
         offered = transition(conversation, ConversationState.OFFERED).model_copy(
             update={"volunteer_id": volunteer.volunteer_id, "offer_id": offer_id, "offer_expires_at": expires}
         )
-        self._ctx.commit(
+        self.commit(
             conversation,
             ConversationChange(
                 conversation=offered,
@@ -115,7 +112,7 @@ class Offers:
                 ],
             ),
         )
-        self._ctx.timers.schedule(
+        self.timers.schedule(
             [
                 offer_expiry_timer(
                     conversation.conversation_id, conversation.texter_id, offer_id, volunteer.volunteer_id, expires
@@ -125,38 +122,38 @@ class Offers:
 
     def accept(self, volunteer_id: str, conversation_id: str) -> ConversationRecord:
         """Accept the conversation offered to the caller: it becomes active with them."""
-        now = self._ctx.clock()
-        conversation = self._ctx.held(conversation_id, volunteer_id, ConversationState.OFFERED)
+        now = self.clock()
+        conversation = self.held(conversation_id, volunteer_id, ConversationState.OFFERED)
         if conversation.offer_expires_at is not None and conversation.offer_expires_at < now:
             raise ConflictError("the offer expired; it is going to the next volunteer")
-        volunteer = self._ctx.volunteer(volunteer_id)
+        volunteer = self.volunteer(volunteer_id)
         active = transition(conversation, ConversationState.ACTIVE).model_copy(
             update={"offer_id": None, "offer_expires_at": None, "accepted_at": now, "last_activity_at": now}
         )
-        joined = self._ctx.joined_text(active, volunteer)
-        self._ctx.commit_or_conflict(
+        joined = self.joined_text(active, volunteer)
+        self.commit_or_conflict(
             conversation,
             ConversationChange(
                 conversation=active,
                 expected_conversation_version=conversation.version,
                 loads=[LoadChange(volunteer_id, 0, forbid_status=VolunteerStatus.OFFLINE, assigned_at=now.isoformat())],
-                new_messages=self._ctx.kept_text(active, f"joined:{conversation.version}", joined, now),
+                new_messages=self.kept_text(active, f"joined:{conversation.version}", joined, now),
             ),
         )
-        self._ctx.text_texter(active, f"joined:{conversation.version}", joined)
-        self._ctx.schedule_inactivity(active, now)
+        self.text_texter(active, f"joined:{conversation.version}", joined)
+        self.schedule_inactivity(active, now)
         return active
 
     def decline(self, volunteer_id: str, conversation_id: str) -> None:
         """Decline an offer: the conversation goes back to the queue and never to the caller again."""
-        conversation = self._ctx.held(conversation_id, volunteer_id, ConversationState.OFFERED)
-        self._ctx.commit_or_conflict(conversation, self._ctx.back_to_queue(conversation, volunteer_id))
-        self._ctx.schedule_lapse(conversation)
+        conversation = self.held(conversation_id, volunteer_id, ConversationState.OFFERED)
+        self.commit_or_conflict(conversation, self.back_to_queue(conversation, volunteer_id))
+        self.schedule_lapse(conversation)
         self.route_waiting()
 
     def expire_offer(self, timer: ConversationTimer) -> bool:
         """An offer's time ran out: next volunteer. A timer for an offer no longer current does nothing."""
-        conversation = self._ctx.repository.get_conversation(timer.conversation_id)
+        conversation = self.repository.get_conversation(timer.conversation_id)
         if (
             conversation is None
             or conversation.state is not ConversationState.OFFERED
@@ -165,32 +162,30 @@ class Offers:
         ):
             return False
         try:
-            self._ctx.commit(conversation, self._ctx.back_to_queue(conversation, conversation.volunteer_id))
+            self.commit(conversation, self.back_to_queue(conversation, conversation.volunteer_id))
         except ConcurrentUpdateError:
             return False
-        self._ctx.schedule_lapse(conversation)
+        self.schedule_lapse(conversation)
         self.route_waiting()
         return True
 
     def take_next(self, volunteer_id: str) -> ConversationRecord:
         """Atomically claim the most urgent waiting conversation the caller is eligible for."""
-        now = self._ctx.clock()
-        volunteer = self._ctx.volunteer(volunteer_id)
+        now = self.clock()
+        volunteer = self.volunteer(volunteer_id)
         if not may_take(volunteer, now.date()) or volunteer.status is VolunteerStatus.OFFLINE:
             raise NotEligibleError("not certified, deactivated or offline")
         if volunteer.load >= volunteer.max_concurrent:
             raise NotEligibleError("at your maximum of concurrent conversations")
         waiting = [
-            c
-            for c in queue_order(self._ctx.repository.waiting_conversations(), now)
-            if c.language in volunteer.languages
+            c for c in queue_order(self.repository.waiting_conversations(), now) if c.language in volunteer.languages
         ]
         # The caller asked for work: conversations they declined earlier come last, never "nobody is waiting".
         for conversation in sorted(waiting, key=lambda c: volunteer_id in c.excluded_volunteers):
             try:
                 return self.claim(conversation, volunteer, now)
             except ConcurrentUpdateError:
-                volunteer = self._ctx.volunteer(volunteer_id)
+                volunteer = self.volunteer(volunteer_id)
                 if volunteer.status is VolunteerStatus.OFFLINE or volunteer.load >= volunteer.max_concurrent:
                     raise NotEligibleError("offline, or at your maximum of concurrent conversations") from None
                 continue
@@ -201,8 +196,8 @@ class Offers:
         active = transition(conversation, ConversationState.ACTIVE).model_copy(
             update={"volunteer_id": volunteer.volunteer_id, "accepted_at": now, "last_activity_at": now}
         )
-        joined = self._ctx.joined_text(active, volunteer)
-        self._ctx.commit(
+        joined = self.joined_text(active, volunteer)
+        self.commit(
             conversation,
             ConversationChange(
                 conversation=active,
@@ -216,16 +211,16 @@ class Offers:
                         assigned_at=now.isoformat(),
                     )
                 ],
-                new_messages=self._ctx.kept_text(active, f"joined:{conversation.version}", joined, now),
+                new_messages=self.kept_text(active, f"joined:{conversation.version}", joined, now),
             ),
         )
-        self._ctx.text_texter(active, f"joined:{conversation.version}", joined)
-        self._ctx.schedule_inactivity(active, now)
+        self.text_texter(active, f"joined:{conversation.version}", joined)
+        self.schedule_inactivity(active, now)
         return active
 
     def set_offers_during_crisis(self, volunteer_id: str, enabled: bool) -> VolunteerRecord:
         """The volunteer's own choice to be offered conversations while holding a high/imminent one."""
-        volunteer = self._ctx.repository.set_volunteer_settings(volunteer_id, offers_during_crisis=enabled)
+        volunteer = self.repository.set_volunteer_settings(volunteer_id, offers_during_crisis=enabled)
         if enabled:
             self.route_waiting()
         return volunteer
@@ -233,5 +228,5 @@ class Offers:
     def holds_crisis(self, volunteer: VolunteerRecord) -> bool:
         """Whether the volunteer holds (offered or active) a high/imminent conversation."""
         return volunteer.load > 0 and any(
-            is_crisis(held) for held in self._ctx.repository.conversations_held_by(volunteer.volunteer_id)
+            is_crisis(held) for held in self.repository.conversations_held_by(volunteer.volunteer_id)
         )
