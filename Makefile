@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit integration e2e infra browser chromium clean bench bench-triage bench-cold bench-warm bench-calls bench-surge train-triage triage-bundle
+.PHONY: dev test lint typecheck unit integration e2e infra browser chromium clean bench bench-triage bench-cold bench-warm bench-calls bench-surge bench-live train-triage triage-bundle
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -46,7 +46,7 @@ browser: $(STAMP) chromium
 	$(BIN)/python -m pytest tests/browser
 
 # Benchmarks read ../shared/datasets at run time (never copied here) and write bench/results/*.json.
-bench: bench-triage bench-surge bench-cold bench-warm bench-calls
+bench: bench-triage bench-surge bench-cold bench-warm bench-calls bench-live
 
 # After editing shared/peerline/triage/frames/*.toml or rules/*.toml: the pre-parsed copy a cold start reads.
 triage-bundle: $(STAMP)
@@ -61,6 +61,9 @@ train-triage: $(STAMP)
 	$(BIN)/python tools/train_triage.py
 
 # Cold init per function (fresh interpreters), warm CPU per event, AWS calls per conversation (moto on loopback).
+bench-live: $(STAMP)
+	$(BIN)/python bench/live_push.py
+
 bench-cold: $(STAMP)
 	$(BIN)/python bench/cold_init.py
 
