@@ -22,7 +22,7 @@ from peerline.routing.eligibility import (
     may_take,
 )
 from peerline.routing.model import (
-    _MAX_ATTEMPTS,
+    MAX_ATTEMPTS,
     ConflictError,
     NotEligibleError,
     NotFoundError,
@@ -207,7 +207,7 @@ class Handover(Offers):
         return True
 
     def _close(self, conversation: ConversationRecord, *, outcome: str, tags: list[str], reason: str) -> None:
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in range(MAX_ATTEMPTS):
             try:
                 self.commit(conversation, self._closing(conversation, outcome=outcome, tags=tags, reason=reason))
                 break

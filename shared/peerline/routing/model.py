@@ -9,7 +9,7 @@ from peerline.lifecycle import ConversationChange
 from peerline.models import ConversationRecord, StoredMessage, TexterRecord, VolunteerRecord, VolunteerStatus
 
 # How often a routing step re-reads and retries after losing a race, before it gives up.
-_MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5
 
 
 class RoutingError(Exception):

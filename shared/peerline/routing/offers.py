@@ -23,7 +23,7 @@ from peerline.routing.eligibility import (
     queue_order,
 )
 from peerline.routing.model import (
-    _MAX_ATTEMPTS,
+    MAX_ATTEMPTS,
     ConflictError,
     NotEligibleError,
     NotFoundError,
@@ -47,7 +47,7 @@ class Offers(RoutingContext):
         holds_crisis: dict[str, bool] = {}
         for waiting in queue_order(self.repository.waiting_conversations(), now):
             conversation: ConversationRecord | None = waiting
-            for _ in range(_MAX_ATTEMPTS):
+            for _ in range(MAX_ATTEMPTS):
                 assert conversation is not None
                 volunteer = self._first_free(conversation, volunteers, holds_crisis, now, lapse)
                 if volunteer is None:
