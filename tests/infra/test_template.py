@@ -252,16 +252,23 @@ def full_access_managed_policies(template: Template, transformed: Template) -> l
     return offenders
 
 
+# Tables that hold message bodies: what is deleted at close must not be restorable for 35 days (issue 12).
+BODY_TABLES = frozenset({"MessagesTable"})
+
+
 def tables_not_on_demand_encrypted_recoverable_and_expiring(template: Template, transformed: Template) -> list[str]:
-    """Tables are on-demand, encrypted, point-in-time recoverable, and expire what they keep."""
+    """Tables are on-demand, encrypted, point-in-time recoverable (never the ones holding bodies), and expire what
+    they keep."""
     offenders: list[str] = []
     for table_id, properties in _resources_of_type(template, "AWS::DynamoDB::Table"):
         if properties.get("BillingMode") != "PAY_PER_REQUEST":
             offenders.append(f"{table_id}: BillingMode is {properties.get('BillingMode')!r}, not PAY_PER_REQUEST")
         if (properties.get("SSESpecification") or {}).get("SSEEnabled") is not True:
             offenders.append(f"{table_id}: SSESpecification.SSEEnabled is not true")
-        pitr = properties.get("PointInTimeRecoverySpecification") or {}
-        if pitr.get("PointInTimeRecoveryEnabled") is not True:
+        pitr = (properties.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled") is True
+        if table_id in BODY_TABLES and pitr:
+            offenders.append(f"{table_id}: PointInTimeRecovery is on for message bodies (deleted bodies restorable)")
+        elif table_id not in BODY_TABLES and not pitr:
             offenders.append(f"{table_id}: PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled is not true")
         if not properties.get("TimeToLiveSpecification"):
             offenders.append(f"{table_id}: no TimeToLiveSpecification")
@@ -297,6 +304,27 @@ def sqs_consumers_with_function_dead_letter_queue(template: Template, transforme
     ]
 
 
+def tracing_that_records_payloads(template: Template, transformed: Template) -> list[str]:
+    """X-Ray keeps what it records for 30 days: a response (a revealed number, message bodies) or an error payload
+    must never be recorded — for every function, from Globals, and no function turns it back on."""
+    wanted = {"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false", "POWERTOOLS_TRACER_CAPTURE_ERROR": "false"}
+    function_globals = (template.get("Globals") or {}).get("Function") or {}
+    global_variables = (function_globals.get("Environment") or {}).get("Variables") or {}
+    offenders = [
+        f"Globals: {name} is {global_variables.get(name)!r}, not 'false'"
+        for name, value in wanted.items()
+        if str(global_variables.get(name)).lower() != value
+    ]
+    for function_id, properties in _functions(template):
+        variables = (properties.get("Environment") or {}).get("Variables") or {}
+        offenders += [
+            f"{function_id}: {name} overrides Globals with {variables[name]!r}"
+            for name, value in wanted.items()
+            if name in variables and str(variables[name]).lower() != value
+        ]
+    return offenders
+
+
 Check = Callable[[Template, Template], list[str]]
 
 # Each check, with the offenders the violations fixture must make it report.
@@ -323,7 +351,17 @@ CHECKS: dict[str, tuple[Check, list[str]]] = {
     ),
     "tables are on-demand, encrypted, recoverable, expiring": (
         tables_not_on_demand_encrypted_recoverable_and_expiring,
-        ["LooseTable: BillingMode", "LooseTable: SSE", "LooseTable: PointInTime", "LooseTable: no TimeToLive"],
+        [
+            "LooseTable: BillingMode",
+            "LooseTable: SSE",
+            "LooseTable: PointInTime",
+            "LooseTable: no TimeToLive",
+            "MessagesTable: PointInTimeRecovery is on",
+        ],
+    ),
+    "tracing never records payloads": (
+        tracing_that_records_payloads,
+        ["Globals: POWERTOOLS_TRACER_CAPTURE_RESPONSE", "Globals: POWERTOOLS_TRACER_CAPTURE_ERROR"],
     ),
     "globals are python3.13 on arm64": (
         globals_not_python313_on_arm64,
@@ -411,6 +449,12 @@ def test_no_function_gets_an_aws_managed_full_access_policy(template: Template, 
 
 def test_every_table_is_on_demand_encrypted_recoverable_and_expiring(template: Template, transformed: Template) -> None:
     rule = "tables are on-demand, encrypted, recoverable, expiring"
+    offenders = CHECKS[rule][0](template, transformed)
+    assert not offenders, _offenders_message(rule, offenders)
+
+
+def test_tracing_never_records_a_response_or_an_error_payload(template: Template, transformed: Template) -> None:
+    rule = "tracing never records payloads"
     offenders = CHECKS[rule][0](template, transformed)
     assert not offenders, _offenders_message(rule, offenders)
 
