@@ -22,6 +22,7 @@ from peerline.lifecycle import (
 )
 from peerline.models import (
     ConversationRecord,
+    ConversationState,
     StoredMessage,
     TexterRecord,
     TimerKind,
@@ -36,8 +37,10 @@ class EngineEffects(EngineCrisis):
         """Stamp the change with the event, so a replay of it re-sends instead of re-deciding."""
         self._keep_automatic_texts(change, event)
         remembered = [*texter_of(change).recent_events, applied_event(event.event_id, change)][-REMEMBERED_EVENTS:]
-        if change.delete_conversation and change.conversation is not None:
-            # Without consent nothing about the conversation may remain, not even in this replay memory.
+        closed = change.conversation is not None and change.conversation.state is ConversationState.CLOSED
+        if closed and change.conversation is not None:
+            # A closed conversation is forgotten like any close (a STOP with consent too): nothing on the texter's
+            # record may link back to it, not even this replay memory.
             remembered = [forget_conversation(applied, change.conversation.conversation_id) for applied in remembered]
         change.texter = texter_of(change).model_copy(update={"recent_events": remembered})
         return change
@@ -71,6 +74,7 @@ class EngineEffects(EngineCrisis):
     def _replay(self, texter: TexterRecord, event_id: str) -> Outcome | None:
         for applied in texter.recent_events:
             if applied.event_id == event_id:
+                self._purge(applied.purge_messages_of)
                 if texter.opted_out:
                     # A replay (a webhook has no timestamp) must never text an opted-out person again; only
                     # the opt-out confirmation itself and pages to on-call may be re-queued (deduplicated).
@@ -81,20 +85,24 @@ class EngineEffects(EngineCrisis):
                     self._timers.schedule(applied.timers)
                 if applied.notifications and self._crisis is not None:
                     self._crisis.notifier.publish(applied.notifications)
-                self._purge(applied.purge_messages_of)
                 return Outcome.REPLAYED
         return None
 
     def _purge(self, conversation_ids: Sequence[str]) -> None:
+        """Bodies of closed conversations go before anything is texted, so a failed send can't leave them behind.
+        A failed purge doesn't hold the texts back: the bodies' TTL is the safety net."""
         for conversation_id in conversation_ids:
-            self._repository.delete_messages(conversation_id)
+            try:
+                self._repository.delete_messages(conversation_id)
+            except Exception:
+                logger.exception("purging a closed conversation's bodies failed; their TTL will remove them")
 
     def _dispatch(self, change: ConversationChange, *, before: ConversationRecord | None) -> None:
+        self._purge(change.purge_messages_of)
         self._outbound.enqueue(change.outbound)
         self._timers.schedule(change.timers)
         if change.notifications and self._crisis is not None:
             self._crisis.notifier.publish(change.notifications)
-        self._purge(change.purge_messages_of)
         # Dashboards hear of this change before routing offers it on (so they never see the two out of order).
         self._push_live(change, before)
         if (change.entered_queue or change.loads) and self._on_queued is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -28,6 +29,8 @@ from peerline.routing.model import (
     NotFoundError,
 )
 from peerline.routing.offers import Offers
+
+logger = logging.getLogger(__name__)
 
 
 class Handover(Offers):
@@ -223,9 +226,14 @@ class Handover(Offers):
                 conversation = fresh
         else:
             raise ConflictError("the conversation keeps changing; try again")
+        # The bodies go before the closing text is queued: a failed send must not leave them behind. If the purge
+        # itself fails, the texter still gets the closing text; the bodies' TTL is the safety net.
+        try:
+            self.repository.delete_messages(conversation.conversation_id)
+        except Exception:
+            logger.exception("purging a closed conversation's bodies failed; their TTL will remove them")
         name = "closed_inactive" if reason == "inactivity" else "closed"
         self.text_texter(conversation, name, self.replies.text(name, conversation.language))
-        self.repository.delete_messages(conversation.conversation_id)
         self.route_waiting()
 
     def _closing(
