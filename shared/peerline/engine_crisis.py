@@ -67,6 +67,10 @@ class EngineCrisis(EngineCore):
             )
             escalate = escalate and level.rank > conversation.escalated_level.rank
             change.conversation = conversation
+        elif escalate and self._open_escalation_of(texter_of(change).texter_id, at_least=level):
+            # No conversation (an opted-out texter): their open escalation is still being paged until someone
+            # acknowledges it; another crisis text at the same level must not start a second page cycle.
+            escalate = False
         if not escalate:
             return
         assert self._crisis is not None
@@ -101,6 +105,14 @@ class EngineCrisis(EngineCore):
                 change.conversation = waiting.model_copy(update={"waiting_since": event.at})
                 change.entered_queue = True
                 self._schedule(change, event, TimerKind.STILL_WAITING, self._settings.still_waiting_seconds)
+
+    def _open_escalation_of(self, texter_id: str, *, at_least: RiskLevel) -> bool:
+        """Whether the texter has an open (unacknowledged) escalation at ``at_least`` or higher."""
+        assert self._crisis is not None
+        return any(
+            escalation.texter_id == texter_id and escalation.level.at_least(at_least)
+            for escalation in self._crisis.service.open_escalations()
+        )
 
     def _acknowledge_page(self, text: InboundText) -> Outcome | None:
         """``ACK <code>`` from an on-call professional's phone acknowledges the escalation (and stops re-paging)."""

@@ -460,6 +460,28 @@ def test_an_opted_out_texters_crisis_replayed_is_still_not_texted(crisis: Crisis
     assert len(crisis.escalations.all()) == 1
 
 
+def test_an_opted_out_texters_second_crisis_text_joins_their_open_escalation(crisis: CrisisWorld) -> None:
+    # given an opted-out texter whose crisis text opened an escalation nobody has acknowledged yet
+    _waiting(crisis)
+    crisis.text("STOP")
+    crisis.text(IMMINENT)
+    crisis.clear_queues()
+
+    # when they send another crisis text (at the same or a lower level)
+    crisis.text(HIGH)
+    crisis.text(IMMINENT)
+
+    # then no second escalation or page cycle starts: the open one keeps paging until someone acknowledges
+    assert len(crisis.escalations.all()) == 1
+    assert crisis.outbound.purposes() == []
+
+    # and once it is acknowledged, a new crisis text pages again
+    crisis.service.acknowledge(crisis.escalations.only().escalation_id, actor="supervisor:Dr Ben")
+    crisis.text(IMMINENT)
+    assert len(crisis.escalations.all()) == 2
+    assert crisis.outbound.purposes() == ["page"]
+
+
 # ---------------------------------------------------------------- re-paging
 def test_an_unacknowledged_escalation_is_paged_again_to_the_same_person(crisis: CrisisWorld) -> None:
     # given a queued texter whose crisis text paged the first person on call
