@@ -493,3 +493,38 @@ def test_each_check_names_the_offenders_of_a_template_that_breaks_it(
     # then
     for expected in expected_offenders:
         assert any(offender.startswith(expected) for offender in offenders), (expected, offenders)
+
+
+# ---------------------------------------------------------------------------------------------------- dashboard headers
+def _directives(policy: str) -> dict[str, list[str]]:
+    return {part.split()[0]: sorted(part.split()[1:]) for part in (p.strip() for p in policy.split(";")) if part}
+
+
+def test_cloudfront_sends_the_local_dashboard_servers_content_security_policy(template: Template) -> None:
+    # given the policy the local dashboard server sends, for a line with an API, a socket and Cognito on AWS
+    from peerline_local.dashboard_server import DashboardServer
+
+    local = DashboardServer(
+        Path(__file__).resolve().parents[2] / "dashboard",
+        {
+            "apiUrl": "https://API.execute-api.REGION.amazonaws.com",
+            "socketUrl": "wss://SOCKET.execute-api.REGION.amazonaws.com/live",
+            "region": "REGION",
+        },
+    ).content_security_policy()
+
+    # when the deployed dashboard's headers are read from the template
+    behavior = template["Resources"]["DashboardDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    policy_ref = behavior["ResponseHeadersPolicyId"]
+    assert policy_ref == {"Ref": "DashboardHeadersPolicy"}, "the dashboard is served without Peerline's own CSP"
+    config = template["Resources"]["DashboardHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+    deployed = config["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    deployed = (
+        deployed.replace("${HttpApi}", "API")
+        .replace("${DashboardSocketApi}", "SOCKET")
+        .replace("${AWS::Region}", "REGION")
+        .replace("${AWS::URLSuffix}", "amazonaws.com")
+    )
+
+    # then CloudFront sends the same directives, with the same sources (connections: the API, socket and Cognito)
+    assert _directives(deployed) == _directives(local)
