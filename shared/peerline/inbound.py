@@ -21,7 +21,7 @@ class WebhookVerdict(StrEnum):
     ACCEPTED = "accepted"
     FORBIDDEN = "forbidden"  # missing or forged signature: 403, nothing queued
     MALFORMED = "malformed"  # signed, but not a text we can handle: 400, nothing queued
-    UNAVAILABLE = "unavailable"  # genuine, but it could not be queued: answer the texter directly
+    UNAVAILABLE = "unavailable"  # genuine, but it could not be taken in (secret, KMS, queue): answer the texter directly
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,17 @@ def accept_inbound_text(
     if not form.get("MessageSid") or not is_e164(number):
         return WebhookVerdict.MALFORMED
     try:
+        texter_id = texter_id_for(number)
+        encrypted_number = vault.encrypt(number)
+    except Exception:
+        # The pepper secret or KMS failed: as with a queue failure, the texter is answered, never left in silence.
+        logger.exception("inbound text could not be pseudonymised", extra={"message_sid": form["MessageSid"]})
+        return WebhookVerdict.UNAVAILABLE
+    try:
         text = InboundText(
             message_sid=form["MessageSid"],
-            texter_id=texter_id_for(number),
-            encrypted_number=vault.encrypt(number),
+            texter_id=texter_id,
+            encrypted_number=encrypted_number,
             body=form.get("Body", ""),
             received_at=now,
             num_media=int(form.get("NumMedia") or 0),

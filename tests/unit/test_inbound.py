@@ -209,6 +209,36 @@ def test_text_that_cannot_be_queued_is_answered_directly_not_dropped(webhook: We
     assert verdict is WebhookVerdict.UNAVAILABLE
 
 
+class BrokenVault:
+    def encrypt(self, number: str) -> str:
+        raise ConnectionError("KMS unreachable")
+
+
+@pytest.mark.parametrize("broken", ["kms", "pepper secret"])
+def test_text_that_cannot_be_pseudonymised_is_answered_directly_not_a_500(webhook: Webhook, broken: str) -> None:
+    # given KMS, or the pepper secret behind the texter id, failing
+    if broken == "kms":
+        webhook.vault = BrokenVault()  # type: ignore[assignment]
+        verdict = webhook.accept(webhook.signed(FORM))
+    else:
+
+        def no_pepper(number: str) -> str:
+            raise ConnectionError("Secrets Manager unreachable")
+
+        verdict = accept_inbound_text(
+            webhook.signed(FORM),
+            checker=webhook.checker,
+            texter_id_for=no_pepper,
+            vault=webhook.vault,
+            queue=webhook.queue,
+            now=START,
+        )
+
+    # then the texter is answered directly with emergency resources (not silence), and nothing is queued
+    assert verdict is WebhookVerdict.UNAVAILABLE
+    assert webhook.queue.texts == []
+
+
 def test_unavailable_reply_asks_to_text_again_with_emergency_resources_in_both_languages() -> None:
     from peerline.inbound import unavailable_reply
 
