@@ -254,6 +254,13 @@ class EscalationStore(Protocol):
     def open_escalations(self) -> list[EscalationRecord]: ...
 
 
+def acknowledged_by(escalation: EscalationRecord) -> str:
+    """``"by Dr Ana (on-call) at 14:02 UTC"``: who acknowledged, and when, as a person reads it."""
+    who = actor_name(escalation.acknowledged_by or "someone")
+    at = f"{escalation.acknowledged_at:%H:%M} UTC" if escalation.acknowledged_at else "earlier"
+    return f"by {who} at {at}"
+
+
 @dataclass(frozen=True)
 class Acknowledgement:
     """The escalation after an acknowledgement, and whether someone had acknowledged it already."""
@@ -264,11 +271,11 @@ class Acknowledgement:
     @property
     def message(self) -> str:
         escalation = self.escalation
-        who = actor_name(escalation.acknowledged_by or "someone")
-        at = f"{escalation.acknowledged_at:%H:%M} UTC" if escalation.acknowledged_at else "earlier"
         if self.already:
-            return f"Escalation {escalation.code} was already acknowledged by {who} at {at}; nothing changed."
-        return f"Escalation {escalation.code} acknowledged by {who} at {at}. Re-paging has stopped."
+            return (
+                f"Escalation {escalation.code} was already acknowledged {acknowledged_by(escalation)}; nothing changed."
+            )
+        return f"Escalation {escalation.code} acknowledged {acknowledged_by(escalation)}. Re-paging has stopped."
 
 
 class EscalationService:

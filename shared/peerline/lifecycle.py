@@ -9,7 +9,7 @@ which state may follow which, and what closing keeps (metadata only with consent
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -100,8 +100,7 @@ class ConversationChange:
     entered_queue: bool = False
 
     def without_best_effort_loads(self) -> ConversationChange:
-        kept = [load for load in self.loads if not load.best_effort]
-        return ConversationChange(**{**self.__dict__, "loads": kept})
+        return replace(self, loads=[load for load in self.loads if not load.best_effort])
 
 
 class ConversationStore(Protocol):

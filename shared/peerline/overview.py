@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Protocol
 
 from peerline.api_models import Colleague, EscalationSummary, LineOverview, VolunteersByStatus
 from peerline.models import ConversationRecord, ConversationState, EscalationRecord, VolunteerRecord, VolunteerStatus
-from peerline.routing import may_take, queue_order
+from peerline.routing import queue_order
+from peerline.routing.eligibility import by_load_then_name, is_free
 from peerline.views import ConversationViews
 
 
@@ -51,19 +52,7 @@ def line_overview(
         active=views.summaries(held),
         escalations=[EscalationSummary.of(e) for e in escalations.shown_with(open_conversations)],
         queue=views.summaries(waiting),
-        available_volunteers=[Colleague.of(v) for v in _free(volunteers, now.date())],
-    )
-
-
-def _free(volunteers: Sequence[VolunteerRecord], today: date) -> list[VolunteerRecord]:
-    """Available, may take conversations and under their cap: who a supervisor can assign to."""
-    return sorted(
-        (
-            volunteer
-            for volunteer in volunteers
-            if volunteer.status is VolunteerStatus.AVAILABLE
-            and may_take(volunteer, today)
-            and volunteer.load < volunteer.max_concurrent
-        ),
-        key=lambda volunteer: (volunteer.load, volunteer.display_name.casefold()),
+        available_volunteers=[
+            Colleague.of(v) for v in by_load_then_name(v for v in volunteers if is_free(v, now.date()))
+        ],
     )

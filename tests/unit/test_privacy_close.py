@@ -5,25 +5,14 @@ from __future__ import annotations
 
 import json
 
-from .fakes import InMemoryConversationRepository, RecordingOutboundQueue
+from .fakes import RecordingOutboundQueue
 from .routing_fakes import InMemoryRoutingRepository
 from .world import EngineWorld, RoutingWorld
 
 
-class PurgeWatchingRepository(InMemoryConversationRepository):
-    """Remembers how many texts were queued when each purge ran."""
+class PurgeWatchingRepository(InMemoryRoutingRepository):
+    """Remembers how many texts were queued when each purge ran (the engine's and the router's store alike)."""
 
-    def __init__(self, outbound: RecordingOutboundQueue) -> None:
-        super().__init__()
-        self._outbound = outbound
-        self.texts_queued_at_purge: list[int] = []
-
-    def delete_messages(self, conversation_id: str) -> int:
-        self.texts_queued_at_purge.append(len(self._outbound.texts))
-        return super().delete_messages(conversation_id)
-
-
-class PurgeWatchingRoutingRepository(InMemoryRoutingRepository):
     def __init__(self, outbound: RecordingOutboundQueue) -> None:
         super().__init__()
         self._outbound = outbound
@@ -71,7 +60,7 @@ def test_a_stop_purges_the_bodies_before_its_confirmation_is_queued() -> None:
 def test_a_volunteers_close_purges_the_bodies_before_the_closing_text_is_queued() -> None:
     # given an active conversation with a text kept
     outbound = RecordingOutboundQueue()
-    repository = PurgeWatchingRoutingRepository(outbound)
+    repository = PurgeWatchingRepository(outbound)
     routing = RoutingWorld(repository=repository, outbound=outbound)
     routing.volunteer("ana")
     routing.waiting("c1")

@@ -25,7 +25,6 @@ from peerline.routing.eligibility import (
     is_crisis,
     is_eligible,
     may_take,
-    next_lapse,
     queue_order,
     urgency,
 )
@@ -55,7 +54,6 @@ __all__ = [
     "is_crisis",
     "is_eligible",
     "may_take",
-    "next_lapse",
     "queue_order",
     "urgency",
 ]

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from peerline.api_models import actor_name
-from peerline.escalation import PROMPTS, plan_escalation
+from peerline.escalation import PROMPTS, acknowledged_by, plan_escalation
 from peerline.lifecycle import ConversationChange
 from peerline.models import (
     EscalationRecord,
@@ -40,9 +39,7 @@ class Escalated:
                 f"Already escalated (code {escalation.code}): on-call was paged {escalation.page_count} time(s) and "
                 "is paged again until someone acknowledges. No new page was sent."
             )
-        who = actor_name(escalation.acknowledged_by or "someone")
-        at = f"{escalation.acknowledged_at:%H:%M} UTC" if escalation.acknowledged_at else "earlier"
-        return f"Already acknowledged by {who} at {at} (code {escalation.code}). No new page was sent."
+        return f"Already acknowledged {acknowledged_by(escalation)} (code {escalation.code}). No new page was sent."
 
 
 class CrisisRouting(RoutingContext):

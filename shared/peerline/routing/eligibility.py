@@ -5,7 +5,7 @@ Plain functions over records, so the router, the supervisor's line and the tests
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
 from peerline.models import ConversationRecord, Role, VolunteerRecord, VolunteerStatus
@@ -34,14 +34,23 @@ def may_take(volunteer: VolunteerRecord, today: date) -> bool:
     )
 
 
-def could_take(volunteer: VolunteerRecord, conversation: ConversationRecord, today: date) -> bool:
-    """Certified, active, available, speaks the texter's language and under their cap (exclusions aside)."""
+def is_free(volunteer: VolunteerRecord, today: date) -> bool:
+    """Certified, active, available and under their cap: someone a conversation could go to now."""
     return (
         may_take(volunteer, today)
         and volunteer.status is VolunteerStatus.AVAILABLE
         and volunteer.load < volunteer.max_concurrent
-        and conversation.language in volunteer.languages
     )
+
+
+def could_take(volunteer: VolunteerRecord, conversation: ConversationRecord, today: date) -> bool:
+    """Free, and speaks the texter's language (exclusions aside)."""
+    return is_free(volunteer, today) and conversation.language in volunteer.languages
+
+
+def by_load_then_name(volunteers: Iterable[VolunteerRecord]) -> list[VolunteerRecord]:
+    """Volunteers as a person picks among them: least loaded first, then by name."""
+    return sorted(volunteers, key=lambda volunteer: (volunteer.load, volunteer.display_name.casefold()))
 
 
 def is_eligible(volunteer: VolunteerRecord, conversation: ConversationRecord, today: date) -> bool:
@@ -86,17 +95,3 @@ def candidates_for(
             if (lapses := exclusion_lapses_at(conversation, volunteer.volunteer_id, lapse)) is None or lapses <= now
         ]
     return sorted(pool, key=lambda volunteer: (volunteer.load, volunteer.last_assigned_at, volunteer.volunteer_id))
-
-
-def next_lapse(
-    conversation: ConversationRecord, volunteers: Sequence[VolunteerRecord], now: datetime, lapse: timedelta
-) -> datetime | None:
-    """The earliest moment an excluded volunteer who could take the conversation becomes a candidate again."""
-    moments = [
-        lapses
-        for volunteer in volunteers
-        if could_take(volunteer, conversation, now.date())
-        and (lapses := exclusion_lapses_at(conversation, volunteer.volunteer_id, lapse)) is not None
-        and lapses > now
-    ]
-    return min(moments) if moments else None

@@ -19,6 +19,7 @@ from peerline.models import (
 )
 from peerline.phone import texter_alias
 from peerline.routing.eligibility import (
+    by_load_then_name,
     could_take,
     may_take,
 )
@@ -89,22 +90,11 @@ class Handover(Offers):
         if conversation is None or not self.may_see(caller, conversation):
             raise NotFoundError("no such conversation")
         today = self.clock().date()
-        return sorted(
-            (
-                volunteer
-                for volunteer in self.repository.available_volunteers()
-                if volunteer.volunteer_id not in (caller.volunteer_id, conversation.volunteer_id)
-                and could_take(volunteer, conversation, today)
-            ),
-            key=lambda volunteer: (volunteer.load, volunteer.display_name.casefold()),
-        )
-
-    def available_colleagues(self) -> list[VolunteerRecord]:
-        """Every available volunteer who may take conversations (for a supervisor's assign control)."""
-        today = self.clock().date()
-        return sorted(
-            (v for v in self.repository.available_volunteers() if may_take(v, today)),
-            key=lambda volunteer: (volunteer.load, volunteer.display_name.casefold()),
+        return by_load_then_name(
+            volunteer
+            for volunteer in self.repository.available_volunteers()
+            if volunteer.volunteer_id not in (caller.volunteer_id, conversation.volunteer_id)
+            and could_take(volunteer, conversation, today)
         )
 
     def set_availability(self, volunteer_id: str, status: VolunteerStatus) -> VolunteerRecord:
