@@ -325,6 +325,28 @@ def tracing_that_records_payloads(template: Template, transformed: Template) -> 
     return offenders
 
 
+# The audit log is append-only: a writer may add an entry (keys carry a random part it never reads back), nothing else.
+APPEND_ONLY_TABLES = frozenset({"AuditTable"})
+APPEND_ACTIONS = frozenset({"dynamodb:PutItem"})
+
+
+def append_only_tables_writable_otherwise(template: Template, transformed: Template) -> list[str]:
+    """No role may update, delete, batch-write or read back an append-only table: PutItem only."""
+    offenders: list[str] = []
+    for role_id, properties in _resources_of_type(transformed, "AWS::IAM::Role"):
+        for policy in properties.get("Policies") or []:
+            for statement in _policy_statements(policy):
+                for table_id in APPEND_ONLY_TABLES:
+                    if not _mentions(statement.get("Resource"), table_id):
+                        continue
+                    offenders += [
+                        f"{role_id}: {action} on {table_id} (append-only: PutItem only)"
+                        for action in _actions(statement)
+                        if action not in APPEND_ACTIONS
+                    ]
+    return offenders
+
+
 Check = Callable[[Template, Template], list[str]]
 
 # Each check, with the offenders the violations fixture must make it report.
@@ -362,6 +384,10 @@ CHECKS: dict[str, tuple[Check, list[str]]] = {
     "tracing never records payloads": (
         tracing_that_records_payloads,
         ["Globals: POWERTOOLS_TRACER_CAPTURE_RESPONSE", "Globals: POWERTOOLS_TRACER_CAPTURE_ERROR"],
+    ),
+    "append-only tables get PutItem only": (
+        append_only_tables_writable_otherwise,
+        ["AuditWriterRole: dynamodb:DeleteItem on AuditTable", "AuditWriterRole: dynamodb:UpdateItem on AuditTable"],
     ),
     "globals are python3.13 on arm64": (
         globals_not_python313_on_arm64,
@@ -453,6 +479,12 @@ def test_every_table_is_on_demand_encrypted_recoverable_and_expiring(template: T
     assert not offenders, _offenders_message(rule, offenders)
 
 
+def test_the_audit_log_is_append_only_for_every_function(template: Template, transformed: Template) -> None:
+    rule = "append-only tables get PutItem only"
+    offenders = CHECKS[rule][0](template, transformed)
+    assert not offenders, _offenders_message(rule, offenders)
+
+
 def test_tracing_never_records_a_response_or_an_error_payload(template: Template, transformed: Template) -> None:
     rule = "tracing never records payloads"
     offenders = CHECKS[rule][0](template, transformed)
@@ -514,7 +546,9 @@ def test_cloudfront_sends_the_local_dashboard_servers_content_security_policy(te
     ).content_security_policy()
 
     # when the deployed dashboard's headers are read from the template
-    behavior = template["Resources"]["DashboardDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    behavior = template["Resources"]["DashboardDistribution"]["Properties"]["DistributionConfig"][
+        "DefaultCacheBehavior"
+    ]
     policy_ref = behavior["ResponseHeadersPolicyId"]
     assert policy_ref == {"Ref": "DashboardHeadersPolicy"}, "the dashboard is served without Peerline's own CSP"
     config = template["Resources"]["DashboardHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
