@@ -38,6 +38,7 @@ from peerline.models import (
 from peerline.ports import OutboundQueue, TimerQueue, utc_now
 from peerline.push import LivePush, NoLivePush, Summarize
 from peerline.replies import ReplyBook
+from peerline.twilio_erasure import ErasureQueue
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +122,12 @@ class EngineCore:
         crisis: CrisisDesk | None = None,
         live: LivePush | None = None,
         summarize: Summarize | None = None,
+        erasures: ErasureQueue | None = None,
     ) -> None:
         self._repository = repository
+        # Where each texter's text is queued for deletion from Twilio once its conversation closed (see
+        # ``peerline.twilio_erasure``); None where nobody texts in (the timers function, unit tests of other things).
+        self._erasures = erasures
         # Live dashboard updates, pushed after each committed change; ``summarize`` says what the dashboard shows
         # of a conversation (its preview and escalation state: see ``views``), the same as the volunteer API.
         self._live: LivePush = live or NoLivePush()

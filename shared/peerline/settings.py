@@ -92,9 +92,8 @@ class WebhookSettings(_Twilio):
     replay_window_seconds: int = Field(default=7 * 24 * 3600, ge=60)
 
 
-class StatusCallbackSettings(_Twilio, _Retention):
+class StatusCallbackSettings(_Twilio):
     deliveries_table: str
-    texters_table: str
 
 
 class EngineFunctionSettings(LineSettings):
@@ -103,6 +102,12 @@ class EngineFunctionSettings(LineSettings):
     still_waiting_seconds: int = Field(default=300, ge=1)
     consent_timeout_seconds: int = Field(default=120, ge=1)
     returning_window_minutes: int = Field(default=60, ge=0)
+
+
+class InboundEngineSettings(EngineFunctionSettings):
+    """The engine as the inbound queue's consumer: it also queues each text's erasure from Twilio."""
+
+    erase_queue_url: str
 
 
 class TimersFunctionSettings(EngineFunctionSettings):
@@ -129,8 +134,9 @@ class DashboardSocketSettings(_FromEnvironment):
     user_pool_client_id: str
 
 
-class SenderSettings(_Retention):
+class SenderSettings(_FromEnvironment):
     twilio_secret_name: str
+    erase_queue_url: str
     phone_key_id: str
     deliveries_table: str
     texters_table: str
@@ -142,3 +148,14 @@ class SenderSettings(_Retention):
     # Inline retries of a 429/5xx before the message goes back to the queue (then to the DLQ).
     send_attempts: int = Field(default=3, ge=1)
     retry_base_delay_seconds: float = Field(default=0.5, ge=0)
+
+
+class EraserSettings(_Twilio):
+    """Deleting messages from Twilio once their conversation closed (``peerline.twilio_erasure``)."""
+
+    erase_queue_url: str
+    conversations_table: str
+    # Only set off AWS: points the real twilio client at the local Twilio fake.
+    twilio_api_base_url: str | None = None
+    erase_recheck_seconds: int = Field(default=300, ge=0, le=900)
+    erase_in_flight_retry_seconds: int = Field(default=120, ge=0, le=900)
