@@ -131,8 +131,13 @@ def _text(args: argparse.Namespace) -> int:
     # text from them gets no welcome), printed in full: a fictional test number, needed to text again as them.
     from_number = args.from_number or fresh_test_number(_numbers_in_use(client, info))
     print(f"texting the line as {from_number}   (again as this texter: --from {from_number})\n")
+    def received() -> list[dict[str, Any]]:
+        # The phone's view (the simulator's), oldest first: the Twilio account forgets a closed conversation's texts.
+        thread = requests.get(f"{info['simulator_url']}/api/messages", params={"number": from_number}, timeout=10)
+        return [message for message in thread.json() if message["direction"] == "outbound"]
+
     # Snapshot first: the line can answer before the POST below returns.
-    before = {message.sid for message in client.messages.list(to=from_number)}
+    before = {message["sid"] for message in received()}
     response = requests.post(f"{info['simulator_url']}/api/send", json={"from": from_number, "body": body}, timeout=10)
     if response.status_code >= 300:
         print(f"The line did not take the text: HTTP {response.status_code} {response.text[:200]}", file=sys.stderr)
@@ -140,10 +145,10 @@ def _text(args: argparse.Namespace) -> int:
     seen: set[str] = set()
     deadline = time.monotonic() + args.wait
     while time.monotonic() < deadline:
-        for message in reversed(client.messages.list(to=from_number)):
-            if message.sid not in before and message.sid not in seen:
-                seen.add(message.sid)
-                print(f"line › {message.body}\n")
+        for message in received():
+            if message["sid"] not in before and message["sid"] not in seen:
+                seen.add(message["sid"])
+                print(f"line › {message['body']}\n")
         time.sleep(0.25)
     if not seen:
         print(f"(no reply within {args.wait:.0f} s)")
