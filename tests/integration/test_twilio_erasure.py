@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 import boto3
 import pytest
-from handler_kit import drain, sqs_event
+from handler_kit import drain, load_event, sqs_event
 
 from peerline.adapters.dynamo import from_item
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
@@ -293,3 +293,30 @@ def test_a_help_answer_outside_any_conversation_is_erased_at_once(line: Line, aw
     # then neither their texts nor the line's answers stay at Twilio
     assert line.held_at_twilio() == []
     assert drain(aws["sqs"], line.queue("EraseQueue")) == []
+
+
+def test_the_sample_batch_waits_for_the_open_conversation_and_counts_twilios_404_as_done(
+    line: Line, aws: dict[str, Any], stack: Any
+) -> None:
+    # given the sample erasure batch: a text of a conversation that is open, and one outside any conversation
+    # (neither held by the Twilio account: already deleted, say, by an earlier attempt)
+    event = load_event("erase_messages/sqs_batch.json")
+    jobs = [json.loads(record["body"]) for record in event["Records"]]
+    conversation_id = jobs[0]["conversation_id"]
+    aws["dynamodb"].put_item(
+        TableName=stack.resources["ConversationsTable"].physical_id,
+        Item={"conversation_id": {"S": conversation_id}, "state": {"S": "active"}},
+    )
+    drain(aws["sqs"], line.queue("EraseQueue"))
+
+    # when the eraser handles it
+    with line.as_function(
+        "EraseMessagesFunction", TWILIO_API_BASE_URL=line.fake.url, ERASE_RECHECK_SECONDS="0"
+    ) as handler:
+        result = handler.lambda_handler(event, line.context)
+
+    # then both records succeed: the open conversation's job is back on the queue, the other is done (404)
+    assert result == {"batchItemFailures": []}
+    assert [json.loads(job["Body"]) for job in drain(aws["sqs"], line.queue("EraseQueue"))] == [
+        {**jobs[0], "in_flight_refusals": 0}
+    ]

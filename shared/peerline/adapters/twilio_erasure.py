@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -49,6 +49,14 @@ class TwilioMessageEraser:
                 return  # erased already (a retried or duplicated job)
             if error.status == 429 or error.status >= 500:
                 raise TransientSmsError(error.status, error.code) from error
+            raise
+        except TwilioException as error:
+            # A list page that failed comes as a bare TwilioException carrying the HTTP response.
+            status = getattr(error.args[1] if len(error.args) > 1 else None, "status_code", None)
+            if status == 404:
+                return  # the message is gone already, and with it the way to its media
+            if status is None or status == 429 or status >= 500:
+                raise TransientSmsError(status) from error
             raise
         except requests.RequestException as error:
             raise TransientSmsError(None) from error
