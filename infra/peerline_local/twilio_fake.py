@@ -435,6 +435,12 @@ class TwilioFake:
         involved.sort(key=lambda message: message.sequence)
         return [message.as_simulator_json() for message in involved]
 
+    def phone_numbers(self) -> list[str]:
+        """Every number that texted or was texted, sorted: messages deleted from the account count too (the phones
+        still hold them, and the line may still know their texter)."""
+        with self._lock:
+            return sorted({number for message in self._messages.values() for number in (message.to, message.from_)})
+
     # ------------------------------------------------------------------ internals
     def _require_account(self, account_sid: str, path: str) -> None:
         if account_sid != self.account_sid:

@@ -112,6 +112,7 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             ("GET", "/simulator/"): self._simulator_page,
             ("GET", "/simulator/api/line"): self._simulator_line,
             ("GET", "/simulator/api/messages"): self._simulator_messages,
+            ("GET", "/simulator/api/numbers"): self._simulator_numbers,
             ("POST", "/simulator/api/send"): self._simulator_send,
             ("POST", "/_fake/faults"): self._inject_fault,
             ("DELETE", "/_fake/faults"): self._clear_faults,
@@ -162,6 +163,9 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             self._send_json(400, {"error": "number must be an E.164 phone number, like +15555550100"})
             return
         self._send_json(200, self.fake.simulator_thread(number))
+
+    def _simulator_numbers(self) -> None:
+        self._send_json(200, {"numbers": self.fake.phone_numbers()})
 
     def _simulator_send(self) -> None:
         payload = self._read_json()
