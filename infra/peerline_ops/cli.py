@@ -133,6 +133,7 @@ def _text(args: argparse.Namespace) -> int:
     # text from them gets no welcome), printed in full: a fictional test number, needed to text again as them.
     from_number = args.from_number or fresh_test_number(_numbers_in_use(client, info))
     print(f"texting the line as {from_number}   (again as this texter: --from {from_number})\n")
+
     def received() -> list[dict[str, Any]]:
         # The phone's view (the simulator's), oldest first: the Twilio account forgets a closed conversation's texts.
         thread = requests.get(f"{info['simulator_url']}/api/messages", params={"number": from_number}, timeout=10)
