@@ -488,6 +488,33 @@ def test_every_dead_letter_queue_keeps_bodies_3_to_4_days(template: Template, tr
     assert not offenders, _offenders_message(rule, offenders)
 
 
+def test_the_status_callback_cannot_reach_the_texters_table(template: Template) -> None:
+    # given the status callback, which records statuses by Twilio SID only (deliveries name no texter)
+    callback = dict(_functions(template))["StatusCallbackFunction"]
+
+    # then it is neither told of the texters table nor allowed to touch it
+    assert "TEXTERS_TABLE" not in callback["Environment"]["Variables"]
+    assert not _mentions(callback.get("Policies"), "TextersTable")
+
+
+def test_the_eraser_reads_only_whether_a_conversation_is_open_and_never_a_number(template: Template) -> None:
+    # given the function that deletes messages from Twilio
+    eraser = dict(_functions(template))["EraseMessagesFunction"]
+    statements = list(_policy_statements(eraser["Policies"]))
+
+    # then its only table access is GetItem on the conversations, and it can't decrypt a number
+    table_actions = {
+        action for statement in statements for action in _actions(statement) if action.startswith("dynamodb:")
+    }
+    assert table_actions == {"dynamodb:GetItem"}
+    assert all(
+        _mentions(statement["Resource"], "ConversationsTable")
+        for statement in statements
+        if any(action.startswith("dynamodb:") for action in _actions(statement))
+    )
+    assert not any("KMS" in str(policy) for policy in eraser["Policies"])
+
+
 def test_no_policy_statement_allows_a_wildcard_action(template: Template, transformed: Template) -> None:
     rule = "no wildcard actions"
     offenders = CHECKS[rule][0](template, transformed)
