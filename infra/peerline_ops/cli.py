@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import random
 import signal
 import sys
@@ -50,6 +51,8 @@ def _dev(args: argparse.Namespace) -> int:
         dashboard_port=args.dashboard_port,
         line_number=args.line_number,
         parameters=parameters,
+        # Local only: demo supervisors skip TOTP unless asked for (`--mfa` or PEERLINE_LOCAL_MFA=1).
+        demo_users_skip_totp=not (args.mfa or os.environ.get("PEERLINE_LOCAL_MFA") == "1"),
     )
     line = LocalLine(options)
     stopped = threading.Event()
@@ -409,6 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--line-number", default="+15555550000", help="the line's own number (E.164)")
     dev.add_argument("--still-waiting-seconds", type=int, default=120)
     dev.add_argument("--consent-timeout-seconds", type=int, default=60)
+    dev.add_argument(
+        "--mfa",
+        action="store_true",
+        help="demo supervisors set up two-step sign-in (TOTP) in the dashboard, as on AWS (or PEERLINE_LOCAL_MFA=1)",
+    )
     dev.add_argument("-v", "--verbose", action="store_true")
     dev.set_defaults(run=_dev)
 

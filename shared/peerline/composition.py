@@ -275,8 +275,10 @@ class VolunteerApiPorts:
 
 @cache
 def volunteer_api() -> VolunteerApiPorts:
+    from peerline.adapters.cognito_two_step import CognitoTwoStepSettings
     from peerline.adapters.library import DynamoLibrary
     from peerline.settings import VolunteerApiSettings
+    from peerline.two_step import TwoStepCheck
     from peerline.volunteer_desk import VolunteerDesk
 
     settings = VolunteerApiSettings.from_env()
@@ -289,6 +291,7 @@ def volunteer_api() -> VolunteerApiPorts:
             escalation_service=line.crisis.service,
             library_store=DynamoLibrary(settings.library_table),
             decrypt=line.vault.decrypt,
+            two_step=TwoStepCheck(CognitoTwoStepSettings(settings.user_pool_id)),
         ),
     )
 
