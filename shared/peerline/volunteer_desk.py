@@ -18,6 +18,7 @@ from peerline.escalation import EscalationService
 from peerline.library import Library
 from peerline.models import (
     ConversationRecord,
+    Role,
     StoredMessage,
     TexterRecord,
     VolunteerRecord,
@@ -70,7 +71,16 @@ class VolunteerDesk:
 
     # ------------------------------------------------------------ who may do what
     def caller(self, subject: str | None) -> VolunteerRecord:
-        """The signed-in volunteer; the registry, not the token, decides whether they may use the desk."""
+        """The signed-in volunteer; the registry, not the token, decides whether they may use the desk.
+
+        A supervisor without two-step sign-in acts as a volunteer (their own conversations only) until they set it up.
+        """
+        volunteer = self._registered(subject)
+        if volunteer.is_supervisor and not self.two_step.has_totp(volunteer.username):
+            return volunteer.model_copy(update={"roles": [role for role in volunteer.roles if role != Role.SUPERVISOR]})
+        return volunteer
+
+    def _registered(self, subject: str | None) -> VolunteerRecord:
         volunteer = self.store.get_volunteer(subject) if subject else None
         if volunteer is None or not volunteer.active:
             raise AccessDeniedError("not an active volunteer")
@@ -78,7 +88,7 @@ class VolunteerDesk:
 
     def supervisor(self, subject: str | None) -> VolunteerRecord:
         """The caller, who must be a supervisor (on-call professionals are supervisors)."""
-        volunteer = self.caller(subject)
+        volunteer = self._registered(subject)
         if not volunteer.is_supervisor:
             raise AccessDeniedError("supervisors only")
         self._require_two_step(volunteer)
@@ -92,7 +102,7 @@ class VolunteerDesk:
     # ------------------------------------------------------------ the volunteer themselves
     def me(self, subject: str | None) -> Me:
         """The caller's profile, status, load and notices (and, for a supervisor, whether TOTP must be set up)."""
-        volunteer = self.caller(subject)
+        volunteer = self._registered(subject)
         setup_required = volunteer.is_supervisor and not self.two_step.has_totp(volunteer.username)
         return self._me(volunteer).model_copy(update={"two_step_setup_required": setup_required})
 

@@ -10,11 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
+from test_handlers import drain, queue_url, sqs_event, text_event
 from two_step_kit import PASSWORD, cognito_user, with_totp
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.models import Language, Role, VolunteerRecord
 from peerline_local.emulators import api_gateway_v2_event
+from peerline_local.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN
 
 SUPERVISOR_ONLY = [
     ("GET", "/volunteer/line", None),
@@ -98,3 +100,35 @@ def test_a_volunteer_is_not_asked_for_totp(stack: Any, api: Any) -> None:
     status, me = api("GET", "/volunteer/me", sub)
     assert status == 200 and me["two_step_setup_required"] is False
     assert api("GET", "/volunteer/line", sub) == (403, {"message": "supervisors only"})
+
+
+def test_without_totp_a_supervisor_sees_only_their_own_conversations(
+    stack: Any, api: Any, as_function: Callable[..., Any], lambda_context: Any
+) -> None:
+    # given an open conversation nobody holds (a texter's first text), and a supervisor without TOTP
+    session = boto3.session.Session(region_name="us-east-1")
+    session.client("secretsmanager").create_secret(
+        Name=stack.functions["InboundWebhookFunction"].environment["TWILIO_SECRET_NAME"],
+        SecretString=json.dumps({"account_sid": SAMPLE_ACCOUNT_SID, "auth_token": SAMPLE_AUTH_TOKEN}),
+    )
+    with as_function("InboundWebhookFunction") as webhook:
+        event = text_event("hi, I need to talk", from_number="+15555550771", sid="SM" + "7" * 32)
+        assert webhook.lambda_handler(event, lambda_context)["statusCode"] == 200
+    with as_function("ConversationEngineFunction") as engine:
+        messages = drain(session.client("sqs"), queue_url(stack, "InboundQueue"))
+        assert engine.lambda_handler(sqs_event(messages), lambda_context) == {"batchItemFailures": []}
+    sub = supervisor(stack, "ivo")
+
+    # then no open conversation but their own is listed for them, as for any volunteer
+    status, listed = api("GET", "/volunteer/conversations", sub)
+    assert (status, listed["conversations"]) == (200, [])
+
+    # when they set TOTP up, then they see every open conversation and may read its transcript
+    with_totp(stack, "ivo", PASSWORD)
+    status, listed = api("GET", "/volunteer/conversations", sub)
+    assert status == 200 and listed["conversations"], "a supervisor with TOTP sees every open conversation"
+    conversation_id = listed["conversations"][0]["id"]
+    assert api("GET", f"/volunteer/conversations/{conversation_id}/messages", sub)[0] == 200
+
+    # and another supervisor, still without TOTP, can't read that transcript
+    assert api("GET", f"/volunteer/conversations/{conversation_id}/messages", supervisor(stack, "uma"))[0] == 404
