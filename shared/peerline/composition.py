@@ -300,16 +300,19 @@ def volunteer_api() -> VolunteerApiPorts:
 @cache
 def dashboard_socket() -> LiveChannel:
     """The dashboard socket's $connect/$disconnect: Cognito judges the token, the registry the volunteer."""
+    from peerline.adapters.cognito_two_step import CognitoTwoStepSettings
     from peerline.adapters.push import CognitoTokenSubjects, DynamoConnections
     from peerline.adapters.volunteers import DynamoVolunteerRegistry
     from peerline.push import LiveChannel
     from peerline.settings import DashboardSocketSettings
+    from peerline.two_step import TwoStepCheck
 
     settings = DashboardSocketSettings.from_env()
     return LiveChannel(
         connections=DynamoConnections(settings.connections_table),
         subject_of=CognitoTokenSubjects(settings.user_pool_id, settings.user_pool_client_id),
         volunteer=DynamoVolunteerRegistry(settings.volunteers_table).get,
+        has_totp=TwoStepCheck(CognitoTwoStepSettings(settings.user_pool_id)).has_totp,
     )
 
 

@@ -1,5 +1,6 @@
 """The volunteers' user pool: two-step sign-in by an authenticator app (TOTP) is on offer, never SMS, and an e-mail
-alone can reset nobody's password; the volunteer API may read whether a supervisor has it on."""
+alone can reset nobody's password; the volunteer API and the dashboard socket may read whether a supervisor has it
+on."""
 
 from pathlib import Path
 from typing import Any
@@ -33,20 +34,21 @@ def test_an_email_alone_cannot_recover_an_account(resources: dict[str, Any]) -> 
     assert [mechanism["Name"] for mechanism in mechanisms] == ["admin_only"]
 
 
-def test_the_volunteer_api_may_read_a_users_two_step_settings_in_its_own_pool_only(
-    resources: dict[str, Any],
+@pytest.mark.parametrize("function", ["VolunteerApiFunction", "DashboardSocketFunction"])
+def test_functions_that_admit_supervisors_may_read_two_step_settings_in_their_pool_only(
+    resources: dict[str, Any], function: str
 ) -> None:
-    # given the volunteer API's policy statements
+    # given the policy statements of a function that gives supervisors more than volunteers
     statements = [
         statement
-        for policy in resources["VolunteerApiFunction"]["Properties"]["Policies"]
+        for policy in resources[function]["Properties"]["Policies"]
         if isinstance(policy, dict) and "Statement" in policy
         for statement in policy["Statement"]
     ]
 
     # then it may AdminGetUser (UserMFASettingList), on the volunteers' pool and nothing else
     reading_users = [statement for statement in statements if "cognito-idp:AdminGetUser" in statement["Action"]]
-    assert reading_users, "the API can't tell whether a supervisor has two-step sign-in"
+    assert reading_users, f"{function} can't tell whether a supervisor has two-step sign-in"
     for statement in reading_users:
         assert statement["Action"] == ["cognito-idp:AdminGetUser"]
         assert statement["Resource"] == {"Fn::GetAtt": ["VolunteerUserPool", "Arn"]}
