@@ -1,8 +1,8 @@
 """Supervisors' two-step sign-in: whether a user has an authenticator app (TOTP) on, remembered briefly.
 
-Cognito puts nothing about MFA in an access token, so the volunteer API asks the user pool. Once TOTP is on, Cognito
-asks every sign-in for a code; until then supervisor-only operations are refused, and the dashboard leads the
-supervisor through setting it up. Only a "yes" is remembered (a few minutes per container): a supervisor who has just
+Cognito puts nothing about MFA in an access token, so the volunteer API and the dashboard socket ask the user pool.
+Once TOTP is on, Cognito asks every sign-in for a code; until then a supervisor is a volunteer (supervisor-only
+operations refused, only their own conversations seen and pushed), and the dashboard leads them through setting it up. Only a "yes" is remembered (a few minutes per container): a supervisor who has just
 set it up is let in at once, and one whose TOTP an operator removed is refused within that time.
 """
 
