@@ -83,6 +83,7 @@ def test_a_supervisor_sets_up_totp_then_signs_in_with_a_code(
 
     # when they sign out and in again, the password is not enough: a wrong code is refused, the app's code lets them in
     page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(page.get_by_text("You have signed out.")).to_be_visible()  # the sign-out has finished (it clears the form)
     page.get_by_label("Username or e-mail", exact=True).fill(USERNAME)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
