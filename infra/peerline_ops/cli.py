@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import random
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "twilio", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def demo_users_skip_totp(mfa_flag: bool, environment: Mapping[str, str]) -> bool:
+    """Local only: demo supervisors skip two-step sign-in unless asked for (`--mfa` or PEERLINE_LOCAL_MFA=1)."""
+    return not (mfa_flag or environment.get("PEERLINE_LOCAL_MFA", "").strip().lower() in ("1", "true", "yes"))
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -50,6 +56,7 @@ def _dev(args: argparse.Namespace) -> int:
         dashboard_port=args.dashboard_port,
         line_number=args.line_number,
         parameters=parameters,
+        demo_users_skip_totp=demo_users_skip_totp(args.mfa, os.environ),
     )
     line = LocalLine(options)
     stopped = threading.Event()
@@ -78,6 +85,11 @@ def _dev(args: argparse.Namespace) -> int:
         + "".join(
             f"  {user['username']:<14} {user['password']:<24} {user['role']:<11} shown to texters as {user['display_name']}\n"
             for user in info["demo_users"]
+        )
+        + (
+            "  (supervisors need two-step sign-in: the demo one skips it here; `--mfa` to set it up)\n"
+            if options.demo_users_skip_totp
+            else "  (--mfa: the demo supervisor sets up two-step sign-in (TOTP) at first sign-in)\n"
         )
         + '\nTry:  .venv/bin/peerline text "hi, I need to talk"      Ctrl-C stops everything.\n',
         flush=True,
@@ -417,6 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--line-number", default="+15555550000", help="the line's own number (E.164)")
     dev.add_argument("--still-waiting-seconds", type=int, default=120)
     dev.add_argument("--consent-timeout-seconds", type=int, default=60)
+    dev.add_argument(
+        "--mfa",
+        action="store_true",
+        help="demo supervisors set up two-step sign-in (TOTP) in the dashboard, as on AWS (or PEERLINE_LOCAL_MFA=1)",
+    )
     dev.add_argument("-v", "--verbose", action="store_true")
     dev.set_defaults(run=_dev)
 

@@ -283,8 +283,10 @@ class VolunteerApiPorts:
 
 @cache
 def volunteer_api() -> VolunteerApiPorts:
+    from peerline.adapters.cognito_two_step import CognitoTwoStepSettings
     from peerline.adapters.library import DynamoLibrary
     from peerline.settings import VolunteerApiSettings
+    from peerline.two_step import TwoStepCheck
     from peerline.volunteer_desk import VolunteerDesk
 
     settings = VolunteerApiSettings.from_env()
@@ -297,6 +299,7 @@ def volunteer_api() -> VolunteerApiPorts:
             escalation_service=line.crisis.service,
             library_store=DynamoLibrary(settings.library_table),
             decrypt=line.vault.decrypt,
+            two_step=TwoStepCheck(CognitoTwoStepSettings(settings.user_pool_id)),
         ),
     )
 
@@ -305,16 +308,19 @@ def volunteer_api() -> VolunteerApiPorts:
 @cache
 def dashboard_socket() -> LiveChannel:
     """The dashboard socket's $connect/$disconnect: Cognito judges the token, the registry the volunteer."""
+    from peerline.adapters.cognito_two_step import CognitoTwoStepSettings
     from peerline.adapters.push import CognitoTokenSubjects, DynamoConnections
     from peerline.adapters.volunteers import DynamoVolunteerRegistry
     from peerline.push import LiveChannel
     from peerline.settings import DashboardSocketSettings
+    from peerline.two_step import TwoStepCheck
 
     settings = DashboardSocketSettings.from_env()
     return LiveChannel(
         connections=DynamoConnections(settings.connections_table),
         subject_of=CognitoTokenSubjects(settings.user_pool_id, settings.user_pool_client_id),
         volunteer=DynamoVolunteerRegistry(settings.volunteers_table).get,
+        has_totp=TwoStepCheck(CognitoTwoStepSettings(settings.user_pool_id)).has_totp,
     )
 
 
