@@ -142,3 +142,9 @@ class SenderSettings(_Retention):
     # Inline retries of a 429/5xx before the message goes back to the queue (then to the DLQ).
     send_attempts: int = Field(default=3, ge=1)
     retry_base_delay_seconds: float = Field(default=0.5, ge=0)
+
+
+class FallbackReplySettings(_FromEnvironment):
+    """Twilio's fallback URL reads nothing but the reply it texts, so it answers when everything else failed."""
+
+    emergency_resources_text: str = "If you are in danger now, call 911. You can also call or text 988."

@@ -141,3 +141,35 @@ def test_a_forged_signature_stays_forbidden(webhook: Any, inbound_queue: Any) ->
 
     # when / then
     assert webhook(event)["statusCode"] == 403
+
+
+@pytest.fixture
+def fallback(as_function: Callable[..., Any], lambda_context: Any, stack: Any) -> Callable[..., dict[str, Any]]:
+    def call(event: dict[str, Any]) -> dict[str, Any]:
+        with as_function("InboundFallbackFunction") as handler:
+            result: dict[str, Any] = handler.lambda_handler(event, lambda_context)
+            return result
+
+    return call
+
+
+def test_twilio_s_fallback_url_answers_the_emergency_fallback_reply(fallback: Any) -> None:
+    # given what Twilio posts to the fallback URL after the webhook failed (the same form, plus the error)
+    form = {**twilio_inbound_form("help", message_sid="SM" + "3" * 32), "ErrorCode": "11200"}
+
+    # when it reaches the fallback function
+    response = fallback(signed_webhook_event("/sms/fallback", form))
+
+    # then Twilio is told to text the texter the emergency fallback reply
+    assert response["statusCode"] == 200
+    assert "<Message>" in response["body"] and "988" in response["body"]
+
+
+def test_twilio_s_fallback_url_refuses_a_one_megabyte_forgery(fallback: Any) -> None:
+    # given / when a 1 MB POST to the fallback URL
+    event = signed_webhook_event("/sms/fallback", {}, signature="Zm9yZ2Vk")
+    event["body"] = urlencode({"Body": "x" * ONE_MEGABYTE})
+    event["isBase64Encoded"] = False
+
+    # then it is refused on its size, like at the webhook
+    assert fallback(event)["statusCode"] == 413
