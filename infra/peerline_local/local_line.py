@@ -24,6 +24,7 @@ import boto3
 import requests
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
+from peerline.observability import install_phone_masking
 from peerline.phone import mask_phone_numbers
 from peerline_local.emulators import (
     FunctionEndpoint,
@@ -194,6 +195,7 @@ class LocalLine:
 
     def _start(self) -> None:
         options = self.options
+        install_phone_masking()  # the line's own console: moto, the emulators, the Twilio fake, the dashboard server
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
         # Every server binds its port itself (the preferred one, else any free one) and reports what it got.
         # moto, plus the Cognito RevokeToken the dashboard signs out with (moto lacks it).
