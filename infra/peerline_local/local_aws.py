@@ -21,6 +21,7 @@ from moto.cognitoidp.models import CognitoIdpUserPool, cognitoidp_backends
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from peerline_local.kms_key_states import KmsKeyStateMiddleware
 from peerline_local.loopback import LoopbackServer
 
 log = logging.getLogger("peerline.local.aws")
@@ -142,12 +143,13 @@ class CognitoRevokeTokenMiddleware:
 
 
 class LocalAwsServer(LoopbackServer):
-    """moto's server application behind ``CognitoRevokeTokenMiddleware`` on a loopback port (0: any free one)."""
+    """moto's server application behind ``CognitoRevokeTokenMiddleware`` and ``KmsKeyStateMiddleware`` on a loopback
+    port (0: any free one)."""
 
     thread_name = "moto"
 
     def _bind(self, port: int) -> BaseWSGIServer:
-        app = CognitoRevokeTokenMiddleware(DomainDispatcherApplication(create_backend_app))
+        app = KmsKeyStateMiddleware(CognitoRevokeTokenMiddleware(DomainDispatcherApplication(create_backend_app)))
         try:
             return make_server(self._host, port, app, threaded=True, request_handler=MotoRequestHandler)
         except SystemExit as exit_:  # werkzeug exits the process when the port is in use; say so instead

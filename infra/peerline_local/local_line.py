@@ -236,6 +236,7 @@ class LocalLine:
             line_number=options.line_number,
             port=options.twilio_port,
             inbound_webhook_url=f"{api_url}/sms/inbound",
+            inbound_fallback_url=f"{api_url}/sms/fallback",
         )
         self._fake.start()
 
@@ -279,6 +280,7 @@ class LocalLine:
         self.info = {
             "api_url": api_url,
             "inbound_sms_url": f"{api_url}/sms/inbound",
+            "inbound_fallback_url": f"{api_url}/sms/fallback",
             "status_callback_url": f"{api_url}/sms/status",
             "aws_endpoint_url": aws_url,
             "region": REGION,
