@@ -173,3 +173,19 @@ def test_twilio_s_fallback_url_refuses_a_one_megabyte_forgery(fallback: Any) -> 
 
     # then it is refused on its size, like at the webhook
     assert fallback(event)["statusCode"] == 413
+
+
+def test_a_one_megabyte_forgery_to_the_status_callback_is_refused_too(
+    as_function: Callable[..., Any], lambda_context: Any, aws: Any
+) -> None:
+    # given a 1 MB forged status callback (the route is as open as the inbound webhook)
+    event = signed_webhook_event("/sms/status", {}, signature="Zm9yZ2Vk")
+    event["body"] = urlencode({"MessageSid": "SM" + "2" * 32, "MessageStatus": "delivered", "x": "x" * ONE_MEGABYTE})
+    event["isBase64Encoded"] = False
+
+    # when it reaches the status callback function
+    with as_function("StatusCallbackFunction") as handler:
+        response = handler.lambda_handler(event, lambda_context)
+
+    # then it is refused on its size, not parsed (and not a 5xx)
+    assert response["statusCode"] == 413

@@ -5,7 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +87,31 @@ def test_the_powertools_logger_keeps_its_exception_fields_masked(capsys: pytest.
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["exception_name"] == "RuntimeError"
     assert "+1•••••0001" in line["exception"] and "5555550001" not in line["exception"]
+
+
+def test_loading_a_lambda_handler_masks_every_logger_of_its_process() -> None:
+    # given a fresh interpreter, as a Lambda execution environment is, with a plain stdlib handler on the root logger
+    # (as the Lambda runtime installs one)
+    root = Path(__file__).resolve().parents[2]
+    program = (
+        "import logging, sys\n"
+        "logging.basicConfig(stream=sys.stdout, format='%(name)s %(message)s')\n"
+        "from peerline_local.harness import load_handler\n"
+        "from pathlib import Path\n"
+        f"load_handler(Path({str(root / 'functions' / 'inbound_fallback')!r}))\n"
+        "logging.getLogger('urllib3.connectionpool').warning('POST /Messages.json To=%s', '%2B15555550001')\n"
+    )
+
+    # when the handler is imported (its cold start) and a library logs a number
+    output = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "shared"), str(root / "infra")])},
+    ).stdout
+
+    # then that library's line is masked
+    assert "urllib3.connectionpool POST /Messages.json To=%2B1•••••0001" in output
+    assert "5555550001" not in output
