@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit integration e2e infra browser chromium clean bench bench-triage bench-cold bench-warm bench-calls bench-surge bench-live train-triage triage-bundle
+.PHONY: dev test lint typecheck unit integration e2e infra browser chromium clean bench bench-triage bench-cold bench-warm bench-calls bench-surge bench-live bench-webhook train-triage triage-bundle
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -46,7 +46,7 @@ browser: $(STAMP) chromium
 	$(BIN)/python -m pytest tests/browser
 
 # Benchmarks read ../shared/datasets at run time (never copied here) and write bench/results/*.json.
-bench: bench-triage bench-surge bench-cold bench-warm bench-calls bench-live
+bench: bench-triage bench-surge bench-cold bench-warm bench-calls bench-live bench-webhook
 
 # After editing shared/peerline/triage/frames/*.toml or rules/*.toml: the pre-parsed copy a cold start reads.
 triage-bundle: $(STAMP)
@@ -72,6 +72,10 @@ bench-warm: $(STAMP)
 
 bench-calls: $(STAMP)
 	$(BIN)/python bench/aws_calls.py
+
+# CPU per forged POST at Twilio's webhooks: 1 MB refused on its length vs a small one parsed and signature-checked.
+bench-webhook: $(STAMP)
+	$(BIN)/python bench/webhook_cost.py
 
 # Surge on the local line (loopback only, stops by itself within --max-seconds): bench/surge.py --help.
 bench-surge: $(STAMP)

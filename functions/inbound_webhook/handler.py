@@ -1,4 +1,4 @@
-"""Inbound SMS webhook: check Twilio's signature, queue the text once per MessageSid, answer empty TwiML."""
+"""Inbound SMS webhook: refuse what is too large, check Twilio's signature, queue the text once, answer empty TwiML."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from peerline.adapters.apigw import twiml_response, webhook_request_from
 from peerline.conversation import utc_now
 from peerline.inbound import WebhookVerdict, accept_inbound_text, unavailable_reply
 from peerline.observability import make_logger
+from peerline.webhook_limits import WebhookTooLargeError
 
 logger = make_logger()
 tracer = Tracer()
@@ -32,8 +33,14 @@ _STATUS = {
 def lambda_handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
     webhook = composition.inbound_webhook()
     webhook.once.config.register_lambda_context(context)
+    try:
+        request = webhook_request_from(event, webhook.settings.public_base_url)
+    except WebhookTooLargeError as refusal:
+        # Lengths only were read: no decoding, parsing or signature check was paid for a body this size.
+        logger.warning("inbound webhook refused before parsing", reason=str(refusal))
+        return twiml_response(413)
     verdict = accept_inbound_text(
-        webhook_request_from(event, webhook.settings.public_base_url),
+        request,
         checker=webhook.checker(),
         texter_id_for=webhook.texter_id_for,
         vault=webhook.vault,

@@ -12,6 +12,7 @@ from peerline import composition
 from peerline.adapters.apigw import twiml_response, webhook_request_from
 from peerline.delivery import StatusReport, record_delivery_status
 from peerline.observability import make_logger
+from peerline.webhook_limits import WebhookTooLargeError
 
 logger = make_logger()
 tracer = Tracer()
@@ -23,7 +24,12 @@ composition.status_callback()  # at the cold start: a bad environment fails the 
 @event_source(data_class=APIGatewayProxyEventV2)
 def lambda_handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
     ports = composition.status_callback()
-    request = webhook_request_from(event, ports.settings.public_base_url)
+    try:
+        request = webhook_request_from(event, ports.settings.public_base_url)
+    except WebhookTooLargeError as refusal:
+        # As at the inbound webhook: lengths only were read, so a forgery's size costs nothing.
+        logger.warning("status callback refused before parsing", reason=str(refusal))
+        return twiml_response(413)
     if not ports.checker().is_valid(request.url, request.form or {}, request.signature):
         return twiml_response(403)
     report = StatusReport.from_form(request.form or {})

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from peerline.observability import install_phone_masking
 from peerline.phone import mask_phone_numbers
 from peerline_local.quiet_http import LocalHTTPServer
 
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arn", default="")
     args = parser.parse_args(argv)
 
+    install_phone_masking()  # as on Lambda, where every handler installs it through make_logger
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout)
     handler = _load_handler(args.code_uri, args.layer_dir, args.handler)
 

@@ -23,6 +23,7 @@ from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from peerline_local.cognito_totp import CognitoTotpMiddleware, TotpSecrets
+from peerline_local.kms_key_states import KmsKeyStateMiddleware
 from peerline_local.loopback import LoopbackServer
 
 log = logging.getLogger("peerline.local.aws")
@@ -144,7 +145,8 @@ class CognitoRevokeTokenMiddleware:
 
 
 class LocalAwsServer(LoopbackServer):
-    """moto's server application behind ``CognitoRevokeTokenMiddleware`` on a loopback port (0: any free one)."""
+    """moto's server application behind ``CognitoRevokeTokenMiddleware`` and ``KmsKeyStateMiddleware`` on a loopback
+    port (0: any free one)."""
 
     thread_name = "moto"
 
@@ -155,7 +157,7 @@ class LocalAwsServer(LoopbackServer):
 
     def _bind(self, port: int) -> BaseWSGIServer:
         moto_app = DomainDispatcherApplication(create_backend_app)
-        app = CognitoRevokeTokenMiddleware(CognitoTotpMiddleware(moto_app, self.totp))
+        app = KmsKeyStateMiddleware(CognitoRevokeTokenMiddleware(CognitoTotpMiddleware(moto_app, self.totp)))
         try:
             return make_server(self._host, port, app, threaded=True, request_handler=MotoRequestHandler)
         except SystemExit as exit_:  # werkzeug exits the process when the port is in use; say so instead

@@ -24,6 +24,7 @@ import boto3
 import requests
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
+from peerline.observability import install_phone_masking
 from peerline.phone import mask_phone_numbers
 from peerline_local.cognito_totp import set_up_totp
 from peerline_local.emulators import (
@@ -198,6 +199,7 @@ class LocalLine:
 
     def _start(self) -> None:
         options = self.options
+        install_phone_masking()  # the line's own console: moto, the emulators, the Twilio fake, the dashboard server
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
         # Every server binds its port itself (the preferred one, else any free one) and reports what it got.
         # moto, plus the Cognito RevokeToken the dashboard signs out with (moto lacks it).
@@ -238,6 +240,7 @@ class LocalLine:
             line_number=options.line_number,
             port=options.twilio_port,
             inbound_webhook_url=f"{api_url}/sms/inbound",
+            inbound_fallback_url=f"{api_url}/sms/fallback",
         )
         self._fake.start()
 
@@ -283,6 +286,7 @@ class LocalLine:
         self.info = {
             "api_url": api_url,
             "inbound_sms_url": f"{api_url}/sms/inbound",
+            "inbound_fallback_url": f"{api_url}/sms/fallback",
             "status_callback_url": f"{api_url}/sms/status",
             "aws_endpoint_url": aws_url,
             "region": REGION,

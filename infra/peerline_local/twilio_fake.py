@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
+from xml.etree import ElementTree
 
 import requests
 from twilio.request_validator import RequestValidator
@@ -59,6 +60,23 @@ __all__ = ["API_VERSION", "DEFAULT_SIMULATED_TEXTER", "InboundWebhookNotConfigur
 
 
 
+def twiml_replies(twiml: str) -> list[str]:
+    """The bodies of the ``<Message>`` verbs of a webhook's TwiML answer (none for an empty or non-TwiML answer)."""
+    try:
+        root = ElementTree.fromstring(twiml)  # the line's own answer, on loopback
+    except ElementTree.ParseError:
+        return []
+    if root.tag != "Response":
+        return []
+    replies = []
+    for message in root.findall("Message"):
+        body = message.find("Body")
+        text = (body.text if body is not None else message.text) or ""
+        if text.strip():
+            replies.append(text.strip())
+    return replies
+
+
 class TwilioFake:
     """A Twilio-compatible messaging API, webhook sender and phone simulator on one local HTTP server.
 
@@ -69,6 +87,8 @@ class TwilioFake:
         host: interface to bind; keep it on loopback.
         port: port to bind; 0 picks a free one (read it back from ``url``).
         inbound_webhook_url: where simulated texts are posted; may be set later, once the line is up.
+        inbound_fallback_url: where Twilio posts a text again when the webhook fails (an error status or no answer),
+            as set on a real number's "primary handler fails"; None to have no fallback.
         status_delay_seconds: time between the queued → sent → delivered steps of every outbound message.
         log: where to log; a module logger by default.
     """
@@ -82,6 +102,7 @@ class TwilioFake:
         host: str = "127.0.0.1",
         port: int = 0,
         inbound_webhook_url: str | None = None,
+        inbound_fallback_url: str | None = None,
         status_delay_seconds: float = 0.05,
         log: logging.Logger | None = None,
     ) -> None:
@@ -89,6 +110,7 @@ class TwilioFake:
         self.auth_token = auth_token
         self.line_number = line_number
         self.inbound_webhook_url = inbound_webhook_url
+        self.inbound_fallback_url = inbound_fallback_url
         self.status_delay_seconds = status_delay_seconds
         self._host = host
         self._requested_port = port
@@ -231,8 +253,11 @@ class TwilioFake:
             **media_fields,
             **(extra or {}),
         }
-        response = self._post_signed(webhook_url, params)
+        response = self._post_to_webhook_or_fallback(webhook_url, params)
         self._info("inbound text %s from %s → webhook answered %s", sid, from_number, response.status_code)
+        if response.ok:
+            for reply in twiml_replies(response.text):
+                self._store_reply(to=from_number, body=reply)
         return response
 
     def messages(self, *, to: str | None = None, from_: str | None = None) -> list[dict[str, Any]]:
@@ -540,6 +565,37 @@ class TwilioFake:
             self._warning(
                 "status callback %s for %s answered %s; dropped", step.status, step.message_sid, response.status_code
             )
+
+    def _post_to_webhook_or_fallback(self, webhook_url: str, params: dict[str, str]) -> requests.Response:
+        """Post to the webhook; on an error status or no answer, post again to the fallback URL, as Twilio does."""
+        fallback_url = self.inbound_fallback_url
+        try:
+            response = self._post_signed(webhook_url, params)
+        except requests.RequestException:
+            if not fallback_url:
+                raise
+            self._warning("inbound webhook unreachable; posting to the fallback URL")
+            return self._post_signed(fallback_url, {**params, "ErrorCode": "11200", "ErrorUrl": webhook_url})
+        if response.status_code >= 400 and fallback_url:
+            self._warning("inbound webhook answered %s; posting to the fallback URL", response.status_code)
+            return self._post_signed(fallback_url, {**params, "ErrorCode": "11200", "ErrorUrl": webhook_url})
+        return response
+
+    def _store_reply(self, *, to: str, body: str) -> None:
+        """A TwiML <Message> reply: Twilio texts it to the texter from the line's number (no status callback)."""
+        message = StoredMessage(
+            sid=new_message_sid(),
+            account_sid=self.account_sid,
+            to=to,
+            from_=self.line_number,
+            body=body,
+            direction="outbound-reply",
+            status="sent",
+            created_at=datetime.now(UTC),
+            sequence=next(self._sequence),
+        )
+        self._store(message)
+        self._info("TwiML reply %s texted to %s", message.sid, to)
 
     def _post_signed(self, url: str, params: dict[str, str]) -> requests.Response:
         """POST ``params`` form-encoded to ``url`` with the X-Twilio-Signature Twilio would compute."""

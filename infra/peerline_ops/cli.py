@@ -21,13 +21,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from peerline.observability import PhoneMaskingFilter
+from peerline.observability import install_phone_masking
 
 
 def _configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
-    handler.addFilter(PhoneMaskingFilter())
+    install_phone_masking()  # every logger's records, not only this handler's: tracebacks included
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "twilio", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from peerline.adapters.kms import KmsNumberVault
     from peerline.adapters.queues import SqsInboundQueue, SqsOutboundQueue, SqsTimerQueue
     from peerline.adapters.twilio_erasure import SqsErasureQueue, TwilioMessageEraser
-    from peerline.adapters.twilio_signature import TwilioSignatureChecker
+    from peerline.adapters.twilio_signature import SecretTwilioSignatureChecker, TwilioSignatureChecker
     from peerline.adapters.twilio_sms import TwilioSmsGateway
     from peerline.conversation import ConversationEngine, CrisisDesk
     from peerline.delivery import SendOutcome
@@ -83,8 +83,11 @@ class InboundWebhookPorts:
     once: Once
     texter_id_for: Callable[[str], str]
 
-    def checker(self) -> TwilioSignatureChecker:
-        return _signature_checker(self.settings.twilio_secret_name)
+    def checker(self) -> SecretTwilioSignatureChecker:
+        # The secret is read inside the check, so a Secrets Manager failure gets the texter the fallback reply.
+        from peerline.adapters.twilio_signature import SecretTwilioSignatureChecker
+
+        return SecretTwilioSignatureChecker(self.settings.twilio_secret_name)
 
 
 @cache

@@ -58,7 +58,14 @@ def accept_inbound_text(
 ) -> WebhookVerdict:
     """Validate, pseudonymise and queue one inbound text. Nothing slow happens here."""
     # An unreadable body can still carry a valid signature over the bare URL; check what was signed first.
-    if not checker.is_valid(request.url, request.form or {}, request.signature):
+    try:
+        signed_by_twilio = checker.is_valid(request.url, request.form or {}, request.signature)
+    except Exception:
+        # The auth token could not be read, so nobody can tell a forgery from a texter: answering with the fallback
+        # reply costs a forger nothing and leaves no texter in silence (nothing is queued either way).
+        logger.exception("inbound text could not be checked")
+        return WebhookVerdict.UNAVAILABLE
+    if not signed_by_twilio:
         return WebhookVerdict.FORBIDDEN
     form = request.form
     if form is None:

@@ -7,14 +7,15 @@ import hmac
 import re
 
 E164_PATTERN = re.compile(r"^\+[1-9]\d{6,14}$")
-# Anything that looks like a phone number inside free text (log lines, error messages), see _NUMBER_IN_TEXT.
-# Fixed (unit tests, test_phone.py): the old pattern also matched digit runs inside ids and every ISO timestamp, so
-# each Powertools log line came out as "timestamp":"2•••••2520:00:57". A run must now stand alone (not inside an id
-# like SM0…01 or c20240501…; a URL-encoded "%2B" before it still counts as standing alone) and not be a date or an
-# IPv4 address (the local line's "http://127.0.0.1:…" URLs). Fixed again (test_phone.py): digit runs of ARNs,
-# queue URLs, UUIDs and hex ids were masked too ("arn:aws:lambda:us-east-1:1•••••9012:…").
-# Ids whose digit runs stand alone yet are no phone number. Each is consumed whole before a number is looked for at
-# the same place, so none of its digits is masked, while a number anywhere around it still is.
+# Anything that looks like a phone number inside free text (log lines, error messages, tracebacks), see
+# mask_phone_numbers. History (test_phone.py): the first pattern masked digit runs inside ids and every ISO timestamp
+# ("timestamp":"2•••••2520:00:57"); the second kept ARNs, queue URLs, UUIDs and hex ids readable but only masked a
+# number standing alone, so "x15555550001" (a number glued to letters) leaked. Now ids and timestamps are recognised
+# first and kept whole, and any other run of 10 to 15 digits (7 to 15 after a "+") is masked wherever it stands.
+_NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z])"
+_NOT_ALNUM_AFTER = r"(?![0-9A-Za-z])"
+# Ids and times whose digit runs are no phone number. Each is consumed whole before a number is looked for at the same
+# place, so none of its digits is masked, while a number anywhere around it still is.
 _IDS_IN_TEXT = (
     # An ARN's head up to its 12-digit account id ("arn:aws:lambda:us-east-1:123456789012:"); the resource after it
     # is still searched.
@@ -22,19 +23,26 @@ _IDS_IN_TEXT = (
     # An SQS queue URL's account id ("http://127.0.0.1:4566/123456789012/peerline-inbound.fifo").
     r"\bhttps?://[\w.:-]+/\d{12}/",
     # UUIDs (Lambda request ids, KMS key ids, idempotency tokens), in either case.
-    r"(?<![\w-])[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?![\w-])",
+    rf"{_NOT_ALNUM_BEFORE}[0-9a-fA-F]{{8}}(?:-[0-9a-fA-F]{{4}}){{3}}-[0-9a-fA-F]{{12}}{_NOT_ALNUM_AFTER}",
     # X-Ray trace ids ("1-67891233-abcdef012345678912345678").
-    r"(?<![\w-])1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}(?![\w-])",
-    # Hex strings of 16 or more characters (request ids, hashes), even all digits: E.164 numbers have at most 15.
-    r"(?<![\w-])[0-9a-fA-F]{16,}(?![\w-])",
+    rf"{_NOT_ALNUM_BEFORE}1-[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{24}}{_NOT_ALNUM_AFTER}",
+    # Twilio SIDs: two capital letters and 32 hex digits (AC, SM, MM, PN, MG, ME...).
+    rf"{_NOT_ALNUM_BEFORE}[A-Z]{{2}}[0-9a-fA-F]{{32}}{_NOT_ALNUM_AFTER}",
+    # ISO dates and times ("2024-05-01", "2024-05-25 20:00:57,417+0000", "2024-05-01T12:00:00.5+00:00").
+    r"(?<!\d)\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?!\d)",
+    # IPv4 addresses (the local line's "http://127.0.0.1:…" URLs).
+    r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)",
+    # Hex strings of 16 or more characters (texter ids, conversation ids, hashes), even all digits: E.164 numbers
+    # have at most 15. Not right after a "+" (a number with hex letters glued after it) or a "%" ("%2B1555…" is a
+    # URL-encoded "+1555…", not the hex string "2B1555…").
+    rf"(?<![0-9A-Za-z+%])[0-9a-fA-F]{{16,}}{_NOT_ALNUM_AFTER}",
 )
 _ID_IN_TEXT = "|".join(_IDS_IN_TEXT)
-# A number's run of digits and separators stops where an id starts ("5555550001 1-67891233-…" masks the number only).
-_NUMBER_IN_TEXT = (
-    r"(?:(?<=%2B)|(?<![\w.\-]))(?!\d{4}-\d{2}-\d{2}|\d{1,3}(?:\.\d{1,3}){3}\b)"
-    rf"\+?\d(?:(?!{_ID_IN_TEXT})[\d\-\s().]){{6,}}(?!{_ID_IN_TEXT})\d(?!\w)"
-)
+# A run of digits, optionally after a "+", with at most two separators between digits ("(555) 555-0002"). It stops
+# where an id starts ("5555550001 1-67891233-…" masks the number only); letters around it don't matter.
+_NUMBER_IN_TEXT = rf"(?<!\d)\+?\d(?:[\-\s().]{{0,2}}(?!{_ID_IN_TEXT})\d)*(?!\d)"
 _ID_OR_NUMBER_IN_TEXT = re.compile(f"(?P<id>{_ID_IN_TEXT})|{_NUMBER_IN_TEXT}")
+_E164_MAX_DIGITS = 15
 
 
 def is_e164(number: str) -> bool:
@@ -66,9 +74,24 @@ def mask_number(number: str) -> str:
 
 
 def mask_phone_numbers(text: str) -> str:
-    """Mask every phone-number-looking run inside free text; the digits of ARNs, UUIDs and hex ids stay readable."""
+    """Mask every phone-number-looking run inside free text, even glued to letters (``x15555550001``, ``tel:+1…``,
+    ``From=%2B1…``); ARNs, UUIDs, Twilio SIDs, hex ids, ISO timestamps and IPv4 addresses stay readable.
+
+    A bare run of 10 to 15 digits is masked whatever it is: an epoch time in seconds or milliseconds is masked too,
+    because it can't be told from a number and a leaked number costs more than an unreadable timestamp.
+    """
     return _ID_OR_NUMBER_IN_TEXT.sub(_masked_unless_id, text)
 
 
 def _masked_unless_id(match: re.Match[str]) -> str:
-    return match.group(0) if match.group("id") is not None else mask_number(match.group(0))
+    return match.group(0) if match.group("id") is not None else _masked_if_a_number(match.group(0))
+
+
+def _masked_if_a_number(run: str) -> str:
+    digits = sum(character.isdigit() for character in run)
+    if 10 <= digits <= _E164_MAX_DIGITS or (run.startswith("+") and 7 <= digits <= _E164_MAX_DIGITS):
+        return mask_number(run)
+    if digits > _E164_MAX_DIGITS and any(character.isspace() for character in run):
+        # Too long for one number: several numbers (or a number beside other digits) separated by spaces.
+        return re.sub(r"\S+", lambda part: _masked_if_a_number(part.group(0)), run)
+    return run

@@ -159,3 +159,9 @@ class EraserSettings(_Twilio):
     twilio_api_base_url: str | None = None
     erase_recheck_seconds: int = Field(default=300, ge=0, le=900)
     erase_in_flight_retry_seconds: int = Field(default=120, ge=0, le=900)
+
+
+class FallbackReplySettings(_FromEnvironment):
+    """Twilio's fallback URL reads nothing but the reply it texts, so it answers when everything else failed."""
+
+    emergency_resources_text: str = "If you are in danger now, call 911. You can also call or text 988."

@@ -616,3 +616,86 @@ def test_cloudfront_sends_the_local_dashboard_servers_content_security_policy(te
 
     # then CloudFront sends the same directives, with the same sources (connections: the API, socket and Cognito)
     assert _directives(deployed) == _directives(local)
+
+
+# ---------------------------------------------------------------------------------------------------- the webhooks under abuse
+def _http_api_routes(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(function, "METHOD /path", event properties) for every HttpApi event of every function."""
+    for function_id, properties in _functions(template):
+        for event in (properties.get("Events") or {}).values():
+            if event.get("Type") == "HttpApi":
+                event_properties = event.get("Properties") or {}
+                route_key = f"{event_properties.get('Method', 'ANY').upper()} {event_properties.get('Path')}"
+                yield function_id, route_key, event_properties
+
+
+def test_every_twilio_webhook_route_has_a_throttle_of_its_own(template: Template, transformed: Template) -> None:
+    # given Twilio's webhook routes (/sms/...) and the stage SAM makes of the HttpApi
+    webhook_routes = {route for _, route, _ in _http_api_routes(template) if " /sms/" in route}
+    [stage] = [
+        properties
+        for _, properties in _resources_of_type(transformed, "AWS::ApiGatewayV2::Stage")
+        if properties.get("ApiId") == {"Ref": "HttpApi"}
+    ]
+
+    # then each has its own route settings on the deployed stage, so no other route's traffic can use up its bucket
+    assert webhook_routes == {"POST /sms/inbound", "POST /sms/status", "POST /sms/fallback"}
+    route_settings = stage.get("RouteSettings") or {}
+    for route in webhook_routes:
+        settings = route_settings.get(route) or {}
+        assert settings.get("ThrottlingRateLimit", 0) > 0 and settings.get("ThrottlingBurstLimit", 0) > 0, route
+
+
+@pytest.mark.parametrize(
+    "function_id",
+    ["InboundWebhookFunction", "InboundFallbackFunction", "ConversationEngineFunction", "SendSmsFunction"],
+)
+def test_the_text_path_has_reserved_concurrency_set_by_a_parameter(template: Template, function_id: str) -> None:
+    # given
+    properties = template["Resources"][function_id]["Properties"]
+
+    # then its reserved concurrency is a parameter with a modest default of at least one execution
+    reserved = properties.get("ReservedConcurrentExecutions")
+    assert isinstance(reserved, dict) and "Ref" in reserved, f"{function_id} has no reserved concurrency parameter"
+    assert int(template["Parameters"][reserved["Ref"]]["Default"]) >= 1
+
+
+def test_reserved_concurrency_defaults_leave_aws_its_hundred_unreserved_executions(template: Template) -> None:
+    # given every reservation the template makes, at its parameter's default
+    defaults = []
+    for _, properties in _functions(template):
+        reserved = properties.get("ReservedConcurrentExecutions")
+        if reserved is not None:
+            defaults.append(int(template["Parameters"][reserved["Ref"]]["Default"]) if "Ref" in reserved else reserved)
+
+    # then an account at the default limit (1,000) keeps the 100 AWS never lets anyone reserve
+    assert defaults and sum(defaults) <= 1000 - 100
+
+
+def test_the_sender_reserves_at_least_what_its_queue_may_run_at_once(template: Template) -> None:
+    # given the sender's reservation default and its SQS source's maximum concurrency
+    properties = template["Resources"]["SendSmsFunction"]["Properties"]
+    reserved = int(template["Parameters"][properties["ReservedConcurrentExecutions"]["Ref"]]["Default"])
+    [maximum] = [
+        event["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+        for event in properties["Events"].values()
+        if event["Type"] == "SQS"
+    ]
+
+    # then the queue never drives it into throttling
+    assert reserved >= maximum
+
+
+def test_twilio_s_fallback_url_is_served_by_a_function_that_needs_no_secret_key_or_table(template: Template) -> None:
+    # given the route Twilio's fallback URL points at
+    [(function_id, event)] = [
+        (function_id, event)
+        for function_id, route, event in _http_api_routes(template)
+        if route == "POST /sms/fallback"
+    ]
+    properties = template["Resources"][function_id]["Properties"]
+
+    # then Twilio reaches it without a token, and it holds no permission (so it answers when those services failed)
+    assert event["Auth"]["Authorizer"] == "NONE"
+    assert function_id != "InboundWebhookFunction", "the fallback must not fail with the webhook it stands in for"
+    assert not properties.get("Policies")

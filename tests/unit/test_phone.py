@@ -28,6 +28,18 @@ def test_mask_number_of_a_short_run_hides_every_digit() -> None:
         ("call 555-555-0002 now", "call 5•••••0002 now"),
         ("From=%2B15555550001&To=%2B15555550009", "From=%2B1•••••0001&To=%2B1•••••0009"),
         ("tel:+15555550001", "tel:+1•••••0001"),
+        # Glued to letters (missed before: the number had to stand alone).
+        ("x15555550001", "x1•••••0001"),
+        ("texter=abc15555550001xyz", "texter=abc1•••••0001xyz"),
+        ("whatsapp:+15555550001", "whatsapp:+1•••••0001"),
+        ("To=%2B15555550001&Body=hi", "To=%2B1•••••0001&Body=hi"),
+        ("number15555550001", "number1•••••0001"),
+        # A short E.164 number after a "+", and two numbers separated by a space.
+        ("+3545550001", "+3•••••0001"),
+        ("15555550001 15555550002", "1•••••0001 1•••••0002"),
+        # Epoch seconds and milliseconds can't be told from a number: masked (a leak costs more than a timestamp).
+        ('"timeEpoch":1795635872', '"timeEpoch":1•••••5872'),
+        ('"timeEpoch":1795635872000', '"timeEpoch":1•••••2000'),
     ],
 )
 def test_mask_phone_numbers_masks_every_number_in_free_text(text: str, masked: str) -> None:
@@ -45,6 +57,10 @@ def test_mask_phone_numbers_masks_every_number_in_free_text(text: str, masked: s
         "outbound_id=SM00000000000000000000000000000001:welcome",
         "conversation_id=c20240501f2caa3dbcd858f439df4",
         "api_url=http://127.0.0.1:4566/sms/inbound",
+        "message_sid=SM0123456789abcdef0123456789abcdef account=AC99999999999999999999999999999999",
+        "service=MG5555555000100000000000000000000a number=PN15555550001000000000000000000000",
+        "at 2024-05-01T12:00:00.123456Z and 2026-11-30 20:52:42+00:00",
+        "outbound_id=out-0123456789abcdef0123456789abcdef",
     ],
 )
 def test_mask_phone_numbers_leaves_timestamps_and_ids_readable(text: str) -> None:

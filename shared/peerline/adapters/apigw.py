@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from peerline.inbound import WebhookRequest
+from peerline.webhook_limits import MAX_WEBHOOK_FORM_FIELDS, WebhookTooLargeError, refuse_oversized
 
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -27,19 +28,33 @@ def public_url_of(event: APIGatewayProxyEventV2, public_base_url: str) -> str:
 
 
 def form_of(event: APIGatewayProxyEventV2) -> dict[str, str] | None:
-    """The posted form (blank values kept: Twilio signs them too), or None if the body can't be read as one."""
+    """The posted form (blank values kept: Twilio signs them too), or None if the body can't be read as one.
+
+    Raises ``WebhookTooLargeError`` for a form of more fields than any Twilio webhook has, before splitting it.
+    """
     content_type = (event.headers or {}).get("content-type", "")
     if content_type and not content_type.startswith("application/x-www-form-urlencoded"):
         return None
     try:
         body = event.decoded_body or ""
+        if body.count("&") >= MAX_WEBHOOK_FORM_FIELDS:
+            raise WebhookTooLargeError(f"more than {MAX_WEBHOOK_FORM_FIELDS} form fields")
         return dict(parse_qsl(body, keep_blank_values=True, strict_parsing=bool(body)))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
 
 
+def refuse_oversized_webhook(event: APIGatewayProxyEventV2) -> None:
+    """Raise ``WebhookTooLargeError`` if the request is larger than any Twilio webhook, from lengths alone."""
+    refuse_oversized(event.headers or {}, event.body, is_base64=bool(event.is_base64_encoded))
+
+
 def webhook_request_from(event: APIGatewayProxyEventV2, public_base_url: str) -> WebhookRequest:
-    """Everything the webhook domain needs from an API Gateway v2 event."""
+    """Everything the webhook domain needs from an API Gateway v2 event.
+
+    Raises ``WebhookTooLargeError`` before decoding or parsing anything when the body is over the webhook limits.
+    """
+    refuse_oversized_webhook(event)
     return WebhookRequest(
         url=public_url_of(event, public_base_url),
         form=form_of(event),

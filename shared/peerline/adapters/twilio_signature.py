@@ -17,3 +17,22 @@ class TwilioSignatureChecker:
         if not signature:
             return False
         return bool(self._validator.validate(url, dict(params), signature))
+
+
+class SecretTwilioSignatureChecker:
+    """A ``TwilioSignatureChecker`` whose auth token is read (cached) from Secrets Manager at the check itself.
+
+    So that a failing secret read is a failure of the check, which the webhook answers with the fallback reply, rather
+    than an error raised while the handler is still assembling its arguments.
+    """
+
+    def __init__(self, secret_name: str) -> None:
+        self._secret_name = secret_name
+
+    def is_valid(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+        from peerline.adapters.secrets import twilio_credentials
+
+        if not signature:
+            return False
+        auth_token = twilio_credentials(self._secret_name).auth_token
+        return TwilioSignatureChecker(auth_token).is_valid(url, params, signature)
