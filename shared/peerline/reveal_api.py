@@ -9,11 +9,12 @@ route than the volunteer API's ``/volunteer/{proxy+}``, behind the same JWT auth
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from peerline.api_models import Problem, RevealedNumber, RevealRequest
@@ -30,17 +31,14 @@ _STATUS_OF: dict[type[Exception], int] = {
     RevealConflictError: 409,
     RevealRateLimitedError: 429,
 }
-_REFUSALS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Not an active supervisor", "content": {"application/json": {"model": Problem}}},
-    404: {
-        "description": "No such escalation, or its texter's record is gone",
-        "content": {"application/json": {"model": Problem}},
-    },
-    409: {
-        "description": "The conversation closed, or the reveal window passed",
-        "content": {"application/json": {"model": Problem}},
-    },
-    429: {"description": "This hour's reveals are used up", "content": {"application/json": {"model": Problem}}},
+_REFUSALS: dict[int, OpenAPIResponse] = {
+    status: {"description": description, "content": {"application/json": {"model": Problem}}}
+    for status, description in [
+        (403, "Not an active supervisor"),
+        (404, "No such escalation, or its texter's record is gone"),
+        (409, "The conversation closed, or the reveal window passed"),
+        (429, "This hour's reveals are used up"),
+    ]
 }
 
 
@@ -48,7 +46,7 @@ def reveal_router() -> APIGatewayHttpRouter:
     """A fresh router with the reveal route and its refusals (one for the function, one to document it)."""
     router = APIGatewayHttpRouter()
 
-    @router.post(REVEAL_PATH, operation_id="revealTexterNumber", responses={**_REFUSALS})
+    @router.post(REVEAL_PATH, operation_id="revealTexterNumber", responses=_REFUSALS)
     def reveal_texter_number(escalation_id: EscalationId, request: RevealRequest) -> RevealedNumber:
         """Supervisors, for a rescue under way: the texter's number, audited (who, when, why) before decryption."""
         from peerline import composition
