@@ -14,7 +14,8 @@ from peerline.models import OutboundText
 
 # The deployment's fallback on-call number (a template parameter) has no HMAC id: the engine, the timers and the API
 # hold no pepper. The webhook, which has it, gives a text from that number this id, so its ACK is recognised.
-FALLBACK_ONCALL_ID = "oncall-fallback"
+# As long as an HMAC id (texter ids are 64 characters), and never one: HMAC ids are hexadecimal.
+FALLBACK_ONCALL_ID = "oncall-fallback".ljust(64, "-")
 
 
 class NumberPurpose(StrEnum):
