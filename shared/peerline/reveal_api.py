@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel
 
 from peerline.api_models import Problem, RevealedNumber, RevealRequest
 from peerline.reveal import RevealConflictError, RevealForbiddenError, RevealNotFoundError, RevealRateLimitedError
@@ -31,14 +32,19 @@ _STATUS_OF: dict[type[Exception], int] = {
     RevealConflictError: 409,
     RevealRateLimitedError: 429,
 }
-_REFUSALS: dict[int, OpenAPIResponse] = {
-    status: {"description": description, "content": {"application/json": {"model": Problem}}}
-    for status, description in [
-        (403, "Not an active supervisor"),
-        (404, "No such escalation, or its texter's record is gone"),
-        (409, "The conversation closed, or the reveal window passed"),
-        (429, "This hour's reveals are used up"),
-    ]
+
+
+def _json(description: str, model: type[BaseModel]) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+# Declared responses replace the one Powertools infers, so the 200 is declared here too.
+_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: _json("The number, for the rescue", RevealedNumber),
+    403: _json("Not an active supervisor", Problem),
+    404: _json("No such escalation, or its texter's record is gone", Problem),
+    409: _json("The conversation closed, or the reveal window passed", Problem),
+    429: _json("This hour's reveals are used up", Problem),
 }
 
 
@@ -46,7 +52,7 @@ def reveal_router() -> APIGatewayHttpRouter:
     """A fresh router with the reveal route and its refusals (one for the function, one to document it)."""
     router = APIGatewayHttpRouter()
 
-    @router.post(REVEAL_PATH, operation_id="revealTexterNumber", responses=_REFUSALS)
+    @router.post(REVEAL_PATH, operation_id="revealTexterNumber", responses=_RESPONSES)
     def reveal_texter_number(escalation_id: EscalationId, request: RevealRequest) -> RevealedNumber:
         """Supervisors, for a rescue under way: the texter's number, audited (who, when, why) before decryption."""
         from peerline import composition

@@ -141,6 +141,23 @@ def test_openapi_document_is_public_and_names_every_operation(api: Any) -> None:
     assert operation_ids >= OPERATIONS
 
 
+def test_the_reveal_operation_served_by_its_own_function_is_documented_with_the_rest(api: Any) -> None:
+    # when the volunteer API's document is read
+    document = api("GET", "/openapi.json", sub=None)[1]
+
+    # then revealTexterNumber is there, at its path, answering a RevealedNumber and declaring its refusals
+    operation = document["paths"]["/volunteer/escalations/{escalation_id}/reveal"]["post"]
+    assert operation["operationId"] == "revealTexterNumber"
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/RevealedNumber"}
+    assert set(document["components"]["schemas"]["RevealedNumber"]["properties"]) == {
+        "escalation_id",
+        "texter_alias",
+        "number",
+    }
+    assert {"403", "404", "409", "422", "429"} <= set(operation["responses"])
+
+
 def test_unknown_caller_is_forbidden(api: Any) -> None:
     assert api("GET", "/volunteer/me", sub="sub-nobody")[0] == 403
 
