@@ -1,9 +1,9 @@
 """The composition root: each function's ports, built once per container from that function's settings.
 
 One factory per function (``inbound_webhook``, ``conversation_engine``, ``conversation_timers``, ``sender``,
-``status_callback``, ``volunteer_api``, ``dashboard_socket``), each returning a typed ports object. A handler calls
-its factory at import (the cold start: a missing or invalid env var fails there, with ``SettingsError``) and again
-per event (a cached lookup). Adapters are imported inside the factories, so a function imports only what it uses.
+``status_callback``, ``volunteer_api``, ``dashboard_socket``, ``reveal_number``), each returning a typed ports
+object. A handler calls its factory at import (the cold start: a missing or invalid env var fails there, with
+``SettingsError``) and again per event (a cached lookup). Adapters are imported inside the factories, so a function imports only what it uses.
 
 Tests point everything at moto or the local Twilio fake through the environment (``AWS_ENDPOINT_URL``,
 ``TWILIO_API_BASE_URL``) and call ``reset()`` between set-ups. A new function: a settings model in
@@ -124,7 +124,6 @@ class _Line:
     live: LivePush
     crisis: CrisisDesk
     router: Router
-    vault: KmsNumberVault
     replies: ReplyBook
 
 
@@ -165,11 +164,11 @@ def _line(settings: LineSettings) -> _Line:
             return None
         return conversation.volunteer_id
 
-    vault = KmsNumberVault(settings.phone_key_id)
     directory = DynamoOnCallDirectory(
         settings.oncall_table,
         fallback_number=settings.oncall_fallback_number,
-        encrypt=vault.encrypt,
+        # Encrypt only (the fallback number, for its pages): no function of the line but the sender decrypts.
+        encrypt=KmsNumberVault(settings.phone_key_id).encrypt,
     )
     escalation_settings = EscalationSettings(
         repage_seconds=settings.repage_seconds, retention_days=settings.retention_days
@@ -209,7 +208,6 @@ def _line(settings: LineSettings) -> _Line:
         live=live,
         crisis=crisis,
         router=router,
-        vault=vault,
         replies=replies,
     )
 
