@@ -3,7 +3,8 @@
 One factory per function (``inbound_webhook``, ``conversation_engine``, ``conversation_timers``, ``sender``,
 ``status_callback``, ``volunteer_api``, ``dashboard_socket``, ``reveal_number``), each returning a typed ports
 object. A handler calls its factory at import (the cold start: a missing or invalid env var fails there, with
-``SettingsError``) and again per event (a cached lookup). Adapters are imported inside the factories, so a function imports only what it uses.
+``SettingsError``) and again per event (a cached lookup). Adapters are imported inside the factories, so a
+function imports only what it uses.
 
 Tests point everything at moto or the local Twilio fake through the environment (``AWS_ENDPOINT_URL``,
 ``TWILIO_API_BASE_URL``) and call ``reset()`` between set-ups. A new function: a settings model in
