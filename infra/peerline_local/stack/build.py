@@ -213,11 +213,12 @@ class ResourceBuilder:
         refer to it (a key policy naming the only roles that may decrypt)."""
         roles: dict[str, ResolvedResource] = {}
         for logical_id, definition in (template.get("Resources") or {}).items():
-            properties = definition.get("Properties") or {}
-            if definition.get("Type") == SERVERLESS_FUNCTION and "Role" not in properties:
-                if self.resolver.resource_is_active(logical_id):
-                    role_id = f"{logical_id}Role"
-                    roles[role_id] = self._named_only(role_id, "AWS::IAM::Role", {})
+            implicit_role = definition.get("Type") == SERVERLESS_FUNCTION and "Role" not in (
+                definition.get("Properties") or {}
+            )
+            if implicit_role and self.resolver.resource_is_active(logical_id):
+                role_id = f"{logical_id}Role"
+                roles[role_id] = self._named_only(role_id, "AWS::IAM::Role", {})
         return roles
 
     def _named_only(self, logical_id: str, resource_type: str, raw_properties: dict[str, Any]) -> ResolvedResource:
