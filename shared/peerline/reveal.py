@@ -91,7 +91,8 @@ class RevealDesk:
             raise RevealNotFoundError(f"no escalation {escalation_id}")
         now = self.clock()
         self._check_under_way(escalation, now)
-        texter = self.records.texter(escalation.texter_id)
+        # An escalation unlinked from its texter (after a close without consent, or an erasure) has no number.
+        texter = self.records.texter(escalation.texter_id) if escalation.texter_id else None
         if texter is None:
             raise RevealNotFoundError(
                 f"no texter record for escalation {escalation.code} any more (expired or erased): no number to reveal"

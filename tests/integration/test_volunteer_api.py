@@ -452,6 +452,25 @@ def test_revealing_an_unknown_escalation_is_not_found(api: Any) -> None:
     assert (status, problem["message"]) == (404, "no escalation esc-nope")
 
 
+def test_revealing_for_an_escalation_unlinked_from_its_texter_is_not_found(
+    api: Any, texter_texts: Any, on_call: str, aws: Any, stack: Any
+) -> None:
+    # given an escalation whose texter id was removed (as a close without consent or an erasure may do)
+    escalation = _new_escalation(api, texter_texts, "+15555550814", "SM" + "a6" * 16)
+    aws["dynamodb"].update_item(
+        TableName=stack.physical_id("EscalationsTable"),
+        Key={"escalation_id": {"S": escalation["id"]}},
+        UpdateExpression="SET texter_id = :none",
+        ExpressionAttributeValues={":none": {"S": ""}},
+    )
+
+    # when a supervisor asks for the number, then it is not found (never a lookup by an empty key, a 500)
+    status, problem = api(
+        "POST", f"/volunteer/escalations/{escalation['id']}/reveal", sub="sub-sol", body={"reason": "calling 911 now"}
+    )
+    assert status == 404 and "no texter record" in problem["message"]
+
+
 def test_a_number_is_not_revealed_once_the_escalations_window_has_passed(
     api: Any, texter_texts: Any, on_call: str, aws: Any, stack: Any
 ) -> None:
