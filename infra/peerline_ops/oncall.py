@@ -14,6 +14,7 @@ from typing import Any
 from peerline.adapters.escalations import DynamoOnCallDirectory
 from peerline.adapters.kms import KmsNumberVault
 from peerline.models import OnCallMember
+from peerline.number_context import oncall_number
 from peerline.phone import is_e164, mask_number, texter_id_for
 
 _BAD_INPUT = 2
@@ -48,7 +49,7 @@ class OnCallAdmin:
         member = OnCallMember(
             oncall_id=oncall_id,
             name=name,
-            encrypted_number=self.vault.encrypt(number),
+            encrypted_number=self.vault.encrypt(number, oncall_number(oncall_id)),
             position=position if position is not None else (max((m.position for m in members), default=-1) + 1),
             masked_number=mask_number(number),
         )

@@ -1,9 +1,10 @@
 """The composition root: each function's ports, built once per container from that function's settings.
 
 One factory per function (``inbound_webhook``, ``conversation_engine``, ``conversation_timers``, ``sender``,
-``status_callback``, ``volunteer_api``, ``dashboard_socket``), each returning a typed ports object. A handler calls
-its factory at import (the cold start: a missing or invalid env var fails there, with ``SettingsError``) and again
-per event (a cached lookup). Adapters are imported inside the factories, so a function imports only what it uses.
+``status_callback``, ``volunteer_api``, ``dashboard_socket``, ``reveal_number``), each returning a typed ports
+object. A handler calls its factory at import (the cold start: a missing or invalid env var fails there, with
+``SettingsError``) and again per event (a cached lookup). Adapters are imported inside the factories, so a
+function imports only what it uses.
 
 Tests point everything at moto or the local Twilio fake through the environment (``AWS_ENDPOINT_URL``,
 ``TWILIO_API_BASE_URL``) and call ``reset()`` between set-ups. A new function: a settings model in
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from peerline.models import InboundText, OutboundText
     from peerline.push import LiveChannel, LivePush
     from peerline.replies import ReplyBook
+    from peerline.reveal import RevealDesk
     from peerline.routing import Router
     from peerline.settings import (
         EngineFunctionSettings,
@@ -54,11 +56,18 @@ def _signature_checker(twilio_secret_name: str) -> TwilioSignatureChecker:
     return TwilioSignatureChecker(twilio_credentials(twilio_secret_name).auth_token)
 
 
-def _texter_id_for(pepper_secret_arn: str) -> Callable[[str], str]:
+def _texter_id_for(pepper_secret_arn: str, oncall_fallback_number: str) -> Callable[[str], str]:
     from peerline.adapters.secrets import secret_string
+    from peerline.number_context import FALLBACK_ONCALL_ID
     from peerline.phone import texter_id_for
 
-    return lambda number: texter_id_for(number, secret_string(pepper_secret_arn))
+    def id_for(number: str) -> str:
+        # The fallback on-call number's fixed id: the functions that page it hold no pepper to compute its HMAC.
+        if oncall_fallback_number and number == oncall_fallback_number:
+            return FALLBACK_ONCALL_ID
+        return texter_id_for(number, secret_string(pepper_secret_arn))
+
+    return id_for
 
 
 # ---------------------------------------------------------------- InboundWebhookFunction
@@ -108,7 +117,7 @@ def inbound_webhook() -> InboundWebhookPorts:
         vault=KmsNumberVault(settings.phone_key_id),
         queue=_IdempotentInboundQueue(SqsInboundQueue(settings.inbound_queue_url), once),
         once=once,
-        texter_id_for=_texter_id_for(settings.pepper_secret_arn),
+        texter_id_for=_texter_id_for(settings.pepper_secret_arn, settings.oncall_fallback_number),
     )
 
 
@@ -123,7 +132,6 @@ class _Line:
     live: LivePush
     crisis: CrisisDesk
     router: Router
-    vault: KmsNumberVault
     replies: ReplyBook
 
 
@@ -164,12 +172,11 @@ def _line(settings: LineSettings) -> _Line:
             return None
         return conversation.volunteer_id
 
-    vault = KmsNumberVault(settings.phone_key_id)
     directory = DynamoOnCallDirectory(
         settings.oncall_table,
         fallback_number=settings.oncall_fallback_number,
-        encrypt=vault.encrypt,
-        texter_id_for=_texter_id_for(settings.pepper_secret_arn),
+        # Encrypt only (the fallback number, for its pages): no function of the line but the sender decrypts.
+        encrypt=KmsNumberVault(settings.phone_key_id).encrypt,
     )
     escalation_settings = EscalationSettings(
         repage_seconds=settings.repage_seconds, retention_days=settings.retention_days
@@ -209,7 +216,6 @@ def _line(settings: LineSettings) -> _Line:
         live=live,
         crisis=crisis,
         router=router,
-        vault=vault,
         replies=replies,
     )
 
@@ -301,7 +307,6 @@ def volunteer_api() -> VolunteerApiPorts:
             router=line.router,
             escalation_service=line.crisis.service,
             library_store=DynamoLibrary(settings.library_table),
-            decrypt=line.vault.decrypt,
             two_step=TwoStepCheck(CognitoTwoStepSettings(settings.user_pool_id)),
         ),
     )
@@ -451,6 +456,34 @@ def eraser() -> EraserPorts:
     return EraserPorts(settings=settings, erase=erase)
 
 
+# ---------------------------------------------------------------- RevealNumberFunction
+@cache
+def reveal_number() -> RevealDesk:
+    """The reveal function's desk: reads by key, its hourly allowance, the audit log, and the key to decrypt."""
+    from peerline.adapters.audit import DynamoAuditLog
+    from peerline.adapters.cognito_two_step import CognitoTwoStepSettings
+    from peerline.adapters.kms import KmsNumberVault
+    from peerline.adapters.reveal import DynamoRevealAllowance, DynamoRevealRecords
+    from peerline.reveal import RevealDesk, RevealPolicy
+    from peerline.settings import RevealNumberSettings
+    from peerline.two_step import TwoStepCheck
+
+    settings = RevealNumberSettings.from_env()
+    return RevealDesk(
+        records=DynamoRevealRecords(
+            volunteers_table=settings.volunteers_table,
+            escalations_table=settings.escalations_table,
+            conversations_table=settings.conversations_table,
+            texters_table=settings.texters_table,
+        ),
+        allowance=DynamoRevealAllowance(settings.counters_table),
+        audit=DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days),
+        decrypt=KmsNumberVault(settings.phone_key_id).decrypt,
+        has_totp=TwoStepCheck(CognitoTwoStepSettings(settings.user_pool_id)).has_totp,
+        policy=RevealPolicy(window_minutes=settings.reveal_window_minutes, per_hour=settings.reveals_per_hour),
+    )
+
+
 def reset() -> None:
     """Forget every built port (tests change the environment between set-ups)."""
     from peerline.adapters.push import management_client
@@ -464,6 +497,7 @@ def reset() -> None:
         dashboard_socket,
         sender,
         status_callback,
+        reveal_number,
         _twilio_gateway,
         eraser,
         _twilio_eraser,

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from peerline.errors import PermanentSmsError, TransientSmsError
 from peerline.models import OutboundText
+from peerline.number_context import NumberOwner, recipient_of
 from peerline.twilio_erasure import ErasureQueue, MessageErasure
 
 # Twilio error codes with a meaning for us.
@@ -54,7 +55,7 @@ class SmsGateway(Protocol):
 
 
 class NumberDecrypter(Protocol):
-    def decrypt(self, ciphertext: str) -> str: ...
+    def decrypt(self, ciphertext: str, owner: NumberOwner) -> str: ...
 
 
 class DeliveryLog(Protocol):
@@ -89,7 +90,7 @@ def send_text(
 ) -> SendOutcome:
     """Send one text. 429/5xx are retried with backoff, then raised (the queue retries, then the DLQ keeps it);
     permanent refusals are recorded and not retried."""
-    number = vault.decrypt(text.encrypted_to)
+    number = vault.decrypt(text.encrypted_to, recipient_of(text))
     for attempt in range(retry.attempts):
         try:
             sent = gateway.send(number, text.body)

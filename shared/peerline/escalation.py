@@ -400,16 +400,6 @@ class EscalationService:
     def open_escalations(self) -> list[EscalationRecord]:
         return self._store.open_escalations()
 
-    def reveal_number(
-        self, escalation_id: str, *, actor: str, reason: str, texter: TexterRecord | None, decrypt: Callable[[str], str]
-    ) -> str:
-        """The texter's number for an active rescue: audited first (who, when, why), then decrypted."""
-        escalation = self._store.get(escalation_id)
-        if escalation is None or texter is None or texter.texter_id != escalation.texter_id:
-            raise LookupError("no such escalation, or its texter is gone")
-        self.audit(escalation_id, "number_revealed", actor, detail=f"reason: {reason}")
-        return decrypt(texter.encrypted_number)
-
     def acknowledge(self, escalation_id: str, actor: str) -> Acknowledgement | None:
         """Mark acknowledged. A second acknowledgement changes nothing and says who was first. None if unknown."""
         for _ in range(5):

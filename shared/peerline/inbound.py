@@ -12,6 +12,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from peerline.models import InboundText
+from peerline.number_context import NumberOwner, texter_number
 from peerline.phone import is_e164
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class SignatureChecker(Protocol):
 
 
 class NumberVault(Protocol):
-    def encrypt(self, number: str) -> str: ...
+    def encrypt(self, number: str, owner: NumberOwner) -> str: ...
 
 
 class InboundQueueOnce(Protocol):
@@ -75,7 +76,7 @@ def accept_inbound_text(
         return WebhookVerdict.MALFORMED
     try:
         texter_id = texter_id_for(number)
-        encrypted_number = vault.encrypt(number)
+        encrypted_number = vault.encrypt(number, texter_number(texter_id))
     except Exception:
         # The pepper secret or KMS failed: as with a queue failure, the texter is answered, never left in silence.
         logger.exception("inbound text could not be pseudonymised", extra={"message_sid": form["MessageSid"]})

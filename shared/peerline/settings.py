@@ -73,7 +73,7 @@ class LineSettings(_Store):
     paging_topic_arn: str
     oncall_fallback_number: str = Field(default="", pattern=r"^(\+[1-9]\d{6,14})?$")
     repage_seconds: int = Field(default=300, ge=1)
-    pepper_secret_arn: str
+    # Only to encrypt the fallback number for its pages (decrypting is the sender's; the pepper, the webhook's).
     phone_key_id: str
     # Live dashboard updates (empty = no live channel: nothing is pushed, dashboards poll).
     connections_table: str = ""
@@ -86,6 +86,8 @@ class WebhookSettings(_Twilio):
     idempotency_table: str
     pepper_secret_arn: str
     phone_key_id: str
+    # Texts from the fallback on-call number get its fixed id (nobody else holds the pepper to compute its HMAC).
+    oncall_fallback_number: str = Field(default="", pattern=r"^(\+[1-9]\d{6,14})?$")
     # Texted straight back (TwiML) when a text can't be queued, so nobody is left in silence.
     emergency_resources_text: str = "If you are in danger now, call 911. You can also call or text 988."
     # How long a MessageSid is remembered: a replay within this window is answered but not processed again.
@@ -165,3 +167,21 @@ class FallbackReplySettings(_FromEnvironment):
     """Twilio's fallback URL reads nothing but the reply it texts, so it answers when everything else failed."""
 
     emergency_resources_text: str = "If you are in danger now, call 911. You can also call or text 988."
+
+
+class RevealNumberSettings(_FromEnvironment):
+    """The reveal function: four tables it reads by key, its counter, the audit log and the key — nothing else."""
+
+    phone_key_id: str
+    volunteers_table: str
+    escalations_table: str
+    conversations_table: str
+    texters_table: str
+    counters_table: str
+    audit_table: str
+    audit_retention_days: int = Field(default=2555, ge=365)
+    # Whether the supervisor signs in with two steps (TOTP) is asked of this user pool.
+    user_pool_id: str
+    # A number is revealed only this long after its escalation opened, and at most this often per supervisor.
+    reveal_window_minutes: int = Field(default=60, ge=1)
+    reveals_per_hour: int = Field(default=5, ge=1)

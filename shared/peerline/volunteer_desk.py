@@ -1,9 +1,10 @@
 """The volunteer API's use cases: who the caller is and may do, then one routing or escalation step.
 
 Every operation starts from the caller's Cognito ``sub`` (API Gateway verified the token): only an active volunteer
-may use the desk, and supervisors alone see the line and escalations, assign, edit the library and reveal a
-number. Refusals are domain errors (``AccessDeniedError`` here; ``NotFoundError``, ``ConflictError`` and
-``NotEligibleError`` from routing) that the API maps to HTTP statuses in one place.
+may use the desk, and supervisors alone see the line and escalations, assign and edit the library (revealing a
+number is ``peerline.reveal``'s, in a function of its own). Refusals are domain errors (``AccessDeniedError`` here;
+``NotFoundError``, ``ConflictError`` and ``NotEligibleError`` from routing) that the API maps to HTTP statuses in
+one place.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from peerline.api_models import ConversationSummary, EscalationSummary, LineOverview, Me, RevealedNumber
+from peerline.api_models import ConversationSummary, EscalationSummary, LineOverview, Me
 from peerline.escalation import EscalationService
 from peerline.library import Library
 from peerline.models import (
@@ -27,7 +28,7 @@ from peerline.models import (
 from peerline.observability import make_logger
 from peerline.overview import LineReader, line_overview
 from peerline.ports import utc_now
-from peerline.routing import ConflictError, NotFoundError, Router
+from peerline.routing import NotFoundError, Router
 from peerline.two_step import SETUP_REQUIRED, TwoStepCheck
 
 logger = make_logger()
@@ -63,8 +64,6 @@ class VolunteerDesk:
     router: Router
     escalation_service: EscalationService
     library_store: LibraryStore
-    # Decrypts a texter's number (KMS); called only by ``reveal_number``, after the audit is written.
-    decrypt: Callable[[str], str]
     # Whether a supervisor signs in with a TOTP code (the user pool's answer, briefly remembered).
     two_step: TwoStepCheck
     clock: Callable[[], datetime] = field(default=utc_now)
@@ -181,33 +180,6 @@ class VolunteerDesk:
         return EscalationSummary.of(acknowledgement.escalation).model_copy(
             update={"already_acknowledged": acknowledgement.already, "message": acknowledgement.message}
         )
-
-    def reveal_number(self, subject: str | None, escalation_id: str, *, reason: str) -> RevealedNumber:
-        """Supervisors, for an active rescue only: the texter's number, audited (who, when, why) before decryption.
-
-        No such escalation, or its texter's record is gone → ``NotFoundError``; its conversation closed →
-        ``ConflictError`` (a number is never revealed once the conversation is over).
-        """
-        who = self.supervisor(subject)
-        escalation = self.escalation_service.get(escalation_id)
-        if escalation is None:
-            raise NotFoundError("no such escalation")
-        if escalation.conversation_id:
-            conversation = self.store.get_conversation(escalation.conversation_id)
-            if conversation is None or not conversation.is_open:
-                raise ConflictError("the conversation is closed: no active rescue")
-        try:
-            number = self.escalation_service.reveal_number(
-                escalation_id,
-                actor=f"supervisor:{who.display_name}",
-                reason=reason,
-                texter=self.store.get_texter(escalation.texter_id),
-                decrypt=self.decrypt,
-            )
-        except LookupError as gone:
-            raise NotFoundError("no texter for this escalation any more") from gone
-        logger.warning("texter number revealed", escalation_id=escalation_id, by=who.volunteer_id)
-        return RevealedNumber(escalation_id=escalation_id, texter_alias=escalation.texter_alias, number=number)
 
     # ------------------------------------------------------------ supervisors' views
     def line(self, subject: str | None) -> LineOverview:

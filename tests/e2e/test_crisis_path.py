@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from line_kit import eventually, running_line, sign_in, text_line, texts_to, twilio_client
+from line_kit import aws_client, eventually, running_line, sign_in, text_line, texts_to, twilio_client
 from twilio.rest import Client
 
 pytestmark = pytest.mark.e2e
@@ -54,6 +54,9 @@ class Volunteer:
 
     def call(self, method: str, path: str, body: Any = None) -> requests.Response:
         return requests.request(method, f"{self._api}{path}", json=body, headers=self._headers, timeout=10)
+
+    def me(self) -> dict[str, Any]:
+        return dict(self.call("GET", "/volunteer/me").json())
 
     def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
         return list(self.call("GET", f"/volunteer/conversations/{conversation_id}/messages").json()["messages"])
@@ -207,3 +210,31 @@ def test_the_volunteer_sees_the_conversation_marked_with_its_level(line: dict[st
     assert offered, "no imminent conversation reached the volunteer"
     assert offered[0]["priority"] == "imminent"
     assert offered[0]["escalation_id"] and offered[0]["volunteer_prompt"]
+
+
+def test_a_supervisor_reveals_the_number_through_the_reveal_function(line: dict[str, Any], twilio: Client) -> None:
+    # given a texter in crisis, and their escalation on the supervisor's list
+    number = "+15555550705"
+    supervisor = Volunteer(line, "supervisor")
+    before = {e["id"] for e in supervisor.call("GET", "/volunteer/escalations").json()["escalations"]}
+    text_line(line, number, "i took all my pills, i want to die tonight")
+    def new_escalations() -> list[dict[str, Any]]:
+        listing = supervisor.call("GET", "/volunteer/escalations").json()["escalations"]
+        return [escalation for escalation in listing if escalation["id"] not in before]
+
+    escalations = eventually(new_escalations)
+    assert escalations, "no escalation"
+    path = f"/volunteer/escalations/{escalations[0]['id']}/reveal"
+
+    # when the supervisor reveals the number, as the dashboard does (the local line routes it like API Gateway)
+    revealed = supervisor.call("POST", path, {"reason": "911 dispatch asked for the number"})
+
+    # then they get it, audited in the append-only log (by the supervisor's id, never by name, never the number);
+    # a volunteer, or a caller without a token, does not
+    assert (revealed.status_code, revealed.json()["number"]) == (200, number)
+    audit = aws_client(line, "dynamodb").scan(TableName=line["resources"]["AuditTable"])["Items"]
+    [entry] = [item for item in audit if item["subject"]["S"] == escalations[0]["id"]]
+    assert entry["action"]["S"] == "reveal_number" and entry["actor_id"]["S"] == supervisor.me()["volunteer_id"]
+    assert number[2:] not in str(entry)
+    assert Volunteer(line, "volunteer.en").call("POST", path, {"reason": "911 dispatch asked"}).status_code == 403
+    assert requests.post(f"{line['api_url']}{path}", json={"reason": "no token at all"}, timeout=10).status_code == 401

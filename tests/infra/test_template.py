@@ -364,6 +364,70 @@ def append_only_tables_writable_otherwise(template: Template, transformed: Templ
     return offenders
 
 
+# Only these roles may decrypt a number (issue 12): the sender, and the small function that reveals one to a supervisor.
+DECRYPTING_ROLES = frozenset({"SendSmsFunctionRole", "RevealNumberFunctionRole"})
+DECRYPT_ACTIONS = frozenset({"kms:Decrypt", "kms:*", "*"})
+
+
+def _principals(statement: dict[str, Any]) -> list[Any]:
+    principal = statement.get("Principal")
+    aws = principal.get("AWS") if isinstance(principal, dict) else principal
+    return aws if isinstance(aws, list) else [aws]
+
+
+def decrypting_beyond_the_sender_and_reveal(template: Template, transformed: Template) -> list[str]:
+    """kms:Decrypt only for the sender's and the reveal function's roles, named in the key policy, each bound to an
+    encryption-context purpose; no IAM policy of any other role grants it, and the account root can't delegate it."""
+    offenders: list[str] = []
+    for key_id, properties in _resources_of_type(template, "AWS::KMS::Key"):
+        for statement in _policy_statements(properties.get("KeyPolicy")):
+            if statement.get("Effect") != "Allow" or not DECRYPT_ACTIONS & set(_actions(statement)):
+                continue
+            where = f"{key_id}.{statement.get('Sid', 'statement')}"
+            for principal in _principals(statement):
+                role = _get_att_id(principal, "Arn")
+                if role not in DECRYPTING_ROLES:
+                    offenders.append(f"{where}: kms:Decrypt for {principal!r}")
+            purposes = [key for key in _condition_keys(statement) if key.startswith("kms:EncryptionContext:purpose")]
+            if not purposes:
+                offenders.append(f"{where}: kms:Decrypt without a kms:EncryptionContext:purpose condition")
+    for role_id, properties in _resources_of_type(transformed, "AWS::IAM::Role"):
+        if role_id in DECRYPTING_ROLES:
+            continue
+        for policy in properties.get("Policies") or []:
+            for statement in _policy_statements(policy):
+                if statement.get("Effect") == "Allow" and DECRYPT_ACTIONS & set(_actions(statement)):
+                    offenders.append(f"{role_id}: kms:Decrypt in {policy.get('PolicyName')}")
+    return offenders
+
+
+def _condition_keys(statement: dict[str, Any]) -> list[str]:
+    return [key for operator in (statement.get("Condition") or {}).values() for key in (operator or {})]
+
+
+# The pepper turns a number into a texter id: with the Texters table, whoever reads it can recover numbers by brute
+# force over E.164, with no KMS and no audit. Only where a number is first seen (and the operator's CLI, with its own
+# credentials).
+PEPPER_SECRETS = frozenset({"TexterIdPepperSecret"})
+PEPPER_READERS = frozenset({"InboundWebhookFunctionRole"})
+
+
+def pepper_readers_beyond_the_webhook(template: Template, transformed: Template) -> list[str]:
+    """No role but the webhook's may read the pepper secret."""
+    offenders: list[str] = []
+    for role_id, properties in _resources_of_type(transformed, "AWS::IAM::Role"):
+        if role_id in PEPPER_READERS:
+            continue
+        for policy in properties.get("Policies") or []:
+            for statement in _policy_statements(policy):
+                offenders += [
+                    f"{role_id}: reads {secret_id} ({policy.get('PolicyName')})"
+                    for secret_id in PEPPER_SECRETS
+                    if statement.get("Effect") == "Allow" and _mentions(statement.get("Resource"), secret_id)
+                ]
+    return offenders
+
+
 Check = Callable[[Template, Template], list[str]]
 
 # Each check, with the offenders the violations fixture must make it report.
@@ -409,6 +473,18 @@ CHECKS: dict[str, tuple[Check, list[str]]] = {
     "append-only tables get PutItem only": (
         append_only_tables_writable_otherwise,
         ["AuditWriterRole: dynamodb:DeleteItem on AuditTable", "AuditWriterRole: dynamodb:UpdateItem on AuditTable"],
+    ),
+    "only the sender and the reveal function decrypt": (
+        decrypting_beyond_the_sender_and_reveal,
+        [
+            "NumberKey.RootDecrypts: kms:Decrypt for",
+            "NumberKey.SenderDecryptsAnyNumber: kms:Decrypt without a kms:EncryptionContext:purpose condition",
+            "PepperReadingDecrypterRole: kms:Decrypt",
+        ],
+    ),
+    "only the webhook reads the pepper": (
+        pepper_readers_beyond_the_webhook,
+        ["PepperReadingDecrypterRole: reads TexterIdPepperSecret"],
     ),
     "globals are python3.13 on arm64": (
         globals_not_python313_on_arm64,
@@ -535,6 +611,20 @@ def test_every_table_is_on_demand_encrypted_recoverable_and_expiring(template: T
 
 def test_the_audit_log_is_append_only_for_every_function(template: Template, transformed: Template) -> None:
     rule = "append-only tables get PutItem only"
+    offenders = CHECKS[rule][0](template, transformed)
+    assert not offenders, _offenders_message(rule, offenders)
+
+
+def test_only_the_sender_and_the_reveal_function_may_decrypt_a_number(
+    template: Template, transformed: Template
+) -> None:
+    rule = "only the sender and the reveal function decrypt"
+    offenders = CHECKS[rule][0](template, transformed)
+    assert not offenders, _offenders_message(rule, offenders)
+
+
+def test_only_the_webhook_reads_the_pepper(template: Template, transformed: Template) -> None:
+    rule = "only the webhook reads the pepper"
     offenders = CHECKS[rule][0](template, transformed)
     assert not offenders, _offenders_message(rule, offenders)
 

@@ -14,6 +14,7 @@ from handler_kit import ROOT, drain, load_event, load_handler, sqs_event
 from twilio.request_validator import RequestValidator
 
 from peerline.adapters.dynamo import from_item
+from peerline.number_context import texter_number
 from peerline.phone import texter_id_for
 from peerline_local.sample_events import (
     SAMPLE_ACCOUNT_SID,
@@ -227,7 +228,7 @@ def test_sender_texts_through_twilio_and_records_the_delivery(
     outbound = {
         "outbound_id": "SMtest:welcome",
         "recipient_id": "t" * 64,
-        "encrypted_to": KmsNumberVault(key_id, aws["kms"]).encrypt(number),
+        "encrypted_to": KmsNumberVault(key_id, aws["kms"]).encrypt(number, texter_number("t" * 64)),
         "body": "Peerline: welcome",
         "purpose": "welcome",
         "conversation_id": None,
@@ -262,7 +263,7 @@ def test_sender_retries_twilio_5xx_then_reports_the_item_failed(
     outbound = {
         "outbound_id": "SMtest:retry",
         "recipient_id": "u" * 64,
-        "encrypted_to": KmsNumberVault(key_id, aws["kms"]).encrypt(number),
+        "encrypted_to": KmsNumberVault(key_id, aws["kms"]).encrypt(number, texter_number("u" * 64)),
         "body": "retry me",
         "purpose": "welcome",
         "texter_id": "u" * 64,
@@ -270,7 +271,7 @@ def test_sender_retries_twilio_5xx_then_reports_the_item_failed(
     message = {"MessageId": "m-2", "ReceiptHandle": "r-2", "Body": json.dumps(outbound), "MD5OfBody": ""}
     # when the sender handles it (with a second, healthy text in the same batch)
     healthy = {**outbound, "outbound_id": "SMtest:healthy", "recipient_id": "v" * 64, "texter_id": "v" * 64,
-               "encrypted_to": KmsNumberVault(key_id, aws["kms"]).encrypt("+15555550156"), "body": "healthy"}  # fmt: skip
+               "encrypted_to": KmsNumberVault(key_id, aws["kms"]).encrypt("+15555550156", texter_number("v" * 64)), "body": "healthy"}  # fmt: skip
     other = {"MessageId": "m-3", "ReceiptHandle": "r-3", "Body": json.dumps(healthy), "MD5OfBody": ""}
     with as_function("SendSmsFunction", TWILIO_API_BASE_URL=twilio_fake.url, RETRY_BASE_DELAY_SECONDS="0") as handler:
         result = handler.lambda_handler(sqs_event([message, other]), lambda_context)
@@ -318,7 +319,7 @@ def _outbound_message(aws: Any, stack: Any, *, number: str, outbound_id: str, te
     body = {
         "outbound_id": outbound_id,
         "recipient_id": texter_id,
-        "encrypted_to": KmsNumberVault(key_id, aws["kms"]).encrypt(number),
+        "encrypted_to": KmsNumberVault(key_id, aws["kms"]).encrypt(number, texter_number(texter_id)),
         "body": "hello",
         "purpose": "welcome",
         "texter_id": texter_id,

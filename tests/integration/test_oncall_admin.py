@@ -10,6 +10,7 @@ import pytest
 
 from peerline.adapters.escalations import DynamoOnCallDirectory
 from peerline.adapters.kms import KmsNumberVault
+from peerline.number_context import FALLBACK_ONCALL_ID, oncall_number
 from peerline.phone import texter_id_for
 from peerline_ops.oncall import OnCallAdmin, OnCallAdminError
 
@@ -88,9 +89,11 @@ def test_the_fallback_number_is_paged_after_the_rota(stack: Any, admin: OnCallAd
         stack.resources["OnCallTable"].physical_id,
         fallback_number="+15555550100",
         encrypt=admin.vault.encrypt,
-        texter_id_for=lambda number: texter_id_for(number, admin.pepper),
         dynamodb_client=boto3.client("dynamodb", region_name="us-east-1"),
     )
     targets = directory.targets()
     assert [target.name for target in targets] == ["Dr. Rivera", "fallback on-call (+1•••••0100)"]
-    assert admin.vault.decrypt(targets[1].encrypted_number) == "+15555550100"
+    # the fallback has its fixed id (no pepper needed), and each number decrypts only as its own on-call number
+    assert targets[1].target_id == FALLBACK_ONCALL_ID
+    assert admin.vault.decrypt(targets[1].encrypted_number, oncall_number(FALLBACK_ONCALL_ID)) == "+15555550100"
+    assert admin.vault.decrypt(targets[0].encrypted_number, oncall_number(targets[0].target_id)) == "+15555550123"

@@ -4,19 +4,22 @@ sends them after its JWT authorizer accepted the token."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import date, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+import requests
 from handler_kit import load_handler
 from test_handlers import drain, queue_url, sqs_event, text_event
 from two_step_kit import cognito_user, with_totp
 
+from peerline.adapters.audit import DynamoAuditLog
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
+from peerline.audit import AuditEntry
 from peerline.models import Language, Role, VolunteerRecord
-from peerline_local.emulators import api_gateway_v2_event
+from peerline_local.emulators import FunctionEndpoint, HttpApiEmulator, JwtVerifier, Route, api_gateway_v2_event
 from peerline_local.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN
 
 OPERATIONS = {
@@ -74,9 +77,28 @@ def aws(stack: Any) -> dict[str, Any]:
     return clients
 
 
+@pytest.fixture(scope="module")
+def http_api(stack: Any) -> HttpApiEmulator:
+    """The template's HTTP API routes, to pick the function API Gateway would (never started: nothing is served)."""
+    routes = [
+        Route(
+            route.method,
+            route.path,
+            FunctionEndpoint(route.function_logical_id, "http://unused", requests.Session()),
+            authorizer=stack.http_authorizers[route.authorizer] if route.authorizer else None,
+        )
+        for route in stack.http_routes
+    ]
+    return HttpApiEmulator(routes, verifier=JwtVerifier(lambda issuer: "http://unused"))
+
+
 @pytest.fixture
-def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Callable[..., tuple[int, Any]]:
-    def call(method: str, path: str, sub: str | None = "sub-ana", body: Any = None) -> tuple[int, Any]:
+def api(
+    as_function: Callable[..., Any], lambda_context: Any, aws: Any, http_api: HttpApiEmulator
+) -> Callable[..., tuple[int, Any]]:
+    def call(
+        method: str, path: str, sub: str | None = "sub-ana", body: Any = None, **environment: str
+    ) -> tuple[int, Any]:
         raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         event = api_gateway_v2_event(
             method=method,
@@ -87,11 +109,13 @@ def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Calla
             source_ip="127.0.0.1",
             domain="api.example.org",
         )
-        route = "GET /openapi.json" if path == "/openapi.json" else "ANY /volunteer/{proxy+}"
-        event["routeKey"] = event["requestContext"]["routeKey"] = route
+        matched = http_api.match(method, path)
+        assert matched is not None, f"no route for {method} {path}"
+        route, event["pathParameters"] = matched
+        event["routeKey"] = event["requestContext"]["routeKey"] = route.route_key
         if sub is not None:
             event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": sub}, "scopes": None}}
-        with as_function("VolunteerApiFunction") as handler:
+        with as_function(route.function.logical_id, **environment) as handler:
             response = handler.lambda_handler(event, lambda_context)
         payload = response.get("body") or ""
         return int(response["statusCode"]), json.loads(payload) if payload else None
@@ -119,6 +143,23 @@ def test_openapi_document_is_public_and_names_every_operation(api: Any) -> None:
     assert status == 200
     operation_ids = {op["operationId"] for path in document["paths"].values() for op in path.values()}
     assert operation_ids >= OPERATIONS
+
+
+def test_the_reveal_operation_served_by_its_own_function_is_documented_with_the_rest(api: Any) -> None:
+    # when the volunteer API's document is read
+    document = api("GET", "/openapi.json", sub=None)[1]
+
+    # then revealTexterNumber is there, at its path, answering a RevealedNumber and declaring its refusals
+    operation = document["paths"]["/volunteer/escalations/{escalation_id}/reveal"]["post"]
+    assert operation["operationId"] == "revealTexterNumber"
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/RevealedNumber"}
+    assert set(document["components"]["schemas"]["RevealedNumber"]["properties"]) == {
+        "escalation_id",
+        "texter_alias",
+        "number",
+    }
+    assert {"403", "404", "409", "422", "429"} <= set(operation["responses"])
 
 
 def test_unknown_caller_is_forbidden(api: Any) -> None:
@@ -358,14 +399,17 @@ def test_a_crisis_is_escalated_acknowledged_and_revealed_only_by_a_supervisor(
     assert (status, revealed["number"]) == (200, "+15555550801")
     status, acknowledged = api("POST", f"{path}/acknowledge", sub="sub-sol")
 
-    # then the audit trail says who did what, and why — never the number or the texter's words
+    # then the escalation's trail says who acknowledged — never the number or the texter's words
     assert status == 200 and acknowledged["status"] == "acknowledged"
     actions = [(entry["action"], entry["actor"]) for entry in acknowledged["audit"]]
     assert ("escalated", "triage") in actions
-    assert ("number_revealed", "supervisor:Sol") in actions
     assert ("acknowledged", "supervisor:Sol") in actions
-    assert "welfare check" in json.dumps(acknowledged["audit"])
     assert "5555550801" not in json.dumps(acknowledged) and "pills" not in json.dumps(acknowledged)
+    # and the reveal is in the append-only audit log, by volunteer id, with the reason (not in the mutable escalation)
+    assert "number_revealed" not in [action for action, _ in actions]
+    [entry] = [entry for entry in reveals_by(stack, "sub-sol") if entry.subject == escalation["id"]]
+    assert (entry.action, entry.reason) == ("reveal_number", "calling 911 for a welfare check")
+    assert "5555550801" not in entry.model_dump_json()
 
 
 def test_revealing_a_number_whose_texter_record_is_gone_is_not_found(
@@ -386,9 +430,102 @@ def test_revealing_a_number_whose_texter_record_is_gone_is_not_found(
         "POST", f"/volunteer/escalations/{escalation['id']}/reveal", sub="sub-sol", body={"reason": "calling 911 now"}
     )
 
-    # then it is not found (a 404 with a message), not a server error, and nothing was revealed
+    # then it is not found (a 404 with a message), not a server error, and nothing was revealed or audited
     assert status == 404
     assert "texter" in problem["message"] and "number" not in problem
+    assert escalation["id"] not in [entry.subject for entry in reveals_by(stack, "sub-sol")]
+
+
+def reveals_by(stack: Any, volunteer_id: str) -> list[AuditEntry]:
+    """What the audit log holds for a volunteer (the operator's CLI reads it so; no function can)."""
+    log = DynamoAuditLog(stack.physical_id("AuditTable"), retention_days=2555)
+    return log.entries_by(volunteer_id, since=datetime(2020, 1, 1, tzinfo=UTC))
+
+
+def _new_escalation(api: Any, texter_texts: Any, number: str, sid: str) -> dict[str, Any]:
+    before = {e["id"] for e in api("GET", "/volunteer/escalations", sub="sub-sol")[1]["escalations"]}
+    texter_texts(number, "i just took a whole bottle of pills", sid)
+    listing = api("GET", "/volunteer/escalations", sub="sub-sol")[1]["escalations"]
+    return next(e for e in listing if e["id"] not in before)
+
+
+def test_revealing_an_unknown_escalation_is_not_found(api: Any) -> None:
+    status, problem = api(
+        "POST", "/volunteer/escalations/esc-nope/reveal", sub="sub-sol", body={"reason": "calling 911 now"}
+    )
+    assert (status, problem["message"]) == (404, "no escalation esc-nope")
+
+
+def test_revealing_for_an_escalation_unlinked_from_its_texter_is_not_found(
+    api: Any, texter_texts: Any, on_call: str, aws: Any, stack: Any
+) -> None:
+    # given an escalation whose texter id was removed (as a close without consent or an erasure may do)
+    escalation = _new_escalation(api, texter_texts, "+15555550814", "SM" + "a6" * 16)
+    aws["dynamodb"].update_item(
+        TableName=stack.physical_id("EscalationsTable"),
+        Key={"escalation_id": {"S": escalation["id"]}},
+        UpdateExpression="SET texter_id = :none",
+        ExpressionAttributeValues={":none": {"S": ""}},
+    )
+
+    # when a supervisor asks for the number, then it is not found (never a lookup by an empty key, a 500)
+    status, problem = api(
+        "POST", f"/volunteer/escalations/{escalation['id']}/reveal", sub="sub-sol", body={"reason": "calling 911 now"}
+    )
+    assert status == 404 and "no texter record" in problem["message"]
+
+
+def test_a_number_is_not_revealed_once_the_escalations_window_has_passed(
+    api: Any, texter_texts: Any, on_call: str, aws: Any, stack: Any
+) -> None:
+    # given an escalation opened more than RevealWindowMinutes (60) ago, its conversation still open
+    escalation = _new_escalation(api, texter_texts, "+15555550811", "SM" + "a7" * 16)
+    aws["dynamodb"].update_item(
+        TableName=stack.physical_id("EscalationsTable"),
+        Key={"escalation_id": {"S": escalation["id"]}},
+        UpdateExpression="SET created_at = :opened",
+        ExpressionAttributeValues={":opened": {"S": (datetime.now(UTC) - timedelta(minutes=61)).isoformat()}},
+    )
+
+    # when a supervisor asks for the number
+    status, problem = api(
+        "POST", f"/volunteer/escalations/{escalation['id']}/reveal", sub="sub-sol", body={"reason": "calling 911 now"}
+    )
+
+    # then it is refused as a conflict, with why, and nothing is audited
+    assert status == 409 and "more than 60 minutes ago" in problem["message"]
+    assert escalation["id"] not in [entry.subject for entry in reveals_by(stack, "sub-sol")]
+
+
+@pytest.fixture
+def kim(aws: Any, stack: Any) -> Iterator[str]:
+    """A second supervisor, for this test only (the line's head count stays as the other tests expect)."""
+    table = stack.physical_id("VolunteersTable")
+    DynamoVolunteerRegistry(table, aws["dynamodb"]).create(
+        VolunteerRecord(
+            volunteer_id="sub-kim", username="kim", display_name="Kim", roles=[Role.VOLUNTEER, Role.SUPERVISOR]
+        )
+    )
+    yield "sub-kim"
+    aws["dynamodb"].delete_item(TableName=table, Key={"volunteer_id": {"S": "sub-kim"}})
+
+
+def test_a_supervisor_past_the_hourly_allowance_is_refused(
+    api: Any, texter_texts: Any, on_call: str, kim: str, stack: Any
+) -> None:
+    # given a second supervisor, allowed one reveal per hour, who has revealed one number
+    first = _new_escalation(api, texter_texts, "+15555550812", "SM" + "a8" * 16)
+    second = _new_escalation(api, texter_texts, "+15555550813", "SM" + "a9" * 16)
+    reason = {"reason": "calling 911 for a welfare check"}
+    status, revealed = api("POST", f"/volunteer/escalations/{first['id']}/reveal", kim, reason, REVEALS_PER_HOUR="1")
+    assert (status, revealed["number"]) == (200, "+15555550812")
+
+    # when they ask for another number within the hour
+    status, problem = api("POST", f"/volunteer/escalations/{second['id']}/reveal", kim, reason, REVEALS_PER_HOUR="1")
+
+    # then they are refused (429, with when to try again), and only the first reveal is audited
+    assert status == 429 and "at most 1 numbers may be revealed per hour" in problem["message"]
+    assert [entry.subject for entry in reveals_by(stack, kim)] == [first["id"]]
 
 
 def test_ack_from_the_on_call_phone_acknowledges(

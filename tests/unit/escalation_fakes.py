@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from peerline.conversation import ConcurrentUpdateError
 from peerline.escalation import PageTarget
 from peerline.models import EscalationRecord, EscalationStatus, Notification, OutboundText
+from peerline.number_context import oncall_number
 from peerline.phone import texter_id_for
 
 from .fakes import (
@@ -102,8 +103,9 @@ class InMemoryOnCallDirectory:
         return self.fallback
 
     def _target(self, name: str, number: str) -> PageTarget:
+        target_id = texter_id_for(number, PEPPER)
         return PageTarget(
-            target_id=texter_id_for(number, PEPPER), name=name, encrypted_number=self._vault.encrypt(number)
+            target_id=target_id, name=name, encrypted_number=self._vault.encrypt(number, oncall_number(target_id))
         )
 
     # -- the protocol

@@ -21,6 +21,7 @@ from peerline.models import (
     OutboundText,
     TexterRecord,
 )
+from peerline.number_context import NumberOwner
 
 PEPPER = "unit-test-pepper"
 EMERGENCY = "In an emergency call 911, or call or text 988."
@@ -214,13 +215,19 @@ class RecordingTimerQueue:
 
 
 class ReversibleVault:
-    """Stands in for KMS: "encrypts" reversibly, and never leaves the plaintext digits in the ciphertext."""
+    """Stands in for KMS: "encrypts" reversibly, never leaves the plaintext digits in the ciphertext, and, like KMS,
+    decrypts only for the owner (encryption context) it encrypted for."""
 
-    def encrypt(self, number: str) -> str:
-        return "kms:" + base64.b64encode(bytes(b ^ 0x5A for b in number.encode())).decode()
+    def encrypt(self, number: str, owner: NumberOwner) -> str:
+        sealed = f"{sorted(owner.encryption_context.items())}\n{number}"
+        return "kms:" + base64.b64encode(bytes(b ^ 0x5A for b in sealed.encode())).decode()
 
-    def decrypt(self, ciphertext: str) -> str:
-        return bytes(b ^ 0x5A for b in base64.b64decode(ciphertext.removeprefix("kms:"))).decode()
+    def decrypt(self, ciphertext: str, owner: NumberOwner) -> str:
+        sealed = bytes(b ^ 0x5A for b in base64.b64decode(ciphertext.removeprefix("kms:"))).decode()
+        context, _, number = sealed.rpartition("\n")
+        if context != f"{sorted(owner.encryption_context.items())}":
+            raise ValueError("InvalidCiphertextException: not encrypted for this owner and purpose")
+        return number
 
 
 # ---------------------------------------------------------------- inbound webhook fakes

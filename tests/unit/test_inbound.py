@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import pytest
 
 from peerline.inbound import WebhookRequest, WebhookVerdict, accept_inbound_text
+from peerline.number_context import texter_number
 from peerline.phone import texter_id_for
 
 from .fakes import PEPPER, START, HmacSignatureChecker, RecordingInboundQueue, ReversibleVault
@@ -70,7 +71,7 @@ def test_queued_text_holds_the_number_only_encrypted(webhook: Webhook) -> None:
 
     # then the queued model has the ciphertext, and no plaintext number anywhere
     [text] = webhook.queue.texts
-    assert webhook.vault.decrypt(text.encrypted_number) == NUMBER
+    assert webhook.vault.decrypt(text.encrypted_number, texter_number(text.texter_id)) == NUMBER
     assert NUMBER not in text.model_dump_json()
     assert "5555550001" not in text.model_dump_json()
 

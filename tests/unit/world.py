@@ -27,6 +27,7 @@ from peerline.models import (
     TimerKind,
     VolunteerRecord,
 )
+from peerline.number_context import texter_number
 from peerline.phone import texter_id_for
 from peerline.push import LivePush
 from peerline.replies import ReplyBook
@@ -149,7 +150,7 @@ class Texting:
         return InboundText(
             message_sid=sid,
             texter_id=texter_id_for(number, PEPPER),
-            encrypted_number=self.vault.encrypt(number),
+            encrypted_number=self.vault.encrypt(number, texter_number(texter_id_for(number, PEPPER))),
             body=body,
             received_at=self.clock(),
             opt_out_type=opt_out_type,

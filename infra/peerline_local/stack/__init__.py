@@ -72,6 +72,7 @@ def provision(
         pseudo_parameters=pseudo_parameters(stack_name, region, account_id),
     )
     builder = ResourceBuilder(clients, resolver, stack_name=stack_name, region=region, account_id=account_id)
+    resolver.resources.update(builder.sam_function_roles(template))
     for logical_id in creation_order(template, resolver):
         resolver.resources[logical_id] = builder.build(logical_id, template["Resources"][logical_id])
 

@@ -208,6 +208,19 @@ class ResourceBuilder:
 
     # -- resources the local line does not create, named so that references to them resolve
 
+    def sam_function_roles(self, template: dict[str, Any]) -> dict[str, ResolvedResource]:
+        """The "<Function>Role" SAM creates for each function without a `Role`, named so that the template can
+        refer to it (a key policy naming the only roles that may decrypt)."""
+        roles: dict[str, ResolvedResource] = {}
+        for logical_id, definition in (template.get("Resources") or {}).items():
+            implicit_role = definition.get("Type") == SERVERLESS_FUNCTION and "Role" not in (
+                definition.get("Properties") or {}
+            )
+            if implicit_role and self.resolver.resource_is_active(logical_id):
+                role_id = f"{logical_id}Role"
+                roles[role_id] = self._named_only(role_id, "AWS::IAM::Role", {})
+        return roles
+
     def _named_only(self, logical_id: str, resource_type: str, raw_properties: dict[str, Any]) -> ResolvedResource:
         naming = _naming(resource_type)
         properties: dict[str, Any] = {}

@@ -13,6 +13,7 @@ from peerline.adapters.aws import dynamodb, sns
 from peerline.adapters.dynamo import DynamoTable, from_item, to_item
 from peerline.escalation import PageTarget
 from peerline.models import EscalationRecord, EscalationStatus, Notification, OnCallMember
+from peerline.number_context import FALLBACK_ONCALL_ID, NumberOwner, oncall_number
 from peerline.phone import mask_number
 from peerline.ports import ConcurrentUpdateError
 
@@ -71,7 +72,8 @@ class DynamoEscalationStore(DynamoTable):
 class DynamoOnCallDirectory:
     """The on-call rota (ordered by position), with the deployment's fallback number after it.
 
-    ``encrypt`` and ``texter_id_for`` are only used for the fallback number, which arrives as a parameter.
+    ``encrypt`` is only used for the fallback number, which arrives as a parameter; it gets a fixed id rather than
+    an HMAC one, so that no function but the webhook needs the pepper (the webhook gives texts from it that id).
     """
 
     def __init__(
@@ -79,14 +81,12 @@ class DynamoOnCallDirectory:
         table_name: str,
         *,
         fallback_number: str = "",
-        encrypt: Callable[[str], str] | None = None,
-        texter_id_for: Callable[[str], str] | None = None,
+        encrypt: Callable[[str, NumberOwner], str] | None = None,
         dynamodb_client: DynamoDBClient | None = None,
     ) -> None:
         self.table_name = table_name
         self._fallback_number = fallback_number
         self._encrypt = encrypt
-        self._texter_id_for = texter_id_for
         self._dynamodb = dynamodb_client
 
     @property
@@ -101,12 +101,12 @@ class DynamoOnCallDirectory:
 
     @cached_property
     def _fallback(self) -> PageTarget | None:
-        if not self._fallback_number or self._encrypt is None or self._texter_id_for is None:
+        if not self._fallback_number or self._encrypt is None:
             return None
         return PageTarget(
-            target_id=self._texter_id_for(self._fallback_number),
+            target_id=FALLBACK_ONCALL_ID,
             name=f"fallback on-call ({mask_number(self._fallback_number)})",
-            encrypted_number=self._encrypt(self._fallback_number),
+            encrypted_number=self._encrypt(self._fallback_number, oncall_number(FALLBACK_ONCALL_ID)),
         )
 
     def targets(self) -> list[PageTarget]:
