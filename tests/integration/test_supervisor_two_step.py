@@ -38,9 +38,14 @@ def api(as_function: Callable[..., Any], lambda_context: Any) -> Callable[..., t
             source_ip="127.0.0.1",
             domain="api.example.org",
         )
-        event["routeKey"] = event["requestContext"]["routeKey"] = "ANY /volunteer/{proxy+}"
+        # As API Gateway routes: reveals go to their own function, everything else to the volunteer API.
+        reveal = path.endswith("/reveal")
+        route = "POST /volunteer/escalations/{escalation_id}/reveal" if reveal else "ANY /volunteer/{proxy+}"
+        event["routeKey"] = event["requestContext"]["routeKey"] = route
+        if reveal:
+            event["pathParameters"] = {"escalation_id": path.split("/")[-2]}
         event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": sub}, "scopes": None}}
-        with as_function("VolunteerApiFunction") as handler:
+        with as_function("RevealNumberFunction" if reveal else "VolunteerApiFunction") as handler:
             response = handler.lambda_handler(event, lambda_context)
         return int(response["statusCode"]), json.loads(response.get("body") or "null")
 

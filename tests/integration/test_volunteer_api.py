@@ -501,6 +501,9 @@ def test_a_number_is_not_revealed_once_the_escalations_window_has_passed(
 def kim(aws: Any, stack: Any) -> Iterator[str]:
     """A second supervisor, for this test only (the line's head count stays as the other tests expect)."""
     table = stack.physical_id("VolunteersTable")
+    # A supervisor reveals only with two-step sign-in (TOTP) on.
+    cognito_user(stack, "kim")
+    with_totp(stack, "kim")
     DynamoVolunteerRegistry(table, aws["dynamodb"]).create(
         VolunteerRecord(
             volunteer_id="sub-kim", username="kim", display_name="Kim", roles=[Role.VOLUNTEER, Role.SUPERVISOR]
