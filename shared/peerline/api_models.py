@@ -240,10 +240,6 @@ class MessageList(BaseModel):
     messages: list[MessageOut]
 
 
-class Problem(BaseModel):
-    message: str
-
-
 class RevealRequest(_Strict):
     reason: str = Field(min_length=10, max_length=500, description="Why the number is needed (audited)")
 
