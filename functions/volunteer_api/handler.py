@@ -11,12 +11,15 @@ from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peerline import composition
 from peerline.api_errors import Problem, ProblemDetail, answers
 from peerline.api_models import (
+    CURSOR_PATTERN,
+    DEFAULT_MESSAGE_PAGE,
+    MAX_MESSAGE_PAGE,
     AssignRequest,
     AvailabilityRequest,
     CloseRequest,
@@ -36,6 +39,7 @@ from peerline.api_models import (
     SendMessageRequest,
     SettingsRequest,
     TransferRequest,
+    message_key_of,
 )
 from peerline.library import Library
 from peerline.models import VolunteerStatus
@@ -109,8 +113,21 @@ def decline_conversation(conversation_id: ConversationId) -> Response[None]:
 @app.get(
     "/volunteer/conversations/<conversation_id>/messages", operation_id="listMessages", responses=answers(403, 404)
 )
-def list_messages(conversation_id: ConversationId) -> MessageList:
-    return MessageList(messages=[MessageOut.of(message) for message in desk().messages(subject(), conversation_id)])
+def list_messages(
+    conversation_id: ConversationId,
+    limit: Annotated[int, Query(ge=1, le=MAX_MESSAGE_PAGE, description="How many messages at most")] = (
+        DEFAULT_MESSAGE_PAGE
+    ),
+    cursor: Annotated[
+        str | None, Query(pattern=CURSOR_PATTERN, description="A `next_cursor`: the messages before that page")
+    ] = None,
+) -> MessageList:
+    before = message_key_of(cursor) if cursor else None
+    if cursor and before is None:
+        raise RequestValidationError(
+            [{"loc": ("query", "cursor"), "msg": "not a cursor this API gave", "type": "value_error"}]
+        )
+    return MessageList.of(desk().messages(subject(), conversation_id, limit=limit, before=before))
 
 
 @app.post(

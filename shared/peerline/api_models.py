@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from peerline.models import ConversationRecord, EscalationRecord, StoredMessage, VolunteerRecord
 from peerline.phone import texter_alias
+
+if TYPE_CHECKING:
+    from peerline.routing.model import MessagePage
 
 
 def actor_name(actor: str) -> str:
@@ -237,7 +241,40 @@ class MessageOut(BaseModel):
 
 
 class MessageList(BaseModel):
+    """A page of the transcript, oldest first: the newest messages, or those before ``cursor``."""
+
     messages: list[MessageOut]
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` for the messages before these; null: this page starts the transcript",
+    )
+
+    @classmethod
+    def of(cls, page: MessagePage) -> MessageList:
+        return cls(
+            messages=[MessageOut.of(message) for message in page.messages],
+            next_cursor=cursor_of(page.older) if page.older else None,
+        )
+
+
+# listMessages' page size when the caller names none, and the most it gives at once.
+DEFAULT_MESSAGE_PAGE = 50
+MAX_MESSAGE_PAGE = 200
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,400}$"
+
+
+def cursor_of(message_key: str) -> str:
+    """The opaque ``next_cursor`` for a message key (base64url: a client can't build or depend on one)."""
+    return base64.urlsafe_b64encode(message_key.encode()).decode().rstrip("=")
+
+
+def message_key_of(cursor: str) -> str | None:
+    """The message key a cursor stands for; None when it isn't one this API gave."""
+    try:
+        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return key if "#" in key and key.isprintable() else None
 
 
 class RevealRequest(_Strict):

@@ -26,7 +26,7 @@ from peerline.models import (
 from peerline.observability import make_logger
 from peerline.overview import LineReader, line_overview
 from peerline.ports import utc_now
-from peerline.routing import ConflictError, NotFoundError, Router
+from peerline.routing import ConflictError, MessagePage, NotFoundError, Router
 
 logger = make_logger()
 
@@ -109,9 +109,11 @@ class VolunteerDesk:
         """An offer to the caller goes to the next volunteer."""
         self.router.decline(self.caller(subject).volunteer_id, conversation_id)
 
-    def messages(self, subject: str | None, conversation_id: str) -> list[StoredMessage]:
-        """The transcript, the line's own texts included."""
-        return self.router.messages(self.caller(subject), conversation_id)
+    def messages(
+        self, subject: str | None, conversation_id: str, *, limit: int, before: str | None = None
+    ) -> MessagePage:
+        """A page of the transcript, the line's own texts included: the newest ``limit`` before ``before``."""
+        return self.router.message_page(self.caller(subject), conversation_id, limit=limit, before=before)
 
     def send_reply(self, subject: str | None, conversation_id: str, body: str) -> StoredMessage:
         """A reply, texted from the line's number."""

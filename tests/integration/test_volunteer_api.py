@@ -74,10 +74,11 @@ def aws(stack: Any) -> dict[str, Any]:
 def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Callable[..., tuple[int, Any]]:
     def call(method: str, path: str, sub: str | None = "sub-ana", body: Any = None) -> tuple[int, Any]:
         raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        path, _, query = path.partition("?")
         event = api_gateway_v2_event(
             method=method,
             path=path,
-            query="",
+            query=query,
             headers={"content-type": "application/json", "host": "api.example.org"},
             body=raw,
             source_ip="127.0.0.1",
