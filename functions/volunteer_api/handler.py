@@ -46,6 +46,7 @@ from peerline.models import VolunteerStatus
 from peerline.observability import make_logger
 from peerline.routing import ConflictError, NotEligibleError, NotFoundError
 from peerline.volunteer_desk import AccessDeniedError, VolunteerDesk
+from peerline.wrap_up import UnknownChoiceError
 
 logger = make_logger()
 tracer = Tracer()
@@ -235,6 +236,8 @@ def dashboard_config() -> DashboardConfig:
         userPoolId=settings.user_pool_id,
         userPoolClientId=settings.user_pool_client_id,
         cognitoEndpoint=settings.aws_endpoint_url or f"https://cognito-idp.{settings.aws_region}.amazonaws.com/",
+        sessionOutcomes=list(desk().wrap_up.outcomes),
+        sessionTags=list(desk().wrap_up.tags),
     )
 
 
@@ -288,6 +291,7 @@ _STATUS_OF: dict[type[Exception], int] = {
     NotEligibleError: 403,
     NotFoundError: 404,  # also what a volunteer sees for a conversation that isn't theirs
     ConflictError: 409,
+    UnknownChoiceError: 422,  # a wrap-up outcome or tag that isn't on the line's lists
 }
 
 

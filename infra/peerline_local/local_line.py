@@ -311,6 +311,9 @@ class LocalLine:
         """The dashboard's static files and runtime config, pointed at this line's API, socket and Cognito."""
         from peerline_local.dashboard_server import DashboardServer, dashboard_config
 
+        assert self.stack is not None
+        # The wrap-up's choices, as the template resolved them for the volunteer API (which refuses any other).
+        choices = self.stack.functions["VolunteerApiFunction"].environment
         config = dashboard_config(
             api_url=self.info["api_url"],
             region=REGION,
@@ -318,6 +321,8 @@ class LocalLine:
             user_pool_client_id=self.info["user_pool_client_id"],
             socket_url=self.info.get("socket_url", ""),
             aws_endpoint_url=aws_url,
+            session_outcomes=[choice for choice in choices.get("SESSION_OUTCOMES", "").split(",") if choice],
+            session_tags=[choice for choice in choices.get("SESSION_TAGS", "").split(",") if choice],
         )
         self._dashboard = DashboardServer(self.options.root / "dashboard", config, port=self.options.dashboard_port)
         self._dashboard.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,8 +40,13 @@ class TransferRequest(_Strict):
 
 
 class CloseRequest(_Strict):
-    outcome: str = Field(min_length=1, max_length=200)
-    tags: list[str] = Field(default_factory=list, max_length=20)
+    """A wrap-up: one outcome and a few tags, each from the line's lists (``sessionOutcomes`` and ``sessionTags`` in
+    the dashboard's config.json); anything else is a 422."""
+
+    outcome: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    tags: list[Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")]] = Field(
+        default_factory=list, max_length=10
+    )
 
 
 class Me(BaseModel):
@@ -371,3 +376,5 @@ class DashboardConfig(BaseModel):
     userPoolId: str
     userPoolClientId: str
     cognitoEndpoint: str
+    sessionOutcomes: list[str] = Field(default_factory=list, description="The wrap-up's outcomes, in order")
+    sessionTags: list[str] = Field(default_factory=list, description="The tags a wrap-up may carry")

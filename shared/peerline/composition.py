@@ -278,6 +278,7 @@ def volunteer_api() -> VolunteerApiPorts:
     from peerline.adapters.library import DynamoLibrary
     from peerline.settings import VolunteerApiSettings
     from peerline.volunteer_desk import VolunteerDesk
+    from peerline.wrap_up import WrapUpChoices
 
     settings = VolunteerApiSettings.from_env()
     line = _line(settings)
@@ -289,6 +290,7 @@ def volunteer_api() -> VolunteerApiPorts:
             escalation_service=line.crisis.service,
             library_store=DynamoLibrary(settings.library_table),
             decrypt=line.vault.decrypt,
+            wrap_up=WrapUpChoices.parse(settings.session_outcomes, settings.session_tags),
         ),
     )
 

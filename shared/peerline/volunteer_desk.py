@@ -27,6 +27,7 @@ from peerline.observability import make_logger
 from peerline.overview import LineReader, line_overview
 from peerline.ports import utc_now
 from peerline.routing import ConflictError, MessagePage, NotFoundError, Router
+from peerline.wrap_up import WrapUpChoices
 
 logger = make_logger()
 
@@ -60,6 +61,8 @@ class VolunteerDesk:
     # Decrypts a texter's number (KMS); called only by ``reveal_number``, after the audit is written.
     decrypt: Callable[[str], str]
     clock: Callable[[], datetime] = field(default=utc_now)
+    # The outcomes and tags a wrap-up may name (the operator's lists).
+    wrap_up: WrapUpChoices = field(default_factory=WrapUpChoices.parse)
 
     # ------------------------------------------------------------ who may do what
     def caller(self, subject: str | None) -> VolunteerRecord:
@@ -132,8 +135,10 @@ class VolunteerDesk:
         return self.router.views.summary(self.router.assign(self.supervisor(subject), conversation_id, to))
 
     def close(self, subject: str | None, conversation_id: str, *, outcome: str, tags: list[str]) -> None:
-        """Close with a closing text; bodies deleted, metadata kept only with consent."""
-        self.router.close(self.caller(subject), conversation_id, outcome=outcome, tags=tags)
+        """Close with a closing text; bodies deleted, metadata kept only with consent. The outcome and tags must be
+        on the line's lists (``UnknownChoiceError``)."""
+        caller = self.caller(subject)
+        self.router.close(caller, conversation_id, outcome=outcome, tags=self.wrap_up.check(outcome, tags))
 
     # ------------------------------------------------------------ escalation
     def escalate(self, subject: str | None, conversation_id: str) -> EscalationSummary:
