@@ -109,3 +109,30 @@ def test_a_method_no_api_gateway_route_can_have_is_404_like_an_unmatched_route(
 
     # then it is answered like any request no route matches (the standard library's server said 501)
     assert (response.status_code, response.json()) == (404, {"message": "Not Found"})
+
+
+@pytest.mark.parametrize("who", ["dashboard", "https://elsewhere.example", "http://127.0.0.1:9"])
+def test_only_the_dashboards_origin_gets_cors_headers(line: dict[str, Any], who: str) -> None:
+    # given a page on the local dashboard's origin, or anywhere else
+    origin = line["dashboard_url"] if who == "dashboard" else who
+    allowed = origin if who == "dashboard" else None
+    url = f"{line['api_url']}/volunteer/me"
+
+    # when its browser asks to call the API (preflight), then calls it with a volunteer's token
+    preflight = requests.options(
+        url,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+        timeout=10,
+    )
+    call = requests.get(
+        url, headers={"Origin": origin, "Authorization": f"Bearer {sign_in(line, 'volunteer.en')}"}, timeout=10
+    )
+
+    # then only the dashboard's origin is allowed (the browser keeps the answer from any other page)
+    assert preflight.headers.get("Access-Control-Allow-Origin") == allowed
+    assert call.status_code == 200
+    assert call.headers.get("Access-Control-Allow-Origin") == allowed
