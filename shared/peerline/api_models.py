@@ -26,14 +26,20 @@ class _Strict(BaseModel):
 
 
 class AvailabilityRequest(_Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "available"}]})
+
     status: Literal["available", "away", "offline"]
 
 
 class SendMessageRequest(_Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"body": "I'm here with you. What's going on?"}]})
+
     body: str = Field(min_length=1, max_length=1600)
 
 
 class TransferRequest(_Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"to": "queue"}]})
+
     to: str = Field(
         min_length=1, max_length=128, description='"queue", or the volunteer id (Cognito sub) to offer it to'
     )
@@ -42,6 +48,8 @@ class TransferRequest(_Strict):
 class CloseRequest(_Strict):
     """A wrap-up: one outcome and a few tags, each from the line's lists (``sessionOutcomes`` and ``sessionTags`` in
     the dashboard's config.json); anything else is a 422."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"outcome": "supported", "tags": ["anxiety"]}]})
 
     outcome: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     tags: list[Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")]] = Field(
@@ -80,6 +88,8 @@ class Me(BaseModel):
 
 
 class SettingsRequest(_Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"offers_during_crisis": False}]})
+
     offers_during_crisis: bool = Field(
         description="Offer me new conversations while I hold a high/imminent one (off by default)"
     )
@@ -283,6 +293,8 @@ def message_key_of(cursor: str) -> str | None:
 
 
 class RevealRequest(_Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Imminent risk: a rescue is under way"}]})
+
     reason: str = Field(min_length=10, max_length=500, description="Why the number is needed (audited)")
 
 
