@@ -16,13 +16,14 @@ pytestmark = pytest.mark.e2e
 LINE_PARAMETERS = {"SessionOutcomes": "supported,referred", "SessionTags": "grief,work,school"}
 PAGING_TEXTER = "+15555550901"
 CLOSING_TEXTER = "+15555550902"
+READ_TEXTER = "+15555550903"
 
 expect.set_options(timeout=10_000)
 
 
 @pytest.fixture(autouse=True)
 def _watch_numbers(audit: Audit) -> None:
-    audit.numbers.update({PAGING_TEXTER, CLOSING_TEXTER})
+    audit.numbers.update({PAGING_TEXTER, CLOSING_TEXTER, READ_TEXTER})
 
 
 def active_conversation(line: dict[str, Any], apis: dict[str, Api], number: str, replies: int = 0) -> dict[str, Any]:
@@ -43,6 +44,11 @@ def active_conversation(line: dict[str, Any], apis: dict[str, Api], number: str,
     return conversation
 
 
+def three_a_page(route: Route) -> None:
+    """Transcript pages of 3 rather than the dashboard's 50, so that 8 messages make three pages."""
+    route.continue_(url=re.sub(r"limit=\d+", "limit=3", route.request.url))
+
+
 def test_earlier_messages_load_on_demand_until_the_transcript_starts(
     line: dict[str, Any], dashboard_url: str, apis: dict[str, Api], open_page: Callable[..., Page], steps: Steps
 ) -> None:
@@ -51,10 +57,6 @@ def test_earlier_messages_load_on_demand_until_the_transcript_starts(
     everything = [m["id"] for m in apis["volunteer.en"].transcript(conversation["id"])]
     assert len(everything) == 8
     page = open_page("volunteer")
-
-    def three_a_page(route: Route) -> None:
-        route.continue_(url=re.sub(r"limit=\d+", "limit=3", route.request.url))
-
     page.route(re.compile(r".*/messages\?.*"), three_a_page)
     sign_in(page, dashboard_url, "volunteer.en", demo_user(line, "volunteer.en")["password"])
     page.get_by_role("tab", name=conversation["texter_alias"]).click()
@@ -113,3 +115,32 @@ def test_the_wrap_up_offers_the_lines_outcomes_and_tags_only(
     expect(page.get_by_role("tab", name=conversation["texter_alias"])).to_have_count(0)
     held = lambda: [c for c in apis["volunteer.en"].conversations() if c["id"] == conversation["id"]]  # noqa: E731
     assert eventually(lambda: not held()), "not closed (API)"
+
+
+def test_a_supervisor_reads_a_long_transcript_page_by_page(
+    line: dict[str, Any], dashboard_url: str, apis: dict[str, Api], open_page: Callable[..., Page], steps: Steps
+) -> None:
+    # given volunteer.en holds a conversation of 8 messages, and pages of 3
+    conversation = active_conversation(line, apis, READ_TEXTER, replies=3)
+    alias = conversation["texter_alias"]
+    page = open_page("supervisor")
+    page.route(re.compile(r".*/messages\?.*"), three_a_page)
+    sign_in(page, dashboard_url, "supervisor", demo_user(line, "supervisor")["password"])
+
+    # when the supervisor reads it from the line's open conversations
+    item = page.get_by_role("list", name="Open conversations").get_by_role("listitem").filter(has_text=alias)
+    item.get_by_role("button", name=f"Read {alias}").click()
+    log = page.get_by_role("log", name=f"Conversation with {alias}, read only")
+    messages = log.locator("[data-message-id]")
+    expect(messages).to_have_count(3)
+
+    # then "Earlier messages" loads the rest, page by page, until the transcript starts
+    earlier = page.get_by_role("button", name="Earlier messages", exact=True)
+    earlier.click()
+    expect(messages).to_have_count(6)
+    earlier.click()
+    expect(messages).to_have_count(8)
+    expect(earlier).to_be_hidden()
+    shown = messages.evaluate_all("elements => elements.map(e => e.getAttribute('data-message-id'))")
+    assert shown == [m["id"] for m in apis["volunteer.en"].transcript(conversation["id"])]
+    steps(page, "the whole transcript, read only")
