@@ -304,9 +304,10 @@ def refused(error: Exception) -> Response[dict[str, Any]]:
 @app.exception_handler([RequestUnsupportedContentType, ValueError])
 def not_json(error: Exception) -> Response[dict[str, Any]]:
     # Powertools parses form and multipart bodies too (a multipart one without a boundary raises ValueError): this
-    # API takes JSON only. A ValueError with a JSON body is a bug, and stays a 500.
+    # API takes JSON only. Any other ValueError (no body, or a JSON one) is a bug, and stays a 500.
     content_type = app.current_event.headers.get("content-type") or "application/json"
-    if content_type.split(";")[0].strip().lower() == "application/json":
+    is_json = content_type.split(";")[0].strip().lower() == "application/json"
+    if isinstance(error, ValueError) and (is_json or not app.current_event.body):
         raise error
     return _problem(415, "the body must be JSON (Content-Type: application/json)")
 

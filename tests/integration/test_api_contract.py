@@ -93,3 +93,8 @@ def test_a_body_that_is_not_json_is_415_not_a_500(raw: Any, content_type: str) -
     answer = raw("PUT", "/volunteer/me/availability", body=b"--x\r\n", content_type=content_type)
     assert answer["statusCode"] == 415
     assert answer["json"] == {"message": "the body must be JSON (Content-Type: application/json)"}
+
+
+def test_an_empty_body_of_another_content_type_is_415_too(raw: Any) -> None:
+    answer = raw("PUT", "/volunteer/me/availability", body=b"", content_type="text/plain")
+    assert answer["statusCode"] == 415
