@@ -380,7 +380,7 @@ class VolunteerClient(threading.Thread):
             if held["replied"] and (len(inbound) >= 2 or time.monotonic() - held["since"] > self._hold):
                 closed = self.call(
                     "close", "POST", f"/volunteer/conversations/{cid}/close",
-                    {"outcome": "supported", "tags": ["stress"]},
+                    {"outcome": "supported", "tags": ["anxiety"]},
                 )  # fmt: skip
                 if closed is not None and closed.status_code in (204, 404):
                     del self._mine[cid]

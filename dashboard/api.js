@@ -1,6 +1,9 @@
 // The volunteer API (OpenAPI at {apiUrl}/openapi.json) with `Authorization: Bearer <AccessToken>`.
 // A 401 refreshes the tokens once and retries; if the refresh fails the session is lost (the app shows sign-in).
 
+// Messages per transcript page (listMessages gives at most 200); earlier ones load on demand.
+export const TRANSCRIPT_PAGE = 50;
+
 export class ApiError extends Error {
   constructor(status, message, body) {
     super(message);
@@ -75,7 +78,12 @@ export class Api {
   takeNext() { return this.request("POST", "/volunteer/conversations/take-next"); }
   accept(id) { return this.request("POST", `/volunteer/conversations/${encodeURIComponent(id)}/accept`); }
   decline(id) { return this.request("POST", `/volunteer/conversations/${encodeURIComponent(id)}/decline`); }
-  messages(id) { return this.request("GET", `/volunteer/conversations/${encodeURIComponent(id)}/messages`); }
+  /** A page of the transcript: the newest messages, or (with a page's next_cursor) the ones before it. */
+  messages(id, cursor) {
+    const query = new URLSearchParams({ limit: String(TRANSCRIPT_PAGE) });
+    if (cursor) query.set("cursor", cursor);
+    return this.request("GET", `/volunteer/conversations/${encodeURIComponent(id)}/messages?${query}`);
+  }
   send(id, body) { return this.request("POST", `/volunteer/conversations/${encodeURIComponent(id)}/messages`, { body }); }
   transfer(id, to) { return this.request("POST", `/volunteer/conversations/${encodeURIComponent(id)}/transfer`, { to }); }
   close(id, outcome, tags) {

@@ -673,6 +673,7 @@ function upsertView(summary) {
     owner: state.owner,
     guard,
     library: () => state.library,
+    wrapUp: { outcomes: state.config.sessionOutcomes, tags: state.config.sessionTags },
     onSelect: (v, options) => select(v.id, options),
     onGone: (v, text) => { state.localChange = Date.now(); removeView(v, text); },
     onChanged: () => { refreshConversations(); state.lineView?.refresh(); },

@@ -18,5 +18,12 @@ export async function loadConfig(url = "config.json") {
     cognitoEndpoint: raw.cognitoEndpoint
       ? String(raw.cognitoEndpoint)
       : `https://cognito-idp.${raw.region}.amazonaws.com/`,
+    // The wrap-up's choices (the operator's lists; the API refuses anything else).
+    sessionOutcomes: Object.freeze(strings(raw.sessionOutcomes)),
+    sessionTags: Object.freeze(strings(raw.sessionTags)),
   });
+}
+
+function strings(list) {
+  return Array.isArray(list) ? list.map(String).filter(Boolean) : [];
 }

@@ -7,7 +7,7 @@ import { counterText, segmentInfo } from "./sms.js";
 import { drafts } from "./drafts.js";
 
 export const RISK_LEVELS = ["concern", "high", "imminent"];
-export const OUTCOMES = ["supported", "referred", "escalated", "disconnected", "other"];
+export const MAX_TAGS = 10; // the API refuses more (CloseRequest.tags)
 export const MAX_REPLY = 1600; // the API refuses longer replies (SendMessageRequest.body)
 
 /** What the line's own texts are, in words (MessageOut.purpose). */
@@ -20,6 +20,11 @@ const PURPOSES = {
   closing: "closing text",
   inactivity: "inactivity text",
 };
+
+/** "self-harm" → "self-harm", "suicidal_thoughts" → "suicidal thoughts": a list's choice as shown. */
+function label(choice) {
+  return String(choice).replace(/_/g, " ");
+}
 
 export function purposeLabel(purpose) {
   if (!purpose) return "";
@@ -64,6 +69,9 @@ export class ConversationView {
     this.summary = summary;
     this.messages = new Map();
     this.loaded = false;
+    // Where the earlier part of the transcript starts (listMessages' next_cursor); null: all of it is here.
+    this.earlierCursor = null;
+    this.pagedBack = false;
     this.unread = false;
     this.selected = false;
     const key = uid("conv");
@@ -97,6 +105,9 @@ export class ConversationView {
     this.risk = h("div", { class: "risk", role: "alert" });
     this.error = h("div", { class: "error", role: "alert" });
     this.log = h("ol", { class: "transcript", role: "log", "aria-label": "Transcript", tabindex: "0" });
+    this.earlierButton = h("button", {
+      type: "button", class: "earlier", hidden: true, onclick: () => this.#loadEarlier(),
+    }, "Earlier messages");
 
     const replyId = uid("reply");
     const counterId = uid("counter");
@@ -161,7 +172,7 @@ export class ConversationView {
     this.risk,
     this.error,
     h("div", { class: "panel-grid" },
-      h("div", { class: "talk" }, this.log, this.replyForm,
+      h("div", { class: "talk" }, this.earlierButton, this.log, this.replyForm,
         h("div", { class: "actions" }, this.escalateAction, this.transferButton, this.closeButton),
         this.transferForm, this.closeForm),
       this.tools));
@@ -219,12 +230,17 @@ export class ConversationView {
 
   #buildCloseForm() {
     const outcomeId = uid("outcome");
-    const tagsId = uid("tags");
     const tagsHint = uid("tags-hint");
+    // Outcome and tags come from the line's lists (config.json): no free text reaches the kept metadata.
+    const { outcomes = [], tags = [] } = this.ctx.wrapUp || {};
     this.outcome = h("select", { id: outcomeId, required: true },
       h("option", { value: "" }, "Choose an outcome…"),
-      OUTCOMES.map((outcome) => h("option", { value: outcome }, outcome)));
-    this.tags = h("input", { id: tagsId, type: "text", autocomplete: "off", "aria-describedby": tagsHint });
+      outcomes.map((outcome) => h("option", { value: outcome }, label(outcome))));
+    this.tagBoxes = tags.map((tag) => h("input", { type: "checkbox", name: "tag", value: tag }));
+    this.tags = h("fieldset", { class: "tags", "aria-describedby": tagsHint },
+      h("legend", {}, "Tags"),
+      h("div", { class: "tag-list" }, this.tagBoxes.map((box) => h("label", {}, box, ` ${label(box.value)}`))),
+      h("p", { id: tagsHint, class: "hint" }, `Up to ${MAX_TAGS}, optional`));
     this.closeError = h("div", { class: "error", role: "alert" });
     return h("form", {
       class: "subform", id: uid("close-form"), hidden: true, "aria-label": "Wrap-up",
@@ -232,8 +248,7 @@ export class ConversationView {
     },
     h("p", {}, "Wrap-up: the texter gets a closing text and the transcript is deleted."),
     h("div", { class: "field" }, h("label", { for: outcomeId }, "Outcome"), this.outcome),
-    h("div", { class: "field" }, h("label", { for: tagsId }, "Tags"), this.tags,
-      h("p", { id: tagsHint, class: "hint" }, "Comma separated, e.g. anxiety, school")),
+    this.tags,
     this.closeError,
     h("div", { class: "buttons" },
       h("button", { type: "submit", class: "primary" }, "Close and wrap up"),
@@ -383,7 +398,7 @@ export class ConversationView {
 
   // ------------------------------------------------------------------ transcript
   /** Merge messages by id (idempotent): no duplicates, gaps filled, order by time then id. */
-  merge(messages, { fromLive = false } = {}) {
+  merge(messages, { fromLive = false, earlier = false } = {}) {
     let added = 0;
     let inbound = false;
     for (const message of messages) {
@@ -397,8 +412,8 @@ export class ConversationView {
         if (message.direction === "inbound") inbound = true;
       }
     }
-    if (added && inbound && this.loaded && (!this.selected || document.hidden)) this.setUnread(true);
-    if (added) {
+    if (added && inbound && this.loaded && !earlier && (!this.selected || document.hidden)) this.setUnread(true);
+    if (added && !earlier) {
       this.tick();
       this.#scrollToEnd();
     }
@@ -455,9 +470,34 @@ export class ConversationView {
     });
   }
 
+  /** The newest page of the transcript (again after a reconnect: merged by id). */
   async loadMessages() {
     const data = await this.ctx.api.messages(this.id);
+    // Once the volunteer has read back, the button stays where they got to, not at the newest page's start.
+    if (!this.pagedBack) this.#showEarlier(data && data.next_cursor);
     this.merge((data && data.messages) || []);
+  }
+
+  /** "Earlier messages": the page before the earliest one shown. */
+  async #loadEarlier() {
+    if (!this.earlierCursor) return;
+    this.earlierButton.disabled = true;
+    try {
+      const data = await this.ctx.guard(this.ctx.api.messages(this.id, this.earlierCursor));
+      this.pagedBack = true;
+      this.#showEarlier(data && data.next_cursor);
+      this.merge((data && data.messages) || [], { earlier: true });
+      if (this.earlierButton.hidden) this.log.focus();
+    } catch (error) {
+      if (error.status !== 401) fill(this.error, `Earlier messages are unavailable: ${error.message}`);
+    } finally {
+      this.earlierButton.disabled = false;
+    }
+  }
+
+  #showEarlier(cursor) {
+    this.earlierCursor = cursor || null;
+    this.earlierButton.hidden = !this.earlierCursor;
   }
 
   // ------------------------------------------------------------------ reply
@@ -604,7 +644,12 @@ export class ConversationView {
       this.outcome.focus();
       return;
     }
-    const tags = this.tags.value.split(",").map((tag) => tag.trim()).filter(Boolean);
+    const tags = this.tagBoxes.filter((box) => box.checked).map((box) => box.value);
+    if (tags.length > MAX_TAGS) {
+      fill(this.closeError, `Choose at most ${MAX_TAGS} tags (${tags.length} chosen).`);
+      this.tagBoxes.find((box) => box.checked)?.focus();
+      return;
+    }
     this.goingAway = true; // our own close: the live "closed" event must not add a second notice
     try {
       await this.ctx.guard(this.ctx.api.close(this.id, outcome, tags));

@@ -233,16 +233,21 @@ export class LineView {
   async #openReader(conversation) {
     this.reading = { id: conversation.id, alias: conversation.texter_alias };
     this.readMessages = new Map();
+    this.readPagedBack = false;
     this.readLog = h("ol", { class: "transcript", role: "log", tabindex: "0",
       "aria-label": `Conversation with ${conversation.texter_alias}, read only` },
     h("li", { class: "empty-log" }, "Loading messages…"));
     const closeButton = h("button", { type: "button", onclick: () => this.#closeReader() },
       `Close ${conversation.texter_alias}'s transcript`);
+    // The transcript comes a page at a time (the newest first); this loads the page before the earliest shown.
+    this.readEarlier = h("button", { type: "button", class: "earlier", hidden: true,
+      onclick: () => this.#loadTranscript(this.readCursor) }, "Earlier messages");
+    this.readCursor = null;
     this.reader.hidden = false;
     fill(this.reader,
       h("h3", {}, `Transcript of ${conversation.texter_alias} (read only)`),
       h("p", { class: "hint" }, `With ${conversation.volunteer_name || "a volunteer"}. Supervisors read; only the volunteer replies.`),
-      this.readLog, h("div", { class: "buttons" }, closeButton));
+      this.readEarlier, this.readLog, h("div", { class: "buttons" }, closeButton));
     this.render();
     closeButton.focus();
     await this.#loadTranscript();
@@ -256,19 +261,27 @@ export class LineView {
     if (note) this.status.textContent = note;
   }
 
-  async #loadTranscript() {
+  async #loadTranscript(cursor = null) {
     const id = this.reading && this.reading.id;
     if (!id) return;
     try {
-      const data = await this.guard(this.api.messages(id));
-      if (this.reading && this.reading.id === id) this.#mergeMessages((data && data.messages) || [], true);
+      const data = await this.guard(this.api.messages(id, cursor));
+      if (!this.reading || this.reading.id !== id) return;
+      // The newest page (again, when refreshed) leaves the button where earlier pages got it to.
+      if (cursor || !this.readPagedBack) {
+        this.readPagedBack = this.readPagedBack || Boolean(cursor);
+        this.readCursor = (data && data.next_cursor) || null;
+        this.readEarlier.hidden = !this.readCursor;
+      }
+      this.#mergeMessages((data && data.messages) || [], true, { keepScroll: Boolean(cursor) });
+      if (cursor && this.readEarlier.hidden) this.readLog.focus();
     } catch (error) {
       if (error.status === 404) this.#closeReader("That conversation has closed.");
       else if (error.status !== 401 && this.readLog) fill(this.readLog, h("li", { class: "empty-log" }, `Not loaded: ${error.message}`));
     }
   }
 
-  #mergeMessages(messages, loaded = false) {
+  #mergeMessages(messages, loaded = false, { keepScroll = false } = {}) {
     let changed = false;
     for (const m of messages) {
       if (m && m.id && !this.readMessages.has(m.id)) {
@@ -287,7 +300,7 @@ export class LineView {
         h("span", { class: "body" }, m.body),
         h("span", { class: "meta" }, `${who} · `, h("time", { datetime: m.at }, hourMinute(m.at))));
     }) : h("li", { class: "empty-log" }, "No messages yet."));
-    this.readLog.scrollTop = this.readLog.scrollHeight;
+    if (!keepScroll) this.readLog.scrollTop = this.readLog.scrollHeight;
   }
 
   async #acknowledge(escalation, button) {

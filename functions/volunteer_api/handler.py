@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peerline import composition
+from peerline.api_errors import Problem, ProblemDetail, answers
 from peerline.api_models import (
+    CURSOR_PATTERN,
+    DEFAULT_MESSAGE_PAGE,
+    MAX_MESSAGE_PAGE,
     AssignRequest,
     AvailabilityRequest,
     CloseRequest,
@@ -29,6 +37,7 @@ from peerline.api_models import (
     SendMessageRequest,
     SettingsRequest,
     TransferRequest,
+    message_key_of,
 )
 from peerline.library import Library
 from peerline.models import VolunteerStatus
@@ -36,6 +45,7 @@ from peerline.observability import make_logger
 from peerline.reveal_api import with_reveal_operation
 from peerline.routing import ConflictError, NotEligibleError, NotFoundError
 from peerline.volunteer_desk import AccessDeniedError, VolunteerDesk
+from peerline.wrap_up import UnknownChoiceError
 
 logger = make_logger()
 tracer = Tracer()
@@ -56,100 +66,151 @@ def subject() -> str | None:
     return str(sub) if sub else None
 
 
-@app.get("/volunteer/me", operation_id="getMe")
+@app.get("/volunteer/me", operation_id="getMe", responses=answers(403))
 def get_me() -> Me:
     return desk().me(subject())
 
 
-@app.put("/volunteer/me/availability", operation_id="setAvailability")
+@app.put("/volunteer/me/availability", operation_id="setAvailability", responses=answers(403, 415))
 def set_availability(request: AvailabilityRequest) -> Me:
     return desk().set_availability(subject(), VolunteerStatus(request.status))
 
 
-@app.put("/volunteer/me/settings", operation_id="updateSettings")
+@app.put("/volunteer/me/settings", operation_id="updateSettings", responses=answers(403, 415))
 def update_settings(request: SettingsRequest) -> Me:
     return desk().set_offers_during_crisis(subject(), request.offers_during_crisis)
 
 
-@app.get("/volunteer/conversations", operation_id="listConversations")
+@app.get("/volunteer/conversations", operation_id="listConversations", responses=answers(403))
 def list_conversations() -> ConversationList:
     return ConversationList(conversations=desk().conversations(subject()))
 
 
-@app.post("/volunteer/conversations/take-next", operation_id="takeNext")
+@app.post("/volunteer/conversations/take-next", operation_id="takeNext", responses=answers(403, 404, 409))
 def take_next() -> ConversationSummary:
     return desk().take_next(subject())
 
 
-@app.post("/volunteer/conversations/<conversation_id>/accept", operation_id="acceptConversation")
+@app.post(
+    "/volunteer/conversations/<conversation_id>/accept",
+    operation_id="acceptConversation",
+    responses=answers(403, 404, 409),
+)
 def accept_conversation(conversation_id: ConversationId) -> ConversationSummary:
     return desk().accept(subject(), conversation_id)
 
 
-@app.post("/volunteer/conversations/<conversation_id>/decline", operation_id="declineConversation")
+@app.post(
+    "/volunteer/conversations/<conversation_id>/decline",
+    operation_id="declineConversation",
+    responses=answers(403, 404, 409, success=204, description="Declined: offered to the next volunteer"),
+)
 def decline_conversation(conversation_id: ConversationId) -> Response[None]:
     desk().decline(subject(), conversation_id)
     return Response(204, content_types.APPLICATION_JSON, None)
 
 
-@app.get("/volunteer/conversations/<conversation_id>/messages", operation_id="listMessages")
-def list_messages(conversation_id: ConversationId) -> MessageList:
-    return MessageList(messages=[MessageOut.of(message) for message in desk().messages(subject(), conversation_id)])
+@app.get(
+    "/volunteer/conversations/<conversation_id>/messages", operation_id="listMessages", responses=answers(403, 404)
+)
+def list_messages(
+    conversation_id: ConversationId,
+    limit: Annotated[int, Query(ge=1, le=MAX_MESSAGE_PAGE, description="How many messages at most")] = (
+        DEFAULT_MESSAGE_PAGE
+    ),
+    cursor: Annotated[
+        str | None, Query(pattern=CURSOR_PATTERN, description="A `next_cursor`: the messages before that page")
+    ] = None,
+) -> MessageList:
+    before = message_key_of(cursor) if cursor else None
+    if cursor and before is None:
+        raise RequestValidationError(
+            [{"loc": ("query", "cursor"), "msg": "not a cursor this API gave", "type": "value_error"}]
+        )
+    return MessageList.of(desk().messages(subject(), conversation_id, limit=limit, before=before))
 
 
-@app.post("/volunteer/conversations/<conversation_id>/messages", operation_id="sendMessage")
+@app.post(
+    "/volunteer/conversations/<conversation_id>/messages",
+    operation_id="sendMessage",
+    responses=answers(403, 404, 409, 415),
+)
 def send_message(conversation_id: ConversationId, request: SendMessageRequest) -> MessageOut:
     return MessageOut.of(desk().send_reply(subject(), conversation_id, request.body))
 
 
-@app.post("/volunteer/conversations/<conversation_id>/transfer", operation_id="transferConversation")
+@app.post(
+    "/volunteer/conversations/<conversation_id>/transfer",
+    operation_id="transferConversation",
+    responses=answers(403, 404, 409, 415),
+)
 def transfer_conversation(conversation_id: ConversationId, request: TransferRequest) -> ConversationSummary:
     return desk().transfer(subject(), conversation_id, request.to)
 
 
-@app.get("/volunteer/conversations/<conversation_id>/transfer-candidates", operation_id="listTransferCandidates")
+@app.get(
+    "/volunteer/conversations/<conversation_id>/transfer-candidates",
+    operation_id="listTransferCandidates",
+    responses=answers(403, 404),
+)
 def list_transfer_candidates(conversation_id: ConversationId) -> ColleagueList:
     candidates = desk().transfer_candidates(subject(), conversation_id)
     return ColleagueList(volunteers=[Colleague.of(volunteer) for volunteer in candidates])
 
 
-@app.post("/volunteer/conversations/<conversation_id>/assign", operation_id="assignConversation")
+@app.post(
+    "/volunteer/conversations/<conversation_id>/assign",
+    operation_id="assignConversation",
+    responses=answers(403, 404, 409, 415),
+)
 def assign_conversation(conversation_id: ConversationId, request: AssignRequest) -> ConversationSummary:
     return desk().assign(subject(), conversation_id, request.to)
 
 
-@app.post("/volunteer/conversations/<conversation_id>/close", operation_id="closeConversation")
+@app.post(
+    "/volunteer/conversations/<conversation_id>/close",
+    operation_id="closeConversation",
+    responses=answers(403, 404, 409, 415, success=204, description="Closed: the closing text is on its way"),
+)
 def close_conversation(conversation_id: ConversationId, request: CloseRequest) -> Response[None]:
     desk().close(subject(), conversation_id, outcome=request.outcome, tags=request.tags)
     return Response(204, content_types.APPLICATION_JSON, None)
 
 
-@app.post("/volunteer/conversations/<conversation_id>/escalate", operation_id="escalateConversation")
+@app.post(
+    "/volunteer/conversations/<conversation_id>/escalate",
+    operation_id="escalateConversation",
+    responses=answers(403, 404, 409),
+)
 def escalate_conversation(conversation_id: ConversationId) -> EscalationSummary:
     return desk().escalate(subject(), conversation_id)
 
 
-@app.get("/volunteer/escalations", operation_id="listEscalations")
+@app.get("/volunteer/escalations", operation_id="listEscalations", responses=answers(403))
 def list_escalations() -> EscalationList:
     return EscalationList(escalations=desk().escalations(subject()))
 
 
-@app.post("/volunteer/escalations/<escalation_id>/acknowledge", operation_id="acknowledgeEscalation")
+@app.post(
+    "/volunteer/escalations/<escalation_id>/acknowledge",
+    operation_id="acknowledgeEscalation",
+    responses=answers(403, 404),
+)
 def acknowledge_escalation(escalation_id: EscalationId) -> EscalationSummary:
     return desk().acknowledge(subject(), escalation_id)
 
 
-@app.get("/volunteer/line", operation_id="getLine")
+@app.get("/volunteer/line", operation_id="getLine", responses=answers(403))
 def get_line() -> LineOverview:
     return desk().line(subject())
 
 
-@app.get("/volunteer/library", operation_id="getLibrary")
+@app.get("/volunteer/library", operation_id="getLibrary", responses=answers(403))
 def get_library() -> Library:
     return desk().library(subject())
 
 
-@app.put("/volunteer/library", operation_id="updateLibrary")
+@app.put("/volunteer/library", operation_id="updateLibrary", responses=answers(403, 415))
 def update_library(library: Library) -> Library:
     return desk().update_library(subject(), library)
 
@@ -165,19 +226,57 @@ def dashboard_config() -> DashboardConfig:
         userPoolId=settings.user_pool_id,
         userPoolClientId=settings.user_pool_client_id,
         cognitoEndpoint=settings.aws_endpoint_url or f"https://cognito-idp.{settings.aws_region}.amazonaws.com/",
+        sessionOutcomes=list(desk().wrap_up.outcomes),
+        sessionTags=list(desk().wrap_up.tags),
     )
 
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
+    return Response(200, content_types.APPLICATION_JSON, openapi_json())
+
+
+@functools.cache
+def openapi_json() -> str:
+    # Every operation needs a volunteer's Cognito access token (API Gateway's JWT authorizer checks it).
     # revealTexterNumber is served by RevealNumberFunction (the only one of the API that may decrypt), yet documented
     # here with the rest, as one API.
-    document = with_reveal_operation(app.get_openapi_json_schema(title="Peerline volunteer API"))
-    return Response(200, content_types.APPLICATION_JSON, document)
+    return with_reveal_operation(
+        app.get_openapi_json_schema(
+            title="Peerline volunteer API",
+            security_schemes={"volunteerToken": HTTPBearer(bearerFormat="JWT")},
+            security=[{"volunteerToken": []}],
+        )
+    )
 
 
-def _problem(status: int, message: str) -> Response[dict[str, str]]:
-    return Response(status, content_types.APPLICATION_JSON, {"message": message})
+@functools.cache
+def _operation_paths() -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """Each documented path as a pattern (``{conversation_id}`` is one segment), with its methods."""
+    paths: dict[str, dict[str, Any]] = json.loads(openapi_json())["paths"]
+    return [
+        (
+            re.compile("/".join("[^/]+" if part.startswith("{") else re.escape(part) for part in path.split("/"))),
+            frozenset(method.upper() for method in operations),
+        )
+        for path, operations in paths.items()
+    ]
+
+
+def _problem(status: int, message: str, headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+    return Response(
+        status, content_types.APPLICATION_JSON, Problem(message=message).model_dump(exclude_none=True), headers=headers
+    )
+
+
+@app.not_found
+def no_route(error: Exception) -> Response[dict[str, Any]]:
+    """405 with ``Allow`` for a path the API has under other methods (RFC 9110), else 404."""
+    path = app.current_event.path
+    allowed = sorted(set().union(*(methods for pattern, methods in _operation_paths() if pattern.fullmatch(path))))
+    if allowed:
+        return _problem(405, "method not allowed", headers={"Allow": ", ".join(allowed)})
+    return _problem(404, "not found")
 
 
 # The one mapping from the domain's refusals to HTTP statuses (a subclass maps like its base).
@@ -186,17 +285,29 @@ _STATUS_OF: dict[type[Exception], int] = {
     NotEligibleError: 403,
     NotFoundError: 404,  # also what a volunteer sees for a conversation that isn't theirs
     ConflictError: 409,
+    UnknownChoiceError: 422,  # a wrap-up outcome or tag that isn't on the line's lists
 }
 
 
 @app.exception_handler(list(_STATUS_OF))
-def refused(error: Exception) -> Response[dict[str, str]]:
+def refused(error: Exception) -> Response[dict[str, Any]]:
     status = next(code for kind, code in _STATUS_OF.items() if isinstance(error, kind))
     return _problem(status, str(error))
 
 
+@app.exception_handler([RequestUnsupportedContentType, ValueError])
+def not_json(error: Exception) -> Response[dict[str, Any]]:
+    # Powertools parses form and multipart bodies too (a multipart one without a boundary raises ValueError): this
+    # API takes JSON only. Any other ValueError (no body, or a JSON one) is a bug, and stays a 500.
+    content_type = app.current_event.headers.get("content-type") or "application/json"
+    is_json = content_type.split(";")[0].strip().lower() == "application/json"
+    if isinstance(error, ValueError) and (is_json or not app.current_event.body):
+        raise error
+    return _problem(415, "the body must be JSON (Content-Type: application/json)")
+
+
 @app.exception_handler(UnicodeDecodeError)
-def undecodable_body(error: UnicodeDecodeError) -> Response[dict[str, str]]:
+def undecodable_body(error: UnicodeDecodeError) -> Response[dict[str, Any]]:
     return _problem(422, "invalid request — the body must be UTF-8 JSON")
 
 
@@ -204,13 +315,12 @@ def undecodable_body(error: UnicodeDecodeError) -> Response[dict[str, str]]:
 def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
     # Readable: where and what, without echoing the submitted values (a reply may hold a texter's words).
     details = [
-        {"where": ".".join(str(part) for part in issue.get("loc", [])), "problem": issue.get("msg", "invalid")}
+        ProblemDetail(where=".".join(str(part) for part in issue.get("loc", [])), problem=issue.get("msg", "invalid"))
         for issue in error.errors()
     ]
-    summary = "; ".join(f"{detail['where']}: {detail['problem']}" for detail in details)
-    return Response(
-        422, content_types.APPLICATION_JSON, {"message": f"invalid request — {summary}", "details": details}
-    )
+    summary = "; ".join(f"{detail.where}: {detail.problem}" for detail in details)
+    problem = Problem(message=f"invalid request — {summary}", details=details)
+    return Response(422, content_types.APPLICATION_JSON, problem.model_dump())
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -22,6 +22,8 @@ from peerline_local.loopback import LoopbackServer
 from peerline_local.quiet_http import LocalThreadingHTTPServer
 
 CONFIG_KEYS = ("apiUrl", "socketUrl", "region", "userPoolId", "userPoolClientId", "cognitoEndpoint")
+# Lists: the wrap-up's choices (the template's SessionOutcomes and SessionTags).
+CONFIG_LIST_KEYS = ("sessionOutcomes", "sessionTags")
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -52,7 +54,9 @@ def dashboard_config(
     user_pool_client_id: str,
     socket_url: str = "",
     aws_endpoint_url: str = "",
-) -> dict[str, str]:
+    session_outcomes: Sequence[str] = (),
+    session_tags: Sequence[str] = (),
+) -> dict[str, Any]:
     """The runtime config from the local line's values (``.peerline/local.json`` names them the same way).
 
     ``aws_endpoint_url`` is moto's endpoint locally; empty means real AWS, whose Cognito endpoint is regional.
@@ -64,6 +68,8 @@ def dashboard_config(
         "userPoolId": user_pool_id,
         "userPoolClientId": user_pool_client_id,
         "cognitoEndpoint": aws_endpoint_url or aws_cognito_endpoint(region),
+        "sessionOutcomes": list(session_outcomes),
+        "sessionTags": list(session_tags),
     }
 
 
@@ -87,14 +93,19 @@ class DashboardServer(LoopbackServer):
             raise FileNotFoundError(f"no dashboard at {self.root} (index.html missing)")
         self.config = config
 
-    def runtime_config(self) -> dict[str, str]:
+    def runtime_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = self._text_config()
+        config.update({key: [str(item) for item in self.config.get(key) or ()] for key in CONFIG_LIST_KEYS})
+        return config
+
+    def _text_config(self) -> dict[str, str]:
         config = {key: str(self.config.get(key) or "") for key in CONFIG_KEYS}
         if not config["cognitoEndpoint"] and config["region"]:
             config["cognitoEndpoint"] = aws_cognito_endpoint(config["region"])
         return config
 
     def content_security_policy(self) -> str:
-        config = self.runtime_config()
+        config = self._text_config()
         connect = ["'self'"]
         for key in ("apiUrl", "cognitoEndpoint", "socketUrl"):
             origin = _origin(config[key])

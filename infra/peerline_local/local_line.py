@@ -214,9 +214,18 @@ class LocalLine:
             aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
             region_name=REGION,
         )
+        # The dashboard's server is bound before the stack too: its origin is the one the API's CORS allows, as
+        # DashboardOrigin names the CloudFront domain on AWS (its config is filled in once the stack is up).
+        from peerline_local.dashboard_server import DashboardServer
+
+        self._dashboard_config: dict[str, Any] = {}
+        self._dashboard = DashboardServer(
+            options.root / "dashboard", self._dashboard_config, port=options.dashboard_port
+        ).start()
         parameters = {
             "LineNumber": options.line_number,
             "PublicBaseUrl": api_url,
+            "DashboardOrigin": self._dashboard.url,
             # Per stack: lines started one after another in one process share moto's in-memory backend.
             "TwilioSecretName": f"{options.stack_name}/twilio",
             **options.parameters,
@@ -318,9 +327,12 @@ class LocalLine:
         (self.state_dir / "local.json").write_text(json.dumps(self.info, indent=2) + "\n")
 
     def _start_dashboard(self, aws_url: str) -> None:
-        """The dashboard's static files and runtime config, pointed at this line's API, socket and Cognito."""
-        from peerline_local.dashboard_server import DashboardServer, dashboard_config
+        """The dashboard's runtime config, pointed at this line's API, socket and Cognito."""
+        from peerline_local.dashboard_server import dashboard_config
 
+        assert self.stack is not None
+        # The wrap-up's choices, as the template resolved them for the volunteer API (which refuses any other).
+        choices = self.stack.functions["VolunteerApiFunction"].environment
         config = dashboard_config(
             api_url=self.info["api_url"],
             region=REGION,
@@ -328,9 +340,10 @@ class LocalLine:
             user_pool_client_id=self.info["user_pool_client_id"],
             socket_url=self.info.get("socket_url", ""),
             aws_endpoint_url=aws_url,
+            session_outcomes=[choice for choice in choices.get("SESSION_OUTCOMES", "").split(",") if choice],
+            session_tags=[choice for choice in choices.get("SESSION_TAGS", "").split(",") if choice],
         )
-        self._dashboard = DashboardServer(self.options.root / "dashboard", config, port=self.options.dashboard_port)
-        self._dashboard.start()
+        self._dashboard_config.update(config)
         self.info["dashboard_url"] = self._dashboard.url
 
     # ------------------------------------------------------------------ WebSocket APIs

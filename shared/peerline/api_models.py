@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from peerline.models import ConversationRecord, EscalationRecord, StoredMessage, VolunteerRecord
 from peerline.phone import texter_alias
+
+if TYPE_CHECKING:
+    from peerline.routing.model import MessagePage
 
 
 def actor_name(actor: str) -> str:
@@ -22,22 +26,35 @@ class _Strict(BaseModel):
 
 
 class AvailabilityRequest(_Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "available"}]})
+
     status: Literal["available", "away", "offline"]
 
 
 class SendMessageRequest(_Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"body": "I'm here with you. What's going on?"}]})
+
     body: str = Field(min_length=1, max_length=1600)
 
 
 class TransferRequest(_Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"to": "queue"}]})
+
     to: str = Field(
         min_length=1, max_length=128, description='"queue", or the volunteer id (Cognito sub) to offer it to'
     )
 
 
 class CloseRequest(_Strict):
-    outcome: str = Field(min_length=1, max_length=200)
-    tags: list[str] = Field(default_factory=list, max_length=20)
+    """A wrap-up: one outcome and a few tags, each from the line's lists (``sessionOutcomes`` and ``sessionTags`` in
+    the dashboard's config.json); anything else is a 422."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"outcome": "supported", "tags": ["anxiety"]}]})
+
+    outcome: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    tags: list[Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")]] = Field(
+        default_factory=list, max_length=10
+    )
 
 
 class Me(BaseModel):
@@ -74,6 +91,8 @@ class Me(BaseModel):
 
 
 class SettingsRequest(_Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"offers_during_crisis": False}]})
+
     offers_during_crisis: bool = Field(
         description="Offer me new conversations while I hold a high/imminent one (off by default)"
     )
@@ -240,14 +259,45 @@ class MessageOut(BaseModel):
 
 
 class MessageList(BaseModel):
+    """A page of the transcript, oldest first: the newest messages, or those before ``cursor``."""
+
     messages: list[MessageOut]
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` for the messages before these; null: this page starts the transcript",
+    )
+
+    @classmethod
+    def of(cls, page: MessagePage) -> MessageList:
+        return cls(
+            messages=[MessageOut.of(message) for message in page.messages],
+            next_cursor=cursor_of(page.older) if page.older else None,
+        )
 
 
-class Problem(BaseModel):
-    message: str
+# listMessages' page size when the caller names none, and the most it gives at once.
+DEFAULT_MESSAGE_PAGE = 50
+MAX_MESSAGE_PAGE = 200
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,400}$"
+
+
+def cursor_of(message_key: str) -> str:
+    """The opaque ``next_cursor`` for a message key (base64url: a client can't build or depend on one)."""
+    return base64.urlsafe_b64encode(message_key.encode()).decode().rstrip("=")
+
+
+def message_key_of(cursor: str) -> str | None:
+    """The message key a cursor stands for; None when it isn't one this API gave."""
+    try:
+        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return key if "#" in key and key.isprintable() else None
 
 
 class RevealRequest(_Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Imminent risk: a rescue is under way"}]})
+
     reason: str = Field(min_length=10, max_length=500, description="Why the number is needed (audited)")
 
 
@@ -341,3 +391,5 @@ class DashboardConfig(BaseModel):
     userPoolId: str
     userPoolClientId: str
     cognitoEndpoint: str
+    sessionOutcomes: list[str] = Field(default_factory=list, description="The wrap-up's outcomes, in order")
+    sessionTags: list[str] = Field(default_factory=list, description="The tags a wrap-up may carry")

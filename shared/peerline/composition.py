@@ -297,6 +297,7 @@ def volunteer_api() -> VolunteerApiPorts:
     from peerline.settings import VolunteerApiSettings
     from peerline.two_step import TwoStepCheck
     from peerline.volunteer_desk import VolunteerDesk
+    from peerline.wrap_up import WrapUpChoices
 
     settings = VolunteerApiSettings.from_env()
     line = _line(settings)
@@ -308,6 +309,7 @@ def volunteer_api() -> VolunteerApiPorts:
             escalation_service=line.crisis.service,
             library_store=DynamoLibrary(settings.library_table),
             two_step=TwoStepCheck(CognitoTwoStepSettings(settings.user_pool_id)),
+            wrap_up=WrapUpChoices.parse(settings.session_outcomes, settings.session_tags),
         ),
     )
 

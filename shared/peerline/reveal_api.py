@@ -9,16 +9,16 @@ route than the volunteer API's ``/volunteer/{proxy+}``, behind the same JWT auth
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
-from peerline.api_models import Problem, RevealedNumber, RevealRequest
+from peerline.api_errors import Problem, ProblemDetail, answers
+from peerline.api_models import RevealedNumber, RevealRequest
 from peerline.reveal import RevealConflictError, RevealForbiddenError, RevealNotFoundError, RevealRateLimitedError
 
 REVEAL_PATH = "/volunteer/escalations/<escalation_id>/reveal"
@@ -34,18 +34,19 @@ _STATUS_OF: dict[type[Exception], int] = {
 }
 
 
-def _json(description: str, model: type[BaseModel]) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": model}}}
-
-
-# Declared responses replace the one Powertools infers, so the 200 is declared here too.
+# The volunteer API's refusals (one Problem body), with what they mean here; a 429 is this hour's reveals used up
+# as well as API Gateway's throttle.
 _RESPONSES: dict[int, OpenAPIResponse] = {
-    200: _json("The number, for the rescue", RevealedNumber),
-    403: _json("Not an active supervisor", Problem),
-    404: _json("No such escalation, or its texter's record is gone", Problem),
-    409: _json("The conversation closed, or the reveal window passed", Problem),
-    429: _json("This hour's reveals are used up", Problem),
+    **answers(403, 404, 409, 415, description="The number, for the rescue"),
+    429: {
+        "description": "This hour's reveals are used up (or API Gateway's throttle): retry later",
+        "content": {"application/json": {"model": Problem}},
+    },
 }
+
+
+def _problem(status: int, problem: Problem) -> Response[dict[str, Any]]:
+    return Response(status, content_types.APPLICATION_JSON, problem.model_dump(exclude_none=True))
 
 
 def reveal_router() -> APIGatewayHttpRouter:
@@ -61,18 +62,34 @@ def reveal_router() -> APIGatewayHttpRouter:
         return composition.reveal_number().reveal(str(sub) if sub else None, escalation_id, reason=request.reason)
 
     @router.exception_handler(list(_STATUS_OF))
-    def refused(error: Exception) -> Response[dict[str, str]]:
+    def refused(error: Exception) -> Response[dict[str, Any]]:
         status = next(code for kind, code in _STATUS_OF.items() if isinstance(error, kind))
-        return Response(status, content_types.APPLICATION_JSON, {"message": str(error)})
+        return _problem(status, Problem(message=str(error)))
 
     @router.exception_handler(RequestValidationError)
-    def invalid_request(error: RequestValidationError) -> Response[dict[str, str]]:
+    def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
         # Where and what, never the submitted values (a reason may name a person).
-        summary = "; ".join(
-            f"{'.'.join(str(part) for part in issue.get('loc', []))}: {issue.get('msg', 'invalid')}"
+        details = [
+            ProblemDetail(
+                where=".".join(str(part) for part in issue.get("loc", [])), problem=issue.get("msg", "invalid")
+            )
             for issue in error.errors()
-        )
-        return Response(422, content_types.APPLICATION_JSON, {"message": f"invalid request — {summary}"})
+        ]
+        summary = "; ".join(f"{detail.where}: {detail.problem}" for detail in details)
+        return _problem(422, Problem(message=f"invalid request — {summary}", details=details))
+
+    @router.exception_handler([RequestUnsupportedContentType, ValueError])
+    def not_json(error: Exception) -> Response[dict[str, Any]]:
+        # As the volunteer API: JSON only; any other ValueError (no body, or a JSON one) is a bug, and stays a 500.
+        content_type = router.current_event.headers.get("content-type") or "application/json"
+        is_json = content_type.split(";")[0].strip().lower() == "application/json"
+        if isinstance(error, ValueError) and (is_json or not router.current_event.body):
+            raise error
+        return _problem(415, Problem(message="the body must be JSON (Content-Type: application/json)"))
+
+    @router.exception_handler(UnicodeDecodeError)
+    def undecodable_body(error: UnicodeDecodeError) -> Response[dict[str, Any]]:
+        return _problem(422, Problem(message="invalid request — the body must be UTF-8 JSON"))
 
     return router
 

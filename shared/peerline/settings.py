@@ -11,6 +11,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from peerline.wrap_up import CHOICE_LIST, DEFAULT_OUTCOMES, DEFAULT_TAGS
+
 
 class SettingsError(Exception):
     """The function's environment is missing a variable or holds a bad value (raised at cold start)."""
@@ -127,6 +129,9 @@ class VolunteerApiSettings(LineSettings):
     aws_region: str = "us-east-1"
     # Set only off AWS (the local line's moto), where Cognito isn't at its public address.
     aws_endpoint_url: str = ""
+    # The wrap-up's choices, comma-separated (the template's SessionOutcomes and SessionTags).
+    session_outcomes: str = Field(default=DEFAULT_OUTCOMES, pattern=CHOICE_LIST)
+    session_tags: str = Field(default=DEFAULT_TAGS, pattern=CHOICE_LIST)
 
 
 class DashboardSocketSettings(_FromEnvironment):

@@ -28,8 +28,9 @@ from peerline.models import (
 from peerline.observability import make_logger
 from peerline.overview import LineReader, line_overview
 from peerline.ports import utc_now
-from peerline.routing import NotFoundError, Router
+from peerline.routing import MessagePage, NotFoundError, Router
 from peerline.two_step import SETUP_REQUIRED, TwoStepCheck
+from peerline.wrap_up import WrapUpChoices
 
 logger = make_logger()
 
@@ -67,6 +68,8 @@ class VolunteerDesk:
     # Whether a supervisor signs in with a TOTP code (the user pool's answer, briefly remembered).
     two_step: TwoStepCheck
     clock: Callable[[], datetime] = field(default=utc_now)
+    # The outcomes and tags a wrap-up may name (the operator's lists).
+    wrap_up: WrapUpChoices = field(default_factory=WrapUpChoices.parse)
 
     # ------------------------------------------------------------ who may do what
     def caller(self, subject: str | None) -> VolunteerRecord:
@@ -133,9 +136,11 @@ class VolunteerDesk:
         """An offer to the caller goes to the next volunteer."""
         self.router.decline(self.caller(subject).volunteer_id, conversation_id)
 
-    def messages(self, subject: str | None, conversation_id: str) -> list[StoredMessage]:
-        """The transcript, the line's own texts included."""
-        return self.router.messages(self.caller(subject), conversation_id)
+    def messages(
+        self, subject: str | None, conversation_id: str, *, limit: int, before: str | None = None
+    ) -> MessagePage:
+        """A page of the transcript, the line's own texts included: the newest ``limit`` before ``before``."""
+        return self.router.message_page(self.caller(subject), conversation_id, limit=limit, before=before)
 
     def send_reply(self, subject: str | None, conversation_id: str, body: str) -> StoredMessage:
         """A reply, texted from the line's number."""
@@ -154,8 +159,10 @@ class VolunteerDesk:
         return self.router.views.summary(self.router.assign(self.supervisor(subject), conversation_id, to))
 
     def close(self, subject: str | None, conversation_id: str, *, outcome: str, tags: list[str]) -> None:
-        """Close with a closing text; bodies deleted, metadata kept only with consent."""
-        self.router.close(self.caller(subject), conversation_id, outcome=outcome, tags=tags)
+        """Close with a closing text; bodies deleted, metadata kept only with consent. The outcome and tags must be
+        on the line's lists (``UnknownChoiceError``)."""
+        caller = self.caller(subject)
+        self.router.close(caller, conversation_id, outcome=outcome, tags=self.wrap_up.check(outcome, tags))
 
     # ------------------------------------------------------------ escalation
     def escalate(self, subject: str | None, conversation_id: str) -> EscalationSummary:

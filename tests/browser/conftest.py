@@ -131,6 +131,8 @@ def line(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
                 "ConsentTimeoutSeconds": "600",
                 "StillWaitingSeconds": "600",
                 "OfferTimeoutSeconds": str(OFFER_TIMEOUT_SECONDS),
+                # A module may set more (e.g. the wrap-up's lists) in LINE_PARAMETERS.
+                **getattr(request.module, "LINE_PARAMETERS", {}),
             },
             log_sink=sink,
         )

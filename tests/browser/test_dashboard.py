@@ -259,7 +259,9 @@ def test_a_whole_shift(
     values = [v for v in outcome.locator("option").evaluate_all("os => os.map(o => o.value)") if v]
     assert values, "the Outcome select has no outcomes"
     outcome.select_option(values[0])
-    page.get_by_label("Tags", exact=True).fill("stress, hopelessness")
+    tags = page.get_by_role("group", name="Tags")
+    tags.get_by_label("anxiety", exact=True).check()
+    tags.get_by_label("loneliness", exact=True).check()
     steps(page, "wrap-up form")
     page.get_by_role("button", name="Close and wrap up", exact=True).click()
     expect(page.get_by_role("tab", name=alias)).to_have_count(0)

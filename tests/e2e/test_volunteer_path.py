@@ -117,7 +117,7 @@ def test_a_texter_reaches_a_volunteer_and_they_talk(line: dict[str, Any], twilio
 
     # when the volunteer closes with a wrap-up
     closed = first.call(
-        "POST", f"/volunteer/conversations/{conversation}/close", {"outcome": "supported", "tags": ["stress"]}
+        "POST", f"/volunteer/conversations/{conversation}/close", {"outcome": "supported", "tags": ["anxiety"]}
     )
     assert closed.status_code == 204
 

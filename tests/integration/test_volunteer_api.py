@@ -100,10 +100,11 @@ def api(
         method: str, path: str, sub: str | None = "sub-ana", body: Any = None, **environment: str
     ) -> tuple[int, Any]:
         raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        path, _, query = path.partition("?")
         event = api_gateway_v2_event(
             method=method,
             path=path,
-            query="",
+            query=query,
             headers={"content-type": "application/json", "host": "api.example.org"},
             body=raw,
             source_ip="127.0.0.1",
@@ -252,7 +253,7 @@ _cases = iter(range(100))
         ("GET", "messages", None),
         ("POST", "messages", {"body": "hello"}),
         ("POST", "transfer", {"to": "queue"}),
-        ("POST", "close", {"outcome": "x", "tags": []}),
+        ("POST", "close", {"outcome": "supported", "tags": []}),
     ],
 )
 def test_a_volunteer_cannot_act_on_a_conversation_not_theirs(
@@ -708,7 +709,12 @@ def test_a_shift_decline_take_next_assign_and_transfer_candidates(
     assert api("PUT", "/volunteer/me/availability", sub="sub-sam", body={"status": "away"})[0] == 200
     status, mine = api("POST", f"/volunteer/conversations/{offer['id']}/assign", sub="sub-sam", body={"to": "sub-sam"})
     assert (status, mine.get("status"), mine.get("volunteer_name")) == (200, "active", "Sam"), mine
-    api("POST", f"/volunteer/conversations/{offer['id']}/close", sub="sub-sam", body={"outcome": "ok", "tags": []})
+    api(
+        "POST",
+        f"/volunteer/conversations/{offer['id']}/close",
+        sub="sub-sam",
+        body={"outcome": "supported", "tags": []},
+    )
 
 
 def test_offers_while_holding_a_crisis_are_a_setting_off_by_default(api: Any, spanish_team: None) -> None:
@@ -749,4 +755,9 @@ def test_pressing_escalate_again_says_what_really_happened(
     assert (
         mine["escalation"]["status"] == "acknowledged" and mine["escalation"]["acknowledged_by"] == "Sol (supervisor)"
     )
-    api("POST", f"/volunteer/conversations/{offer['id']}/close", body={"outcome": "ok", "tags": []}, sub="sub-kai")
+    api(
+        "POST",
+        f"/volunteer/conversations/{offer['id']}/close",
+        body={"outcome": "supported", "tags": []},
+        sub="sub-kai",
+    )

@@ -28,7 +28,7 @@ from peerline.models import (
     VolunteerStatus,
 )
 from peerline.risk import RiskLevel
-from peerline.routing import NotEligibleError
+from peerline.routing import MessagePage, NotEligibleError
 
 from .fakes import (
     START,
@@ -115,6 +115,14 @@ class InMemoryRoutingRepository(InMemoryConversationRepository):
     def list_messages(self, conversation_id: str) -> list[StoredMessage]:  # type: ignore[override]
         with self._lock:
             return [StoredMessage.model_validate(item) for item in self.messages.get(conversation_id, {}).values()]
+
+    def message_page(self, conversation_id: str, *, limit: int, before: str | None = None) -> MessagePage:
+        earlier = sorted(
+            (m for m in self.list_messages(conversation_id) if before is None or m.message_key < before),
+            key=lambda message: message.message_key,
+        )
+        page = earlier[-limit:]
+        return MessagePage(messages=page, older=page[0].message_key if len(earlier) > limit else None)
 
     # -- writes
     def set_volunteer_status(self, volunteer_id: str, status: VolunteerStatus) -> VolunteerRecord:

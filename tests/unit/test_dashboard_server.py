@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from peerline_local.dashboard_server import CONFIG_KEYS, DashboardServer, _handler_for, dashboard_config
+from peerline_local.dashboard_server import (
+    CONFIG_KEYS,
+    CONFIG_LIST_KEYS,
+    DashboardServer,
+    _handler_for,
+    dashboard_config,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "dashboard"
@@ -24,6 +30,8 @@ CONFIG = dashboard_config(
     user_pool_client_id="client123",
     socket_url="ws://127.0.0.1:3001/live",
     aws_endpoint_url="http://127.0.0.1:4566",
+    session_outcomes=["supported", "other"],
+    session_tags=["anxiety", "school"],
 )
 
 
@@ -129,8 +137,10 @@ def test_config_json_is_the_runtime_config(site: DashboardServer) -> None:
         "userPoolId": "us-east-1_pool",
         "userPoolClientId": "client123",
         "cognitoEndpoint": "http://127.0.0.1:4566",
+        "sessionOutcomes": ["supported", "other"],
+        "sessionTags": ["anxiety", "school"],
     }
-    assert tuple(answer.json()) == CONFIG_KEYS
+    assert tuple(answer.json()) == CONFIG_KEYS + CONFIG_LIST_KEYS
 
 
 def test_config_is_read_per_request_and_defaults_to_aws_cognito(tmp_path: Path) -> None:

@@ -20,6 +20,10 @@ from peerline_local.stack import CorsConfiguration, JwtAuthorizer
 log = logging.getLogger("peerline.local")
 
 
+# The methods an HTTP API route can have (besides ANY, which stands for all of them).
+ROUTE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
 @dataclass(frozen=True)
 class Route:
     """A route of the API: method ("ANY" matches every method), path template, function, and its JWT authorizer."""
@@ -92,6 +96,12 @@ class HttpApiEmulator(LoopbackServer):
             def do_HEAD(self) -> None:
                 emulator._serve(self)
 
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (TRACE, CONNECT, PROPFIND…) is answered as API Gateway does, not with a 501.
+                if name.startswith("do_"):
+                    return lambda: emulator._serve(self)
+                raise AttributeError(name)
+
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
@@ -124,7 +134,8 @@ class HttpApiEmulator(LoopbackServer):
             # API Gateway answers preflights itself, for any path, before routes and authorizers.
             self._respond(request, 204, _preflight_headers(self._cors, headers), b"")
             return
-        matched = self.match(request.command, split.path)
+        # No route can have a method outside API Gateway's (TRACE, CONNECT…): answered like any unmatched route.
+        matched = self.match(request.command, split.path) if request.command in ROUTE_METHODS else None
         if matched is None:
             self._respond(
                 request, 404, {"Content-Type": "application/json", **cors_headers}, b'{"message":"Not Found"}'

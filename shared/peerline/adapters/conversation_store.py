@@ -32,6 +32,7 @@ from peerline.models import (
     VolunteerStatus,
 )
 from peerline.ports import ConcurrentUpdateError
+from peerline.routing import MessagePage
 from peerline.routing import NotEligibleError as _NotEligible
 
 if TYPE_CHECKING:
@@ -262,6 +263,23 @@ class DynamoConversationStore:
         ):
             items += [StoredMessage.model_validate(from_item(item)) for item in page["Items"]]
         return items
+
+    def message_page(self, conversation_id: str, *, limit: int, before: str | None = None) -> MessagePage:
+        """The newest ``limit`` messages before ``before``: one Query, newest first, reading one more item than the
+        page to know whether earlier ones exist (so the last page never points at an empty one)."""
+        condition = "conversation_id = :id" + (" AND message_key < :before" if before else "")
+        values = {":id": conversation_id, **({":before": before} if before else {})}
+        response = self._client.query(
+            TableName=self._messages,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=to_item(values),
+            ScanIndexForward=False,
+            Limit=limit + 1,
+            ConsistentRead=True,
+        )
+        newest = [StoredMessage.model_validate(from_item(item)) for item in response["Items"]]
+        page = newest[:limit]
+        return MessagePage(messages=page[::-1], older=page[-1].message_key if len(newest) > limit else None)
 
     def _message_keys(self, conversation_id: str) -> Iterator[dict[str, Any]]:
         for page in self._client.get_paginator("query").paginate(

@@ -31,6 +31,7 @@ from peerline.routing.eligibility import (
 from peerline.routing.handover import Handover
 from peerline.routing.model import (
     ConflictError,
+    MessagePage,
     NotEligibleError,
     NotFoundError,
     RoutingError,
@@ -42,6 +43,7 @@ from peerline.routing.relay import Relay
 __all__ = [
     "ConflictError",
     "Escalated",
+    "MessagePage",
     "NotEligibleError",
     "NotFoundError",
     "Router",

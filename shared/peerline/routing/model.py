@@ -28,6 +28,18 @@ class NotEligibleError(RoutingError):
     """The volunteer can't take conversations now (not certified, deactivated, offline, at their cap…)."""
 
 
+@dataclass(frozen=True)
+class MessagePage:
+    """Up to a page of a transcript's newest messages (before a point), oldest first, as the volunteer reads them.
+
+    ``older`` is where the next (earlier) page ends: the message key of this page's oldest message when there are
+    earlier ones, ``None`` when this page starts the transcript.
+    """
+
+    messages: list[StoredMessage]
+    older: str | None = None
+
+
 class RoutingRepository(Protocol):
     def get_conversation(self, conversation_id: str) -> ConversationRecord | None: ...
 
@@ -50,6 +62,8 @@ class RoutingRepository(Protocol):
     def commit(self, change: ConversationChange) -> None: ...
 
     def list_messages(self, conversation_id: str) -> list[StoredMessage]: ...
+
+    def message_page(self, conversation_id: str, *, limit: int, before: str | None = None) -> MessagePage: ...
 
     def delete_messages(self, conversation_id: str) -> int: ...
 

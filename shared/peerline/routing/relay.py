@@ -14,6 +14,7 @@ from peerline.models import (
 )
 from peerline.routing.core import RoutingContext
 from peerline.routing.model import (
+    MessagePage,
     NotFoundError,
 )
 
@@ -50,10 +51,21 @@ class Relay(RoutingContext):
 
     def messages(self, caller: VolunteerRecord, conversation_id: str) -> list[StoredMessage]:
         """The transcript, for the volunteer holding the conversation (or a supervisor)."""
+        self._visible(caller, conversation_id)
+        return sorted(self.repository.list_messages(conversation_id), key=lambda message: message.message_key)
+
+    def message_page(
+        self, caller: VolunteerRecord, conversation_id: str, *, limit: int, before: str | None = None
+    ) -> MessagePage:
+        """The transcript's newest ``limit`` messages before ``before`` (a page's ``older``), oldest first."""
+        self._visible(caller, conversation_id)
+        return self.repository.message_page(conversation_id, limit=limit, before=before)
+
+    def _visible(self, caller: VolunteerRecord, conversation_id: str) -> ConversationRecord:
         conversation = self.repository.get_conversation(conversation_id)
         if conversation is None or not self.may_see(caller, conversation):
             raise NotFoundError("no such conversation")
-        return sorted(self.repository.list_messages(conversation_id), key=lambda message: message.message_key)
+        return conversation
 
     def visible_conversations(self, caller: VolunteerRecord) -> list[ConversationRecord]:
         """The caller's offered and active conversations; supervisors see every open one."""
