@@ -562,3 +562,33 @@ def test_cloudfront_sends_the_local_dashboard_servers_content_security_policy(te
 
     # then CloudFront sends the same directives, with the same sources (connections: the API, socket and Cognito)
     assert _directives(deployed) == _directives(local)
+
+
+# ---------------------------------------------------------------------------------------------------- access changes
+
+
+def _connection_methods(properties: dict[str, Any]) -> set[str]:
+    """The HTTP methods on ``@connections`` a function may call (``…/{stage}/{METHOD}/@connections/*``)."""
+    methods: set[str] = set()
+    for statement in _policy_statements(properties.get("Policies")):
+        if "execute-api:ManageConnections" not in _actions(statement):
+            continue
+        resources = statement.get("Resource")
+        for resource in resources if isinstance(resources, list) else [resources]:
+            text = str(resource)
+            methods.update(method for method in ("POST", "GET", "DELETE") if f"/{method}/@connections/" in text)
+    return methods
+
+
+def test_only_the_timers_function_may_close_dashboard_sockets(template: Template) -> None:
+    # A deactivated or demoted volunteer's sockets are closed by the ACCESS_CHANGED job (shared/peerline/access.py).
+    closers = {
+        function_id for function_id, properties in _functions(template) if "DELETE" in _connection_methods(properties)
+    }
+    assert closers == {"ConversationTimersFunction"}
+
+
+def test_the_operators_cli_finds_the_timer_queue_and_audit_table_among_the_outputs(template: Template) -> None:
+    outputs = template.get("Outputs") or {}
+    assert outputs["TimerQueueUrl"]["Value"] == {"Ref": "TimerQueue"}
+    assert outputs["AuditTableName"]["Value"] == {"Ref": "AuditTable"}
