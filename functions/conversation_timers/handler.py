@@ -37,7 +37,11 @@ def handle_timer(record: SQSRecord) -> None:
         now=utc_now(),
     )
     logger.info(
-        "timer handled", timer_kind=str(timer.kind), conversation_id=timer.conversation_id, outcome=str(outcome)
+        "timer handled",
+        timer_kind=str(timer.kind),
+        conversation_id=timer.conversation_id,
+        volunteer_id=timer.volunteer_id,  # whose access changed, for an access job
+        outcome=str(outcome),
     )
 
 
