@@ -139,6 +139,11 @@ def test_a_deactivated_volunteer_is_disconnected_refused_and_their_texters_go_to
     assert new_texts[0].startswith("You're now texting with Sofía")
     # and the operator's action is audited by Alex's id
     assert ("deactivate_volunteer", _volunteer_id(line, "volunteer.en")) in _audited(line, started)
+
+    # (both texters leave: nothing is left waiting for the other test)
+    text_line(line, FIRST_TEXTER, "STOP")
+    text_line(line, SECOND_TEXTER, "STOP")
+    assert eventually(lambda: sofia.conversations() == {})
     sofia.status("offline")
 
 
@@ -167,6 +172,7 @@ def test_a_demoted_supervisor_is_reconnected_as_a_volunteer_and_loses_the_superv
     jordan.frames.clear()
     with jordan.connect() as socket:
         jordan.status("available")
+        assert jordan.conversations() == {}  # nothing was waiting: the texter below is the first they can hear of
         text_line(line, THIRD_TEXTER, "hi")
         text_line(line, THIRD_TEXTER, "no")
         offer = jordan.next_event(socket, "offer")
@@ -175,4 +181,8 @@ def test_a_demoted_supervisor_is_reconnected_as_a_volunteer_and_loses_the_superv
     # waiting (which went out before the offer) reached them
     assert offer["conversation"]["status"] == "offered"
     assert all(frame.get("conversation", {}).get("status") == "offered" for frame in jordan.frames), jordan.frames
+
+    # (the texter leaves: nothing is left waiting for the other test)
+    text_line(line, THIRD_TEXTER, "STOP")
+    assert eventually(lambda: jordan.conversations() == {})
     jordan.status("offline")
