@@ -5,9 +5,9 @@ API reads the caller's record on every call (``VolunteerDesk.caller``/``supervis
 every ``$connect``. What a request can't revoke — live sockets admitted under the old role, offers and active
 conversations a deactivated volunteer holds — is handled by one job per change:
 
-1. whoever makes the change (the operator's CLI) writes the registry and Cognito, appends an audit entry
-   (``deactivate_volunteer`` / ``change_role``, the volunteer's id as subject) and queues an ``ACCESS_CHANGED``
-   job on the timer queue;
+1. whoever makes the change (the operator's CLI) writes the registry and Cognito, queues an ``ACCESS_CHANGED``
+   job on the timer queue and appends an audit entry (``deactivate_volunteer`` / ``change_role``, the volunteer's
+   id as subject);
 2. the timers function, which already holds the routing and live-push grants, closes every open dashboard socket of
    that volunteer (a demoted supervisor reconnects as a volunteer and gets only their own conversations; a
    deactivated one is refused) and, if they are deactivated, moves their offers and active conversations on.
@@ -62,7 +62,7 @@ def access_changed_job(volunteer_id: str, at: datetime) -> ConversationTimer:
 
 
 class AccessChanges:
-    """The side of a change its author takes care of: the audit entry, then the job that applies it."""
+    """The side of a change its author takes care of: the job that applies it, and the audit entry."""
 
     def __init__(self, audit: AuditLog, timers: TimerQueue, clock: Callable[[], datetime] = utc_now) -> None:
         self._audit = audit
@@ -70,10 +70,14 @@ class AccessChanges:
         self._clock = clock
 
     def changed(self, volunteer_id: str, *, actor_id: str, action: str, reason: str = "") -> None:
-        """Audit the change already made in the registry, then queue the job that closes sockets and moves work."""
+        """For a change already made in the registry: queue the job that closes sockets and moves work, then audit.
+
+        The job first: if the audit write fails, texters are still not left with a deactivated volunteer, and the
+        author (told of the failure) repeats the change, which audits it then.
+        """
         now = self._clock()
-        self._audit.append(AuditEntry(actor_id=actor_id, action=action, subject=volunteer_id, reason=reason, at=now))
         self._timers.schedule([access_changed_job(volunteer_id, now)])
+        self._audit.append(AuditEntry(actor_id=actor_id, action=action, subject=volunteer_id, reason=reason, at=now))
 
 
 def apply_access_change(timer: ConversationTimer, *, router: Router, sessions: LiveSessions) -> str:

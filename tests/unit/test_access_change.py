@@ -209,7 +209,7 @@ def test_a_role_change_closes_the_sockets_and_moves_nothing(routing: RoutingWorl
 
 
 @pytest.mark.parametrize("action", [DEACTIVATE_ACTION, CHANGE_ROLE_ACTION])
-def test_the_author_of_a_change_audits_it_then_queues_the_job(routing: RoutingWorld, action: str) -> None:
+def test_the_author_of_a_change_queues_the_job_and_audits_it(routing: RoutingWorld, action: str) -> None:
     audit = RecordingAudit()
 
     # when the operator records a change to Ana
@@ -229,3 +229,19 @@ def test_the_author_of_a_change_audits_it_then_queues_the_job(routing: RoutingWo
     ]
     [job] = routing.timers.of_kind(TimerKind.ACCESS_CHANGED)
     assert (job.volunteer_id, job.fire_at) == ("ana", routing.clock())
+
+
+def test_a_failed_audit_write_still_leaves_the_job_queued(routing: RoutingWorld) -> None:
+    # given an audit log that refuses the write
+    class Refusing(RecordingAudit):
+        def append(self, entry: AuditEntry) -> None:
+            raise RuntimeError("AccessDenied")
+
+    # when the operator records a deactivation
+    with pytest.raises(RuntimeError):
+        AccessChanges(Refusing(), routing.timers, routing.clock).changed(
+            "ana", actor_id=OPERATOR_ACTOR, action=DEACTIVATE_ACTION
+        )
+
+    # then the job that moves Ana's texters on is queued all the same (the operator repeats the command to audit it)
+    assert [job.volunteer_id for job in routing.timers.of_kind(TimerKind.ACCESS_CHANGED)] == ["ana"]
