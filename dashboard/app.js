@@ -121,14 +121,52 @@ async function boot() {
   }
 }
 
-/** Every API call goes through here: a lost session returns to sign-in (drafts kept). */
+/** Every API call goes through here: a lost session returns to sign-in (drafts kept); a refusal asks whether the
+ * account is still what the page shows (see checkAccess). */
 async function guard(promise) {
   try {
     return await promise;
   } catch (error) {
     if (error instanceof SessionLost) sessionLost();
+    else if (error.status === 403) checkAccess();
     throw error;
   }
+}
+
+/** The line decides per request who may do what, and closes a dashboard's socket when an operator deactivates or
+ * re-roles its volunteer: after a 403 or a closed socket, ask again who this account is now. */
+async function checkAccess() {
+  if (!state.me || checkAccess.pending) return;
+  checkAccess.pending = true;
+  try {
+    const me = await state.api.me();
+    if (state.me && state.me.roles.includes("supervisor") !== me.roles.includes("supervisor")) roleChanged();
+  } catch (error) {
+    if (error.status === 403) await noLongerVolunteer();
+  } finally {
+    checkAccess.pending = false;
+  }
+}
+
+/** Deactivated: nothing of the session stays on screen (transcripts, drafts may quote texters); tokens revoked. */
+async function noLongerVolunteer() {
+  if (el.app.hidden) return;
+  stopLoops();
+  drafts.clearAll();
+  resetViews();
+  state.owner = null;
+  state.me = null;
+  await state.auth.signOut();
+  showSignIn("You have been signed out: this account is no longer an active volunteer. Ask your supervisor.");
+}
+
+/** Promoted or demoted: the dashboard starts again in the new role, drafts kept. */
+async function roleChanged() {
+  stopLoops();
+  for (const view of state.views.values()) drafts.set(state.owner, view.id, view.reply.value);
+  resetViews();
+  await startApp();
+  notice("Your role on the line has changed: the dashboard now shows what your new role allows.");
 }
 
 function showError(error) {
@@ -413,6 +451,7 @@ async function setAvailability(status) {
 }
 
 function setConnection(status) {
+  if (status === "reconnecting") checkAccess(); // the line may have closed the socket on purpose
   const text = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…", polling: "Updating every few seconds" };
   el.connection.textContent = text[status] || status;
   el.connection.className = `pill ${status === "live" ? "live" : status === "reconnecting" ? "down" : ""}`;

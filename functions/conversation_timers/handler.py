@@ -1,4 +1,5 @@
-"""Conversation timers: consent timeout, still waiting, offer expiry, inactivity; stale timers do nothing."""
+"""Conversation timers: consent timeout, still waiting, offer expiry, inactivity; stale timers do nothing. Also a
+volunteer's deactivation or role change (``peerline.access``): their sockets closed, their conversations moved on."""
 
 from __future__ import annotations
 
@@ -32,10 +33,15 @@ def handle_timer(record: SQSRecord) -> None:
         router=ports.router,
         escalations=ports.escalations,
         timers=ports.timers,
+        sessions=ports.sessions,
         now=utc_now(),
     )
     logger.info(
-        "timer handled", timer_kind=str(timer.kind), conversation_id=timer.conversation_id, outcome=str(outcome)
+        "timer handled",
+        timer_kind=str(timer.kind),
+        conversation_id=timer.conversation_id,
+        volunteer_id=timer.volunteer_id,  # whose access changed, for an access job
+        outcome=str(outcome),
     )
 
 

@@ -2,7 +2,7 @@
 
 peerline dev                 start the whole line locally (what ``make dev`` runs); Ctrl-C stops it
 peerline text "hello"        text the running local line as a simulated texter, and print its replies
-peerline volunteers …        add, list, import, certify or deactivate volunteers (local line or a deployed stack)
+peerline volunteers …        add, list, import, certify, set-roles or deactivate volunteers (local line or a stack)
 peerline triage "text" …     score texts (arguments, or one per line on stdin) with the crisis triage rules
 """
 
@@ -195,7 +195,11 @@ def _volunteer_admin(args: argparse.Namespace) -> Any:
             raise SystemExit(f"Stack {args.stack!r} has no output {', '.join(missing)}: is it a Peerline stack?")
         cognito = session.client("cognito-idp")
         dynamodb = session.client("dynamodb")
+        sqs = session.client("sqs")
         table, pool_id = outputs["VolunteersTableName"], outputs["UserPoolId"]
+        audit_table, timer_queue_url = outputs.get("AuditTableName"), outputs.get("TimerQueueUrl")
+        parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in stacks[0].get("Parameters") or []}
+        retention = parameters.get("AuditRetentionDays")
     else:
         info = _load_local_info(args.state_dir)
         if "user_pool_id" not in info:
@@ -207,8 +211,30 @@ def _volunteer_admin(args: argparse.Namespace) -> Any:
         )
         cognito = session.client("cognito-idp", endpoint_url=info["aws_endpoint_url"])
         dynamodb = session.client("dynamodb", endpoint_url=info["aws_endpoint_url"])
+        sqs = session.client("sqs", endpoint_url=info["aws_endpoint_url"])
         table, pool_id = info["resources"]["VolunteersTable"], info["user_pool_id"]
-    return VolunteerAdmin(cognito, pool_id, DynamoVolunteerRegistry(table, dynamodb))
+        audit_table, timer_queue_url = info["resources"].get("AuditTable"), info["resources"].get("TimerQueue")
+        retention = None  # the local line runs with the template's default
+    access = (
+        _access_changes(audit_table, timer_queue_url, retention, dynamodb, sqs)
+        if audit_table and timer_queue_url
+        else None
+    )
+    return VolunteerAdmin(cognito, pool_id, DynamoVolunteerRegistry(table, dynamodb), access=access)
+
+
+def _access_changes(audit_table: str, timer_queue_url: str, retention: str | None, dynamodb: Any, sqs: Any) -> Any:
+    """Deactivations and role changes: audited with the operator's credentials, applied by the timers function."""
+    from peerline.access import AccessChanges
+    from peerline.adapters.audit import DynamoAuditLog
+    from peerline.adapters.queues import SqsTimerQueue
+    from peerline_local.paths import project_root
+    from peerline_local.stack.resolve import load_template
+
+    if retention is None:
+        retention = load_template(project_root() / "template.yaml")["Parameters"]["AuditRetentionDays"]["Default"]
+    audit = DynamoAuditLog(audit_table, retention_days=int(str(retention)), dynamodb_client=dynamodb)
+    return AccessChanges(audit, SqsTimerQueue(timer_queue_url, sqs))
 
 
 def _volunteers(args: argparse.Namespace) -> int:
@@ -291,7 +317,21 @@ def _volunteers_certify(admin: Any, args: argparse.Namespace) -> int:
 
 def _volunteers_deactivate(admin: Any, args: argparse.Namespace) -> int:
     volunteer = admin.deactivate(args.username)
-    print(f"deactivated {volunteer.username}: Cognito sign-in disabled, marked inactive and offline")
+    print(
+        f"deactivated {volunteer.username}: Cognito sign-in disabled and signed out everywhere, marked inactive and "
+        "offline, audited; their dashboards are being closed and their conversations returned to the queue"
+    )
+    return 0
+
+
+def _volunteers_set_roles(admin: Any, args: argparse.Namespace) -> int:
+    from peerline_ops.volunteers import parse_list
+
+    volunteer = admin.set_roles(args.username, parse_list(args.roles))
+    print(
+        f"{volunteer.username} now has roles {','.join(volunteer.roles)} (audited); "
+        "their open dashboards are being closed and reconnect with the new role"
+    )
     return 0
 
 
@@ -304,7 +344,9 @@ def _add_volunteer_commands(commands: Any) -> None:
     where.add_argument("--profile", help="the AWS profile to use for a deployed stack")
     where.add_argument("--state-dir", type=Path, default=None, help="where the local line wrote local.json")
 
-    volunteers = commands.add_parser("volunteers", help="manage volunteers: add, list, import, certify, deactivate")
+    volunteers = commands.add_parser(
+        "volunteers", help="manage volunteers: add, list, import, certify, set-roles, deactivate"
+    )
     actions = volunteers.add_subparsers(dest="volunteers_command", required=True)
 
     add = actions.add_parser("add", parents=[target], help="create a volunteer (Cognito user + registry record)")
@@ -336,7 +378,14 @@ def _add_volunteer_commands(commands: Any) -> None:
     deactivate.add_argument("username")
     deactivate.set_defaults(action=_volunteers_deactivate)
 
-    for parser in (add, listing, csv_import, certify, deactivate):
+    set_roles = actions.add_parser(
+        "set-roles", parents=[target], help="promote or demote: a volunteer's roles, effective at once"
+    )
+    set_roles.add_argument("username")
+    set_roles.add_argument("--roles", required=True, help="volunteer and/or supervisor, e.g. volunteer,supervisor")
+    set_roles.set_defaults(action=_volunteers_set_roles)
+
+    for parser in (add, listing, csv_import, certify, deactivate, set_roles):
         parser.set_defaults(run=_volunteers)
 
     from peerline_ops import oncall

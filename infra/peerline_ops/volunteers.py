@@ -21,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from peerline.access import CHANGE_ROLE_ACTION, DEACTIVATE_ACTION, OPERATOR_ACTOR, AccessChanges
 from peerline.adapters.volunteers import DynamoVolunteerRegistry, UnknownVolunteerError, VolunteerExistsError
 from peerline.models import Language, Role, VolunteerRecord, VolunteerStatus
 
@@ -73,7 +74,7 @@ def parse_date(raw: str) -> date:
 
 
 class VolunteerAdmin:
-    """Creates, lists, certifies and deactivates volunteers: one Cognito user + one registry record each."""
+    """Creates, lists, certifies, re-roles and deactivates volunteers: one Cognito user + one registry record each."""
 
     def __init__(
         self,
@@ -82,11 +83,15 @@ class VolunteerAdmin:
         registry: DynamoVolunteerRegistry,
         *,
         today: date | None = None,
+        access: AccessChanges | None = None,
     ) -> None:
         self._cognito = cognito_client
         self._pool_id = user_pool_id
         self._registry = registry
         self._today = today
+        # Audits deactivations and role changes and queues the job that applies them (closes sockets, moves
+        # conversations on); only ``deactivate`` and ``set_roles`` need it.
+        self._access = access
 
     @property
     def today(self) -> date:
@@ -205,15 +210,74 @@ class VolunteerAdmin:
             raise VolunteerAdminError(f"certified until: {expiry.isoformat()} is in the past")
         return self._update(username, certified_until=expiry)
 
-    def deactivate(self, username: str) -> VolunteerRecord:
-        """Disable the Cognito user (no more sign-ins) and mark the volunteer inactive and offline."""
+    def deactivate(self, username: str, *, actor_id: str = OPERATOR_ACTOR) -> VolunteerRecord:
+        """Take the volunteer off the line at once, everywhere (see ``peerline.access``).
+
+        Here: the Cognito user disabled (no sign-in) and signed out globally (no token refresh; Cognito refuses
+        their access tokens, so the dashboard socket does too), the record inactive and offline (the API and the
+        socket refuse them from the next request), an audit entry, and the job that closes their sockets and sends
+        their offers and conversations back to the queue. Running it again repeats every step harmlessly.
+        """
+        access = self._access_changes()
         volunteer = self._existing(username)
         self._cognito.admin_disable_user(UserPoolId=self._pool_id, Username=volunteer.username)
         try:
-            return self._update(volunteer.username, active=False, status=VolunteerStatus.OFFLINE)
+            updated = self._update(volunteer.username, active=False, status=VolunteerStatus.OFFLINE)
         except BaseException:
             self._cognito.admin_enable_user(UserPoolId=self._pool_id, Username=volunteer.username)
             raise
+        self._cognito.admin_user_global_sign_out(UserPoolId=self._pool_id, Username=volunteer.username)
+        access.changed(volunteer.volunteer_id, actor_id=actor_id, action=DEACTIVATE_ACTION)
+        return updated
+
+    def set_roles(self, username: str, roles: Iterable[str], *, actor_id: str = OPERATOR_ACTOR) -> VolunteerRecord:
+        """Promote or demote: the volunteer's roles (``volunteer`` and/or ``supervisor``) in Cognito and the registry.
+
+        The registry decides what the API and the socket allow from the next request; the job closes the
+        volunteer's open sockets, so a demoted supervisor's dashboard reconnects as a volunteer's and no
+        supervisor-wide update reaches it any more. Audited (``change_role``, the old and new roles as the reason).
+        The same roles again change nothing and are not audited.
+        """
+        access = self._access_changes()
+        names = [name.strip().lower() for name in roles if name.strip()]
+        unknown = [name for name in names if name not in ROLE_NAMES]
+        if unknown or not names:
+            raise VolunteerAdminError(
+                f"unknown role {', '.join(map(repr, unknown))} (known: {', '.join(ROLE_NAMES)})"
+                if unknown
+                else f"no role given (known: {', '.join(ROLE_NAMES)})"
+            )
+        wanted = [Role(name) for name in dict.fromkeys(names)]
+        volunteer = self._existing(username)
+        if set(wanted) == set(volunteer.roles):
+            return volunteer
+        added = [role for role in wanted if role not in volunteer.roles]
+        removed = [role for role in volunteer.roles if role not in wanted]
+        self._set_groups(volunteer.username, add=added, remove=removed)
+        try:
+            updated = self._update(volunteer.username, roles=wanted)
+        except BaseException:
+            self._set_groups(volunteer.username, add=removed, remove=added)
+            raise
+        reason = f"{','.join(volunteer.roles)} -> {','.join(wanted)}"
+        access.changed(volunteer.volunteer_id, actor_id=actor_id, action=CHANGE_ROLE_ACTION, reason=reason)
+        return updated
+
+    def _set_groups(self, username: str, *, add: builtins.list[Role], remove: builtins.list[Role]) -> None:
+        for role in add:
+            self._cognito.admin_add_user_to_group(UserPoolId=self._pool_id, Username=username, GroupName=role.value)
+        for role in remove:
+            self._cognito.admin_remove_user_from_group(
+                UserPoolId=self._pool_id, Username=username, GroupName=role.value
+            )
+
+    def _access_changes(self) -> AccessChanges:
+        if self._access is None:
+            raise VolunteerAdminError(
+                "this line has no audit table or timer queue to apply the change (an older stack or local.json: "
+                "deploy or restart it)"
+            )
+        return self._access
 
     # ------------------------------------------------------------------ internals
 

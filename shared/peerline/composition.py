@@ -19,6 +19,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from peerline.access import LiveSessions
     from peerline.adapters.conversation_store import DynamoConversationStore
     from peerline.adapters.dynamo import DynamoDeliveryLog
     from peerline.adapters.idempotency import Once
@@ -270,16 +271,30 @@ class TimerPorts:
     router: Router
     escalations: EscalationService
     timers: SqsTimerQueue
+    # Closes a deactivated or re-roled volunteer's dashboard sockets (``peerline.access``).
+    sessions: LiveSessions
 
 
 @cache
 def conversation_timers() -> TimerPorts:
+    from peerline.access import NoLiveSessions
+    from peerline.adapters.live_sessions import ApiGatewayLiveSessions
+    from peerline.adapters.push import DynamoConnections
     from peerline.settings import TimersFunctionSettings
 
     settings = TimersFunctionSettings.from_env()
     line = _line(settings)
+    sessions: LiveSessions = (
+        ApiGatewayLiveSessions(DynamoConnections(settings.connections_table), settings.socket_callback_url)
+        if settings.connections_table and settings.socket_callback_url
+        else NoLiveSessions()
+    )
     return TimerPorts(
-        engine=_engine(settings, line), router=line.router, escalations=line.crisis.service, timers=line.timers
+        engine=_engine(settings, line),
+        router=line.router,
+        escalations=line.crisis.service,
+        timers=line.timers,
+        sessions=sessions,
     )
 
 

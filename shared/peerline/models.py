@@ -62,6 +62,8 @@ class TimerKind(StrEnum):
     ESCALATION_REPAGE = "escalation_repage"
     # Routes again once a decline has lapsed (nobody else could take the conversation meanwhile).
     DECLINE_LAPSE = "decline_lapse"
+    # Not a conversation's: a volunteer was deactivated or changed role (see ``peerline.access``).
+    ACCESS_CHANGED = "access_changed"
 
 
 class ConversationTimer(BaseModel):

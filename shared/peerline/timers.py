@@ -1,9 +1,10 @@
-"""Firing a conversation timer: to the router or the engine, once it is really due."""
+"""Firing a conversation timer (or a volunteer's access change): to the router or the engine, once it is really due."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from peerline.access import LiveSessions, apply_access_change
 from peerline.conversation import ConversationEngine, TimerQueue
 from peerline.escalation import EscalationService
 from peerline.models import ConversationTimer, TimerKind
@@ -17,6 +18,7 @@ def fire_timer(
     router: Router,
     escalations: EscalationService,
     timers: TimerQueue,
+    sessions: LiveSessions,
     now: datetime,
 ) -> str:
     """Apply a due timer; one that is not due yet (queues delay at most 15 minutes) is delayed again."""
@@ -29,6 +31,8 @@ def fire_timer(
         outcome = "applied" if escalations.repage(timer) else "stale"
     elif timer.kind is TimerKind.INACTIVITY:
         outcome = "applied" if router.close_if_inactive(timer) else "stale"
+    elif timer.kind is TimerKind.ACCESS_CHANGED:
+        outcome = apply_access_change(timer, router=router, sessions=sessions)
     elif timer.kind is TimerKind.DECLINE_LAPSE:
         outcome = "applied"  # the route_waiting below is the whole of it
     else:

@@ -789,3 +789,33 @@ def test_twilio_s_fallback_url_is_served_by_a_function_that_needs_no_secret_key_
     assert event["Auth"]["Authorizer"] == "NONE"
     assert function_id != "InboundWebhookFunction", "the fallback must not fail with the webhook it stands in for"
     assert not properties.get("Policies")
+
+
+# ---------------------------------------------------------------------------------------------------- access changes
+
+
+def _connection_methods(properties: dict[str, Any]) -> set[str]:
+    """The HTTP methods on ``@connections`` a function may call (``…/{stage}/{METHOD}/@connections/*``)."""
+    methods: set[str] = set()
+    for statement in _policy_statements(properties.get("Policies")):
+        if "execute-api:ManageConnections" not in _actions(statement):
+            continue
+        resources = statement.get("Resource")
+        for resource in resources if isinstance(resources, list) else [resources]:
+            text = str(resource)
+            methods.update(method for method in ("POST", "GET", "DELETE") if f"/{method}/@connections/" in text)
+    return methods
+
+
+def test_only_the_timers_function_may_close_dashboard_sockets(template: Template) -> None:
+    # A deactivated or demoted volunteer's sockets are closed by the ACCESS_CHANGED job (shared/peerline/access.py).
+    closers = {
+        function_id for function_id, properties in _functions(template) if "DELETE" in _connection_methods(properties)
+    }
+    assert closers == {"ConversationTimersFunction"}
+
+
+def test_the_operators_cli_finds_the_timer_queue_and_audit_table_among_the_outputs(template: Template) -> None:
+    outputs = template.get("Outputs") or {}
+    assert outputs["TimerQueueUrl"]["Value"] == {"Ref": "TimerQueue"}
+    assert outputs["AuditTableName"]["Value"] == {"Ref": "AuditTable"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from peerline.access import AccessChanges
+from peerline.adapters.audit import DynamoAuditLog
+from peerline.adapters.queues import SqsTimerQueue
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
-from peerline.models import Language, Role, VolunteerRecord, VolunteerStatus
+from peerline.models import ConversationTimer, Language, Role, TimerKind, VolunteerRecord, VolunteerStatus
+from peerline_local.harness import drain
 from peerline_local.stack import LocalStack
 from peerline_ops.cli import main
 from peerline_ops.volunteers import VolunteerAdmin, VolunteerAdminError
@@ -46,9 +50,28 @@ def registry(stack: LocalStack, dynamodb: Any) -> DynamoVolunteerRegistry:
     return DynamoVolunteerRegistry(stack.physical_id("VolunteersTable"), dynamodb)
 
 
+@pytest.fixture(scope="module")
+def sqs(moto_endpoint: str) -> Any:
+    return boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def audit(stack: LocalStack, dynamodb: Any) -> DynamoAuditLog:
+    return DynamoAuditLog(stack.physical_id("AuditTable"), retention_days=365, dynamodb_client=dynamodb)
+
+
 @pytest.fixture
-def admin(cognito: Any, pool_id: str, registry: DynamoVolunteerRegistry) -> VolunteerAdmin:
-    return VolunteerAdmin(cognito, pool_id, registry)
+def admin(
+    cognito: Any, pool_id: str, registry: DynamoVolunteerRegistry, audit: DynamoAuditLog, stack: LocalStack, sqs: Any
+) -> VolunteerAdmin:
+    access = AccessChanges(audit, SqsTimerQueue(stack.physical_id("TimerQueue"), sqs))
+    return VolunteerAdmin(cognito, pool_id, registry, access=access)
+
+
+def _access_jobs(sqs: Any, stack: LocalStack) -> list[ConversationTimer]:
+    """The ACCESS_CHANGED jobs queued on the timer queue (taken off it)."""
+    jobs = [ConversationTimer.model_validate_json(m["Body"]) for m in drain(sqs, stack.physical_id("TimerQueue"))]
+    return [job for job in jobs if job.kind is TimerKind.ACCESS_CHANGED]
 
 
 @pytest.fixture
@@ -362,12 +385,22 @@ def test_certify_moves_the_expiry_and_refuses_a_past_date(
 
 
 def test_deactivate_disables_sign_in_and_takes_the_volunteer_off_the_line(
-    admin: VolunteerAdmin, cognito: Any, pool_id: str, registry: DynamoVolunteerRegistry, stack: LocalStack, name: str
+    admin: VolunteerAdmin,
+    cognito: Any,
+    pool_id: str,
+    registry: DynamoVolunteerRegistry,
+    audit: DynamoAuditLog,
+    sqs: Any,
+    stack: LocalStack,
+    name: str,
 ) -> None:
-    # given an available volunteer
+    started = datetime.now(UTC)
+    # given an available volunteer, signed in
     volunteer, _ = _add(admin, name)
     available = volunteer.model_copy(update={"status": VolunteerStatus.AVAILABLE})
     registry.replace(available, expected_version=volunteer.version)
+    tokens = _sign_in(cognito, stack, name, PASSWORD)["AuthenticationResult"]
+    _access_jobs(sqs, stack)
 
     # when
     admin.deactivate(name)
@@ -378,6 +411,61 @@ def test_deactivate_disables_sign_in_and_takes_the_volunteer_off_the_line(
     assert stored is not None
     assert (stored.active, stored.status) == (False, VolunteerStatus.OFFLINE)
     assert all(other.volunteer_id != volunteer.volunteer_id for other in registry.available())
+    # and they are signed out everywhere: Cognito refuses their access token (the socket's check) and their refresh
+    with pytest.raises(ClientError, match="NotAuthorized"):
+        cognito.get_user(AccessToken=tokens["AccessToken"])
+    with pytest.raises(ClientError, match="NotAuthorized"):
+        cognito.initiate_auth(
+            ClientId=stack.physical_id("DashboardUserPoolClient"),
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
+        )
+    # and the operator's action is audited by the volunteer's id, and the job that applies it is queued
+    [entry] = [e for e in audit.entries_by("operator", since=started) if e.subject == volunteer.volunteer_id]
+    assert entry.action == "deactivate_volunteer"
+    assert [job.volunteer_id for job in _access_jobs(sqs, stack)] == [volunteer.volunteer_id]
+
+
+def test_set_roles_promotes_and_demotes_in_cognito_and_the_registry_audited(
+    admin: VolunteerAdmin,
+    cognito: Any,
+    pool_id: str,
+    registry: DynamoVolunteerRegistry,
+    audit: DynamoAuditLog,
+    sqs: Any,
+    stack: LocalStack,
+    name: str,
+) -> None:
+    started = datetime.now(UTC)
+    volunteer, _ = _add(admin, name, roles=["volunteer", "supervisor"])
+    _access_jobs(sqs, stack)
+
+    # when demoted
+    demoted = admin.set_roles(name, ["volunteer"])
+
+    # then the pool's groups and the registry say volunteer only, the change is audited and its job queued
+    assert _groups(cognito, pool_id, name) == {"volunteer"}
+    stored = registry.get(volunteer.volunteer_id)
+    assert stored is not None and stored.roles == demoted.roles == [Role.VOLUNTEER]
+    [entry] = [e for e in audit.entries_by("operator", since=started) if e.subject == volunteer.volunteer_id]
+    assert (entry.action, entry.reason) == ("change_role", "volunteer,supervisor -> volunteer")
+    assert [job.volunteer_id for job in _access_jobs(sqs, stack)] == [volunteer.volunteer_id]
+
+    # when the same roles are set again, nothing changes and nothing is audited
+    admin.set_roles(name, ["volunteer"])
+    assert len([e for e in audit.entries_by("operator", since=started) if e.subject == volunteer.volunteer_id]) == 1
+    assert _access_jobs(sqs, stack) == []
+
+    # when promoted back
+    admin.set_roles(name, ["volunteer", "supervisor"])
+    assert _groups(cognito, pool_id, name) == {"volunteer", "supervisor"}
+    promoted = registry.get(volunteer.volunteer_id)
+    assert promoted is not None and promoted.is_supervisor
+
+    # and an unknown role is refused with nothing written
+    with pytest.raises(VolunteerAdminError, match="unknown role 'admin'"):
+        admin.set_roles(name, ["admin"])
+    assert _groups(cognito, pool_id, name) == {"volunteer", "supervisor"}
 
 
 # ---------------------------------------------------------------------------------------------------- CLI
@@ -393,7 +481,9 @@ def local_line_state(tmp_path: Path, stack: LocalStack, moto_endpoint: str) -> P
         "aws_secret_access_key": "testing",
         "user_pool_id": stack.physical_id("VolunteerUserPool"),
         "user_pool_client_id": stack.physical_id("DashboardUserPoolClient"),
-        "resources": {"VolunteersTable": stack.physical_id("VolunteersTable")},
+        "resources": {
+            logical_id: stack.physical_id(logical_id) for logical_id in ("VolunteersTable", "AuditTable", "TimerQueue")
+        },
     }
     state = tmp_path / "state"
     state.mkdir()
@@ -442,6 +532,9 @@ def test_cli_adds_lists_certifies_and_deactivates_on_the_local_line(
     later = (TODAY + timedelta(days=90)).isoformat()
     assert main(["volunteers", "certify", name, "--until", later, *target]) == 0
     assert capsys.readouterr().out.strip() == f"certified {name} until {later}"
+    assert main(["volunteers", "set-roles", name, "--roles", "volunteer", *target]) == 0
+    assert capsys.readouterr().out.startswith(f"{name} now has roles volunteer (audited)")
+    assert _groups(cognito, pool_id, name) == {"volunteer"}
     assert main(["volunteers", "deactivate", name, *target]) == 0
     assert capsys.readouterr().out.startswith(f"deactivated {name}")
     assert cognito.admin_get_user(UserPoolId=pool_id, Username=name)["Enabled"] is False
@@ -459,6 +552,8 @@ def test_cli_refuses_bad_input_with_exit_code_2_and_writes_nothing(
         ["volunteers", "import", str(bad_file), *target],
         ["volunteers", "certify", name, "--until", "2001-01-01", *target],
         ["volunteers", "deactivate", f"{name}-nobody", *target],
+        ["volunteers", "set-roles", name, "--roles", "admin", *target],
+        ["volunteers", "set-roles", f"{name}-nobody", "--roles", "volunteer", *target],
     ):  # fmt: skip
         # when
         code = main(command)

@@ -1,9 +1,9 @@
 """Routing waiting texters to trained volunteers: offers, pulls, relay, transfer and close.
 
 One module per use case — ``offers`` (push and pull), ``handover`` (availability, transfer, assign, close),
-``relay`` (replies and transcript), ``crisis`` (a volunteer's escalate) — over a shared ``core`` (ports, the one
-commit, small shared steps); ``eligibility`` says who may take what and in which order. ``Router`` is the one
-object the composition root builds and the handlers call.
+``departure`` (a deactivated volunteer's conversations move on), ``relay`` (replies and transcript), ``crisis`` (a
+volunteer's escalate) — over a shared ``core`` (ports, the one commit, small shared steps); ``eligibility`` says who
+may take what and in which order. ``Router`` is the one object the composition root builds and the handlers call.
 
 The invariants, each protected by a condition in the same transaction as the change it guards:
 - a conversation is never active with two volunteers (every move is conditioned on the conversation's version,
@@ -18,6 +18,7 @@ Queries (the waiting index, available volunteers) only nominate candidates; the 
 from __future__ import annotations
 
 from peerline.routing.crisis import CrisisRouting, Escalated
+from peerline.routing.departure import Departure
 from peerline.routing.eligibility import (
     candidates_for,
     could_take,
@@ -28,7 +29,6 @@ from peerline.routing.eligibility import (
     queue_order,
     urgency,
 )
-from peerline.routing.handover import Handover
 from peerline.routing.model import (
     ConflictError,
     MessagePage,
@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 
-class Router(Handover, Relay, CrisisRouting):
+class Router(Departure, Relay, CrisisRouting):
     """Moves conversations between the queue and volunteers, and relays between them: the use cases of this package
-    (each its own class in its own module: ``Offers`` ← ``Handover``, ``Relay``, ``CrisisRouting``) over one
-    ``RoutingContext`` (the ports, the one commit, the shared steps), whose constructor it takes."""
+    (each its own class in its own module: ``Offers`` ← ``Handover`` ← ``Departure``, ``Relay``, ``CrisisRouting``)
+    over one ``RoutingContext`` (the ports, the one commit, the shared steps), whose constructor it takes."""
