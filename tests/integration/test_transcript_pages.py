@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_volunteer_api import api, aws, texter_texts  # noqa: F401  (fixtures)
+from test_volunteer_api import api, aws, http_api, texter_texts  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -240,7 +240,7 @@ def test_after_a_no_consent_close_twilio_holds_none_of_its_messages_and_deliveri
 
     # when Ana closes it, the closing text goes out, and the erasure jobs run while that text is still in flight
     assert (
-        line.api("POST", f"/volunteer/conversations/{conversation_id}/close", {"outcome": "ok", "tags": []})[0] == 204
+        line.api("POST", f"/volunteer/conversations/{conversation_id}/close", {"outcome": "supported", "tags": []})[0] == 204
     )
     line.send()
     line.erase()
