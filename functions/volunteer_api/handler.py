@@ -30,11 +30,15 @@ from peerline.api_models import (
     RevealRequest,
     SendMessageRequest,
     SettingsRequest,
+    TexterBlock,
+    TexterBlockRequest,
+    TexterUnblockRequest,
     TransferRequest,
 )
 from peerline.library import Library
 from peerline.models import VolunteerStatus
 from peerline.observability import make_logger
+from peerline.phone import texter_alias
 from peerline.routing import ConflictError, NotEligibleError, NotFoundError
 from peerline.volunteer_desk import AccessDeniedError, VolunteerDesk
 
@@ -45,6 +49,21 @@ composition.volunteer_api()  # at the cold start: a bad environment fails the in
 
 ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 EscalationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+# The four characters of an alias ("Texter 4F2A" → "4F2A"): supervisors act on a texter by alias, never by number.
+AliasCode = Annotated[str, Path(min_length=4, max_length=4, pattern=r"^[0-9A-Fa-f]{4}$")]
+_PROBLEM = {
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]}
+        }
+    }
+}
+_SUPERVISOR_BY_ALIAS: dict[int, Any] = {
+    403: {"description": "Not an active supervisor", **_PROBLEM},
+    404: {"description": "No texter with this alias", **_PROBLEM},
+    409: {"description": "The alias names several texters, or the texter kept changing", **_PROBLEM},
+    422: {"description": "Invalid alias or body", **_PROBLEM},
+}
 
 
 def desk() -> VolunteerDesk:
@@ -143,6 +162,28 @@ def acknowledge_escalation(escalation_id: EscalationId) -> EscalationSummary:
 @app.post("/volunteer/escalations/<escalation_id>/reveal", operation_id="revealTexterNumber")
 def reveal_texter_number(escalation_id: EscalationId, request: RevealRequest) -> RevealedNumber:
     return desk().reveal_number(subject(), escalation_id, reason=request.reason)
+
+
+@app.post(
+    "/volunteer/texters/<alias>/erase",
+    operation_id="eraseTexter",
+    responses={204: {"description": "Erased"}, **_SUPERVISOR_BY_ALIAS},
+)
+def erase_texter(alias: AliasCode) -> Response[None]:
+    desk().erase_texter(subject(), texter_alias(alias))
+    return Response(204, content_types.APPLICATION_JSON, None)
+
+
+@app.post("/volunteer/texters/<alias>/block", operation_id="blockTexter", responses=_SUPERVISOR_BY_ALIAS)
+def block_texter(alias: AliasCode, request: TexterBlockRequest) -> TexterBlock:
+    block = desk().block_texter(subject(), texter_alias(alias), reason=request.reason, hours=request.hours)
+    return TexterBlock(texter_alias=block.alias, blocked_until=block.blocked_until)
+
+
+@app.post("/volunteer/texters/<alias>/unblock", operation_id="unblockTexter", responses=_SUPERVISOR_BY_ALIAS)
+def unblock_texter(alias: AliasCode, request: TexterUnblockRequest) -> TexterBlock:
+    block = desk().unblock_texter(subject(), texter_alias(alias), reason=request.reason)
+    return TexterBlock(texter_alias=block.alias, blocked_until=block.blocked_until)
 
 
 @app.get("/volunteer/line", operation_id="getLine")

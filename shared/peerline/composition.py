@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from peerline.adapters.queues import SqsInboundQueue, SqsOutboundQueue, SqsTimerQueue
     from peerline.adapters.twilio_signature import TwilioSignatureChecker
     from peerline.adapters.twilio_sms import TwilioSmsGateway
+    from peerline.audit import AuditLog
     from peerline.conversation import ConversationEngine, CrisisDesk
     from peerline.escalation import EscalationService
     from peerline.models import InboundText, OutboundText
@@ -177,6 +178,7 @@ def _line(settings: LineSettings) -> _Line:
         settings=escalation_settings,
         live=live,
         holder_of=holder_of,
+        conversation_of=repository.get_conversation,
     )
     crisis = CrisisDesk(directory=directory, service=service, notifier=notifier, settings=escalation_settings)
     replies = ReplyBook(settings.emergency_resources_text, settings.emergency_resources_text_es)
@@ -207,7 +209,7 @@ def _line(settings: LineSettings) -> _Line:
     )
 
 
-def _engine(settings: EngineFunctionSettings, line: _Line) -> ConversationEngine:
+def _engine(settings: EngineFunctionSettings, line: _Line, audit: AuditLog | None = None) -> ConversationEngine:
     from peerline.conversation import ConversationEngine, EngineSettings
     from peerline.triage import triage
 
@@ -223,12 +225,14 @@ def _engine(settings: EngineFunctionSettings, line: _Line) -> ConversationEngine
             retention_days=settings.retention_days,
             inactivity_close_minutes=settings.inactivity_close_minutes,
             returning_window_minutes=settings.returning_window_minutes,
+            texter_texts_per_minute=settings.texter_texts_per_minute,
         ),
         on_queued=line.router.route_waiting,
         triage=triage,
         crisis=line.crisis,
         live=line.live,
         summarize=line.router.views.summary,
+        audit=audit,
     )
 
 
@@ -240,10 +244,12 @@ class EnginePorts:
 
 @cache
 def conversation_engine() -> EnginePorts:
-    from peerline.settings import EngineFunctionSettings
+    from peerline.adapters.audit import DynamoAuditLog
+    from peerline.settings import ConversationEngineSettings
 
-    settings = EngineFunctionSettings.from_env()
-    return EnginePorts(engine=_engine(settings, _line(settings)))
+    settings = ConversationEngineSettings.from_env()
+    audit = DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days)
+    return EnginePorts(engine=_engine(settings, _line(settings), audit))
 
 
 # ---------------------------------------------------------------- ConversationTimersFunction
@@ -275,12 +281,23 @@ class VolunteerApiPorts:
 
 @cache
 def volunteer_api() -> VolunteerApiPorts:
+    from peerline.adapters.audit import DynamoAuditLog
     from peerline.adapters.library import DynamoLibrary
     from peerline.settings import VolunteerApiSettings
+    from peerline.texter_controls import TexterControls
     from peerline.volunteer_desk import VolunteerDesk
 
     settings = VolunteerApiSettings.from_env()
     line = _line(settings)
+    texters = TexterControls(
+        store=line.repository,
+        router=line.router,
+        escalations=line.crisis.service,
+        outbound=line.outbound,
+        audit=DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days),
+        replies=line.replies,
+        retention_days=settings.retention_days,
+    )
     return VolunteerApiPorts(
         settings=settings,
         desk=VolunteerDesk(
@@ -289,6 +306,7 @@ def volunteer_api() -> VolunteerApiPorts:
             escalation_service=line.crisis.service,
             library_store=DynamoLibrary(settings.library_table),
             decrypt=line.vault.decrypt,
+            texters=texters,
         ),
     )
 

@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from peerline.audit import AuditLog
 from peerline.escalation import (
     EscalationService,
     EscalationSettings,
     Notifier,
     OnCallDirectory,
+    unlinked_at_close,
 )
 from peerline.language import Language
 from peerline.lifecycle import (
@@ -99,6 +101,9 @@ class EngineSettings:
     inactivity_close_minutes: int = 30
     # A texter back this soon after their conversation closed gets a short welcome, not the consent question again.
     returning_window_minutes: int = 60
+    # Texts a texter may send in a minute before the line stops answering them automatically (the texts are still
+    # kept and triaged).
+    texter_texts_per_minute: int = 20
 
 
 def epoch(moment: datetime) -> int:
@@ -121,8 +126,11 @@ class EngineCore:
         crisis: CrisisDesk | None = None,
         live: LivePush | None = None,
         summarize: Summarize | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._repository = repository
+        # Where a texter's erasure is audited (anonymously); only the engine that handles texts needs it.
+        self._audit = audit
         # Live dashboard updates, pushed after each committed change; ``summarize`` says what the dashboard shows
         # of a conversation (its preview and escalation state: see ``views``), the same as the volunteer API.
         self._live: LivePush = live or NoLivePush()
@@ -187,6 +195,9 @@ class EngineCore:
         change.delete_conversation = closed.delete_conversation
         change.loads += closed.loads
         change.purge_messages_of += closed.purge_messages_of
+        if conversation.escalation_id is not None and self._crisis is not None:
+            linked = self._crisis.service.linked_to(conversation_id=conversation.conversation_id)
+            change.escalations += unlinked_at_close(linked, conversation)
         for counter, increment in closed.counters.items():
             change.counters[counter] = change.counters.get(counter, 0) + increment
 

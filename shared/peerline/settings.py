@@ -97,19 +97,31 @@ class StatusCallbackSettings(_Twilio, _Retention):
     texters_table: str
 
 
+class _Audit(_FromEnvironment):
+    """The append-only audit log (PutItem only)."""
+
+    audit_table: str
+    audit_retention_days: int = Field(default=2555, ge=1)
+
+
 class EngineFunctionSettings(LineSettings):
     """The conversation engine: the router's settings plus the texter-facing timers."""
 
     still_waiting_seconds: int = Field(default=300, ge=1)
     consent_timeout_seconds: int = Field(default=120, ge=1)
     returning_window_minutes: int = Field(default=60, ge=0)
+    texter_texts_per_minute: int = Field(default=20, ge=1)
+
+
+class ConversationEngineSettings(EngineFunctionSettings, _Audit):
+    """The engine that handles texts also audits a texter's erasure (DELETE / BORRAR)."""
 
 
 class TimersFunctionSettings(EngineFunctionSettings):
     """The timers function fires the engine's, the router's and escalation's timers, so it reads what they read."""
 
 
-class VolunteerApiSettings(LineSettings):
+class VolunteerApiSettings(LineSettings, _Audit):
     """The volunteer API: routing and escalation for volunteers and supervisors, the library, the dashboard's config."""
 
     library_table: str

@@ -27,6 +27,7 @@ from peerline.observability import make_logger
 from peerline.overview import LineReader, line_overview
 from peerline.ports import utc_now
 from peerline.routing import ConflictError, NotFoundError, Router
+from peerline.texter_controls import TexterBlockState, TexterControls
 
 logger = make_logger()
 
@@ -60,6 +61,8 @@ class VolunteerDesk:
     # Decrypts a texter's number (KMS); called only by ``reveal_number``, after the audit is written.
     decrypt: Callable[[str], str]
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Supervisors' erase and block by alias (``None`` where the API isn't wired for them).
+    texters: TexterControls | None = None
 
     # ------------------------------------------------------------ who may do what
     def caller(self, subject: str | None) -> VolunteerRecord:
@@ -183,6 +186,24 @@ class VolunteerDesk:
             raise NotFoundError("no texter for this escalation any more") from gone
         logger.warning("texter number revealed", escalation_id=escalation_id, by=who.volunteer_id)
         return RevealedNumber(escalation_id=escalation_id, texter_alias=escalation.texter_alias, number=number)
+
+    # ------------------------------------------------------------ supervisors: a texter, by alias
+    def erase_texter(self, subject: str | None, alias: str) -> None:
+        """Supervisors: erase a texter as their own DELETE would, audited with the supervisor's id."""
+        self._texter_controls().erase(self.supervisor(subject).volunteer_id, alias)
+
+    def block_texter(self, subject: str | None, alias: str, *, reason: str, hours: int) -> TexterBlockState:
+        """Supervisors: keep a texter's texts from volunteers for ``hours`` (still triaged), audited with the reason."""
+        return self._texter_controls().block(self.supervisor(subject).volunteer_id, alias, reason=reason, hours=hours)
+
+    def unblock_texter(self, subject: str | None, alias: str, *, reason: str) -> TexterBlockState:
+        """Supervisors: lift a texter's block now, audited."""
+        return self._texter_controls().unblock(self.supervisor(subject).volunteer_id, alias, reason=reason)
+
+    def _texter_controls(self) -> TexterControls:
+        if self.texters is None:
+            raise RuntimeError("texter controls are not configured for this desk")
+        return self.texters
 
     # ------------------------------------------------------------ supervisors' views
     def line(self, subject: str | None) -> LineOverview:
