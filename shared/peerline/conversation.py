@@ -173,15 +173,16 @@ class ConversationEngine(EngineEffects):
             self._reply(change, event, "help", conversation.language if conversation else texter.language)
             return self._finish(change, event), Outcome.APPLIED
 
-        if texter.is_blocked(now):
-            self._while_blocked(change, event, text, conversation)
-            return self._finish(change, event), Outcome.IGNORED
-
         if keyword is Keyword.START and texter.opted_out:
             change.texter = texter_of(change).model_copy(update={"opted_out": False})
             change.counters[f"opt_ins#{now:%Y-%m-%d}"] = 1
-            self._start_conversation(change, event, text, welcome_back=True)
-            return self._finish(change, event), Outcome.APPLIED
+            if not texter.is_blocked(now):
+                self._start_conversation(change, event, text, welcome_back=True)
+                return self._finish(change, event), Outcome.APPLIED
+
+        if texter.is_blocked(now):
+            self._while_blocked(change, event, text, conversation)
+            return self._finish(change, event), Outcome.IGNORED
 
         if conversation is None:
             self._start_conversation(change, event, text, welcome_back=False)
@@ -227,14 +228,17 @@ class ConversationEngine(EngineEffects):
         self, change: ConversationChange, event: EngineEvent, text: InboundText, conversation: ConversationRecord | None
     ) -> None:
         """A blocked texter's text reaches no volunteer but is still triaged: a crisis text gets the safety text and
-        pages on-call (joining their open escalation if one is being paged). Otherwise one notice per block."""
+        pages on-call (joining their open escalation if one is being paged). At most one notice per block."""
         if conversation is not None:
             # Blocked while a conversation was open: it closes now, like any close (bodies purged, holder told).
             self._close(change, conversation, event.at, reason="blocked")
             change.texter = unlinked_texter(texter_of(change), conversation, event.at)
         self._assess(change, event, text, conversation=None)
-        if change.new_escalation is None and not texter_of(change).block_notice_sent:
-            self._reply(change, event, "blocked", texter_of(change).language)
+        if not texter_of(change).block_notice_sent:
+            # After a crisis text the safety text (with the emergency resources) is their one notice: a texter in
+            # crisis is never told the line can't continue.
+            if change.new_escalation is None:
+                self._reply(change, event, "blocked", texter_of(change).language)
             change.texter = texter_of(change).model_copy(update={"block_notice_sent": True})
         change.counters[f"blocked_texts#{event.at:%Y-%m-%d}"] = 1
 

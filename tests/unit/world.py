@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from peerline.audit import AuditLog
 from peerline.conversation import ConversationEngine, CrisisDesk, EngineSettings, Triage
 from peerline.escalation import EscalationService, EscalationSettings, PageTarget
 from peerline.models import (
@@ -32,6 +33,7 @@ from peerline.push import LivePush
 from peerline.replies import ReplyBook
 from peerline.routing import Router, RoutingSettings
 
+from .audit_fakes import InMemoryAuditLog
 from .escalation_fakes import (
     EscalatingConversationRepository,
     EscalatingRoutingRepository,
@@ -84,6 +86,7 @@ def wire(
     escalation_settings: EscalationSettings | None = None,
     on_queued: Callable[[], object] | None = None,
     live: LivePush | None = None,
+    audit: AuditLog | None = None,
 ) -> Wiring:
     """The engine, the router and the crisis desk over these fakes, as ``composition.py`` builds them over AWS.
     ``crisis=False`` leaves triage and the desk out (the engine then never pages; the router can't escalate)."""
@@ -96,7 +99,16 @@ def wire(
     for name, number in (ON_CALL_NUMBERS if rota is None else rota).items():
         directory.add(name, number)
     escalation_settings = escalation_settings or EscalationSettings()
-    service = EscalationService(escalations, directory, outbound, timers, notifier, escalation_settings, clock=clock)
+    service = EscalationService(
+        escalations,
+        directory,
+        outbound,
+        timers,
+        notifier,
+        escalation_settings,
+        clock=clock,
+        conversation_of=repository.get_conversation,
+    )
     desk = (
         CrisisDesk(directory=directory, service=service, notifier=notifier, settings=escalation_settings)
         if crisis
@@ -123,6 +135,7 @@ def wire(
         triage=triage if crisis else None,
         crisis=desk,
         live=live,
+        audit=audit,
     )
     return Wiring(engine, router, service, directory, notifier, desk)
 
@@ -199,6 +212,7 @@ class CrisisWorld(Texting):
     escalation_settings: EscalationSettings = field(default_factory=EscalationSettings)
     # None: the stub table above; or a real scorer (e.g. peerline.triage.triage).
     scorer: Any = None
+    settings: EngineSettings = field(default_factory=EngineSettings)
     _sids: int = 0
 
     def __post_init__(self) -> None:
@@ -209,6 +223,7 @@ class CrisisWorld(Texting):
         self.outbound = FlakyOutboundQueue()
         self.timers = RecordingTimerQueue()
         self.queued_calls = 0
+        self.audit = InMemoryAuditLog()
         wiring = wire(
             self.repository,
             self.outbound,
@@ -220,6 +235,8 @@ class CrisisWorld(Texting):
             rota=self.rota,
             escalation_settings=self.escalation_settings,
             on_queued=self._on_queued,
+            engine_settings=self.settings,
+            audit=self.audit,
         )
         self.engine, self.service, self.desk = wiring.engine, wiring.service, wiring.desk
         self.directory, self.notifier = wiring.directory, wiring.notifier

@@ -112,7 +112,9 @@ STATUS_RANK = {
 class DynamoDeliveryLog:
     """What happened to each text we sent: Twilio's MessageSid, status, error code. No body, no number."""
 
-    def __init__(self, deliveries_table: str, retention_days: int, dynamodb_client: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self, deliveries_table: str, retention_days: int, dynamodb_client: DynamoDBClient | None = None
+    ) -> None:
         self._table = deliveries_table
         self._retention = timedelta(days=retention_days)
         self._dynamodb = dynamodb_client
