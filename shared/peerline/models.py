@@ -339,7 +339,9 @@ class EscalationRecord(BaseModel):
 
     escalation_id: str
     code: str
-    conversation_id: str | None
+    # None: an opted-out or blocked texter's (no conversation), or unlinked once its conversation closed. A default,
+    # because DynamoDB items leave ``None`` attributes out.
+    conversation_id: str | None = None
     texter_id: str
     texter_alias: str
     level: RiskLevel
