@@ -49,6 +49,8 @@ const CLOSE_REASONS = {
   inactivity: "nobody texted for a long while (closed for inactivity)",
   wrap_up: "it was closed with a wrap-up (perhaps by you in another tab or window)",
   transfer: "it was transferred",
+  erased: "the texter asked the line to erase what it keeps about them (DELETE)",
+  blocked: "the texter is blocked by a supervisor",
 };
 
 function reasonText(reason) {

@@ -30,6 +30,7 @@ from peerline.engine_core import (
 )
 from peerline.engine_effects import EngineEffects
 from peerline.erasure import erasure, erasure_confirmation, texter_erased_itself
+from peerline.escalation import unlinked_escalation
 from peerline.keywords import Keyword, classify_keyword, normalize, parse_consent
 from peerline.language import Language, detect_language
 from peerline.lifecycle import (
@@ -195,8 +196,10 @@ class ConversationEngine(EngineEffects):
     ) -> ConversationChange:
         """DELETE / BORRAR: the texter's record, their open conversation and their escalation links go in one
         change (see ``peerline.erasure``), with one confirmation text and an anonymous audit entry."""
+        linked = self._crisis.service.linked_to(texter_id=text.texter_id) if self._crisis is not None else []
         if texter is None:
-            # Nothing kept to erase; the texter still hears that nothing is kept (to the number they texted from).
+            # No record (never seen, or expired); escalations may still name them. The texter still hears what was
+            # erased, at the number they texted from.
             known = TexterRecord(
                 texter_id=text.texter_id,
                 encrypted_number=text.encrypted_number,
@@ -205,10 +208,12 @@ class ConversationEngine(EngineEffects):
                 last_seen_at=now,
                 expires_at=0,
             )
-            change = ConversationChange(counters={f"texters_erased#{now:%Y-%m-%d}": 1})
+            change = ConversationChange(
+                counters={f"texters_erased#{now:%Y-%m-%d}": 1},
+                escalations=[unlinked_escalation(escalation, keep_conversation=False) for escalation in linked],
+            )
         else:
             known = texter
-            linked = self._crisis.service.linked_to(texter_id=texter.texter_id) if self._crisis is not None else []
             change = erasure(texter, conversation, linked, now=now, retention_days=self._settings.retention_days)
         change.audit.append(texter_erased_itself(now))
         if not known.opted_out:

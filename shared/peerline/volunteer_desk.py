@@ -179,7 +179,8 @@ class VolunteerDesk:
                 escalation_id,
                 actor=f"supervisor:{who.display_name}",
                 reason=reason,
-                texter=self.store.get_texter(escalation.texter_id),
+                # Unlinked (its conversation closed, or its texter erased): there is no texter to reveal.
+                texter=self.store.get_texter(escalation.texter_id) if escalation.texter_id else None,
                 decrypt=self.decrypt,
             )
         except LookupError as gone:

@@ -139,7 +139,7 @@ def test_the_texter_operations_are_in_the_openapi_document_with_their_refusals(a
 
 
 def test_delete_erases_the_texter_their_consented_metadata_and_their_escalation_links(
-    texter_texts: Any, aws: Any, stack: Any, pepper: str
+    api: Any, texter_texts: Any, aws: Any, stack: Any, pepper: str
 ) -> None:
     # given a texter who consented, then sent a crisis text that opened an escalation
     number = "+15555550401"
@@ -163,7 +163,10 @@ def test_delete_erases_the_texter_their_consented_metadata_and_their_escalation_
     # and no escalation names them or their conversation; the open one is still open (still paged)
     escalations = _items(aws, stack, "EscalationsTable")
     assert all(e.get("texter_id") != texter_id and e.get("conversation_id") != conversation_id for e in escalations)
-    assert any(e["status"] == "open" and e["texter_id"] == "" for e in escalations)
+    [still_open] = [e for e in escalations if e["status"] == "open" and e["texter_id"] == ""]
+    # whose number can no longer be revealed (it is gone): a 404, not a 500
+    reveal = {"reason": "welfare check requested by police"}
+    assert api("POST", f"/volunteer/escalations/{still_open['escalation_id']}/reveal", body=reveal)[0] == 404
     assert texter_id not in json.dumps(escalations, default=str)
     # and one confirmation was queued, to the encrypted number, naming no texter and no conversation
     [confirmation] = [text for text in _outbound(aws, stack) if text["purpose"] == "erased"]

@@ -167,6 +167,20 @@ def test_delete_unlinks_escalations_and_an_open_one_keeps_paging(line: CrisisWor
     assert acknowledgement is not None and not acknowledgement.already
 
 
+def test_delete_without_a_texter_record_still_unlinks_their_escalations(line: CrisisWorld) -> None:
+    # given an opted-out texter's escalation (no conversation), and their record since expired
+    _waiting(line)
+    line.text("STOP")
+    line.text(IMMINENT)
+    del line.repository.texters[line.escalations.only().texter_id]
+
+    # when they text DELETE
+    line.text("DELETE")
+
+    # then the escalation names them no more
+    assert line.escalations.only().texter_id == ""
+
+
 def test_a_delete_racing_another_text_is_decided_again(line: CrisisWorld) -> None:
     # given a waiting texter, and another worker that commits first
     _waiting(line)
