@@ -17,8 +17,8 @@ from typing import Protocol
 
 from peerline.audit import AuditEntry, AuditLog
 from peerline.erasure import ERASE_ACTION, erasure, erasure_confirmation
-from peerline.escalation import EscalationService
-from peerline.lifecycle import ConversationChange
+from peerline.escalation import EscalationService, unlinked_at_close
+from peerline.lifecycle import ConversationChange, closing, unlinked_texter
 from peerline.models import ConversationRecord, TexterRecord
 from peerline.phone import texter_alias
 from peerline.ports import ConcurrentUpdateError, OutboundQueue, utc_now
@@ -115,7 +115,8 @@ class TexterControls:
         raise ConflictError("the texter keeps changing; try again")
 
     def block(self, actor_id: str, alias: str, *, reason: str, hours: int) -> TexterBlockState:
-        """Block for ``hours`` (1 to ``MAX_BLOCK_HOURS``); the texter gets one notice at their next text."""
+        """Block for ``hours`` (1 to ``MAX_BLOCK_HOURS``): an open conversation closes now, and the texter gets one
+        notice at their next text."""
         if not 1 <= hours <= MAX_BLOCK_HOURS:
             raise ValueError(f"a block lasts 1 to {MAX_BLOCK_HOURS} hours")
         now = self.clock()
@@ -124,8 +125,37 @@ class TexterControls:
             AuditEntry(actor_id=actor_id, action=BLOCK_ACTION, subject=alias, reason=f"{reason} ({hours} h)", at=now)
         )
         until = now + timedelta(hours=hours)
-        self._update(alias, blocked_until=until, block_notice_sent=False)
-        return TexterBlockState(alias=alias, blocked_until=until)
+        for _ in range(_ATTEMPTS):
+            texter = self.texter(alias)
+            blocked = texter.model_copy(update={"blocked_until": until, "block_notice_sent": False})
+            conversation = (
+                self.store.get_conversation(texter.open_conversation_id) if texter.open_conversation_id else None
+            )
+            try:
+                if conversation is not None and conversation.is_open:
+                    # The conversation ends now, like any close (bodies purged, its volunteer told and freed); the
+                    # texter hears of the block at their next text.
+                    self._close_for_block(blocked, conversation)
+                else:
+                    self.store.commit(ConversationChange(texter=blocked, expected_texter_version=texter.version))
+            except ConcurrentUpdateError:
+                continue
+            return TexterBlockState(alias=alias, blocked_until=until)
+        raise ConflictError("the texter keeps changing; try again")
+
+    def _close_for_block(self, texter: TexterRecord, conversation: ConversationRecord) -> None:
+        now = self.clock()
+        notice = f"{now:%H:%M} UTC: the conversation with {texter_alias(texter.texter_id)} was closed: a supervisor blocked the texter."
+        change = closing(conversation, reason="blocked", now=now, retention_days=self.retention_days, notice=notice)
+        change.texter = unlinked_texter(texter, conversation, now)
+        change.expected_texter_version = texter.version
+        if conversation.escalation_id is not None:
+            linked = self.escalations.linked_to(conversation_id=conversation.conversation_id)
+            change.escalations = unlinked_at_close(linked, conversation)
+        self.router.commit(conversation, change)
+        for closed in change.purge_messages_of:
+            self.store.delete_messages(closed)
+        self.router.route_waiting()
 
     def unblock(self, actor_id: str, alias: str, *, reason: str) -> TexterBlockState:
         """Lift a block at once (the texter's next text is answered as usual)."""

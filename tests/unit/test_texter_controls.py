@@ -414,6 +414,28 @@ def test_a_supervisors_block_is_audited_with_its_reason_and_lapses(
     assert [entry.action for entry in audit.entries] == ["block_texter", "unblock_texter"]
 
 
+def test_a_supervisors_block_closes_an_open_conversation_at_once_and_tells_its_volunteer(
+    controls: tuple[CrisisRoutingWorld, TexterControls, InMemoryAuditLog],
+) -> None:
+    world, texters, _ = controls
+    # given a texter without consent in an active conversation with v1
+    world.volunteer("v1")
+    conversation = world.waiting("c1", consent="no")
+    world.active("c1", with_="v1")
+    world.inbound("c1", "some abusive text")
+
+    # when a supervisor blocks them
+    texters.block("sup-1", texter_alias(conversation.texter_id), reason="abuse", hours=1)
+
+    # then the conversation is closed (nothing kept without consent), its bodies are gone, v1 is free and told why
+    assert world.repository.get_conversation("c1") is None
+    assert world.repository.messages_of("c1") == []
+    assert world.load("v1") == 0
+    assert "a supervisor blocked the texter" in world.record("v1").notices[-1]
+    texter = world.repository.get_texter(conversation.texter_id)
+    assert texter is not None and texter.open_conversation_id is None and texter.blocked_until is not None
+
+
 def test_an_unknown_alias_is_not_found_and_an_ambiguous_one_is_a_conflict(
     controls: tuple[CrisisRoutingWorld, TexterControls, InMemoryAuditLog],
 ) -> None:
