@@ -10,6 +10,7 @@ import { Api, SessionLost } from "./api.js";
 import { LiveChannel } from "./live.js";
 import { ConversationView, levelBadge, riskText } from "./conversation.js";
 import { LineView } from "./supervisor.js";
+import { TexterControlsView } from "./texters.js";
 import { LibraryEditor } from "./library.js";
 import { drafts } from "./drafts.js";
 import { h, fill, clear, duration, secondsSince } from "./dom.js";
@@ -34,6 +35,7 @@ const state = {
   libraryAvailable: true,
   lineView: null,
   libraryEditor: null,
+  texterControls: null,
   timers: [],
   localChange: 0,
   refreshing: null,
@@ -99,7 +101,7 @@ async function boot() {
     "signout", "app-error", "notices", "offer", "take-next", "take-next-bar", "take-next-status", "tabs", "panels",
     "no-conversations", "supervisor", "line", "line-body", "manage-library", "manage-library-body", "reveal-dialog",
     "reveal-body", "closed-notices", "crisis-offers", "crisis-offers-hint", "favicon", "supervisor-tabs",
-    "sup-tab-line", "sup-tab-library"]) {
+    "sup-tab-line", "sup-tab-library", "texter-controls-body"]) {
     el[id.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = document.getElementById(id);
   }
   try {
@@ -405,6 +407,9 @@ async function startApp() {
       },
     });
   }
+  if (supervisor && !state.texterControls) {
+    state.texterControls = new TexterControlsView({ api: state.api, body: el.texterControlsBody, guard });
+  }
   if (supervisor && !state.libraryEditor) {
     state.libraryEditor = new LibraryEditor({
       api: state.api, section: el.manageLibrary, body: el.manageLibraryBody, guard,
@@ -428,6 +433,9 @@ function resetViews() {
   state.closedAliases.clear();
   state.lineView = null;
   state.libraryEditor = null;
+  // A typed alias or reason is the last supervisor's: gone with the session.
+  state.texterControls = null;
+  clear(el.texterControlsBody);
   state.library = null;
   state.libraryAvailable = true;
   el.manageLibrary.hidden = true;
