@@ -174,13 +174,19 @@ def erase_texter(alias: AliasCode) -> Response[None]:
     return Response(204, content_types.APPLICATION_JSON, None)
 
 
-@app.post("/volunteer/texters/<alias>/block", operation_id="blockTexter", responses=_SUPERVISOR_BY_ALIAS)
+_BLOCK_STATE: dict[int, Any] = {
+    200: {"description": "The texter's block now", "content": {"application/json": {"model": TexterBlock}}},
+    **_SUPERVISOR_BY_ALIAS,
+}
+
+
+@app.post("/volunteer/texters/<alias>/block", operation_id="blockTexter", responses=_BLOCK_STATE)
 def block_texter(alias: AliasCode, request: TexterBlockRequest) -> TexterBlock:
     block = desk().block_texter(subject(), texter_alias(alias), reason=request.reason, hours=request.hours)
     return TexterBlock(texter_alias=block.alias, blocked_until=block.blocked_until)
 
 
-@app.post("/volunteer/texters/<alias>/unblock", operation_id="unblockTexter", responses=_SUPERVISOR_BY_ALIAS)
+@app.post("/volunteer/texters/<alias>/unblock", operation_id="unblockTexter", responses=_BLOCK_STATE)
 def unblock_texter(alias: AliasCode, request: TexterUnblockRequest) -> TexterBlock:
     block = desk().unblock_texter(subject(), texter_alias(alias), reason=request.reason)
     return TexterBlock(texter_alias=block.alias, blocked_until=block.blocked_until)

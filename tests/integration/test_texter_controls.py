@@ -136,6 +136,10 @@ def test_the_texter_operations_are_in_the_openapi_document_with_their_refusals(a
         operation = document["paths"][path]["post"]
         assert operation["operationId"] == operation_id
         assert {"403", "404", "422"} <= set(operation["responses"])
+        # and what it answers when it works
+        assert {"204" if operation_id == "eraseTexter" else "200"} <= set(operation["responses"])
+    block = document["paths"]["/volunteer/texters/{alias}/block"]["post"]["responses"]["200"]
+    assert block["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TexterBlock"}
 
 
 def test_delete_erases_the_texter_their_consented_metadata_and_their_escalation_links(
