@@ -12,6 +12,7 @@ import { ConversationView, levelBadge, riskText } from "./conversation.js";
 import { LineView } from "./supervisor.js";
 import { TexterControlsView } from "./texters.js";
 import { LibraryEditor } from "./library.js";
+import { showTotpCode, showTotpSetup } from "./two_step.js";
 import { drafts } from "./drafts.js";
 import { h, fill, clear, duration, secondsSince } from "./dom.js";
 
@@ -178,13 +179,10 @@ function wireSignIn() {
     try {
       const result = await state.auth.signIn(username, password);
       if (result.challenge) {
-        state.pendingChallenge = result;
         el.signinForm.hidden = true;
         el.signinPassword.value = "";
-        showNewPassword();
-      } else {
-        startApp();
       }
+      await afterSignInStep(result);
     } catch (error) {
       fill(el.signinError, error.message);
       el.signinPassword.select();
@@ -212,10 +210,7 @@ function showNewPassword() {
     }
     button.disabled = true;
     try {
-      await state.auth.completeNewPassword(state.pendingChallenge, password);
-      state.pendingChallenge = null;
-      clear(el.newpwSlot);
-      startApp();
+      await afterSignInStep(await state.auth.completeNewPassword(state.pendingChallenge, password));
     } catch (error) {
       if (/session/i.test(error.message) && /expired|invalid/i.test(error.message)) {
         showSignIn("That step timed out. Sign in again with your temporary password.");
@@ -234,6 +229,64 @@ function showNewPassword() {
   button);
   fill(el.newpwSlot, form);
   input.focus();
+}
+
+/** Signed in, or the next step Cognito asks for: a new password, a two-step code, or setting two-step up. */
+async function afterSignInStep(result) {
+  clear(el.signinError);
+  if (!result.challenge) {
+    state.pendingChallenge = null;
+    clear(el.newpwSlot);
+    startApp();
+    return;
+  }
+  state.pendingChallenge = result;
+  const showError = (message) => fill(el.signinError, message);
+  // A step that timed out (Cognito's sessions last minutes) starts the sign-in again.
+  const orStartAgain = (step) => async (code) => {
+    try {
+      await afterSignInStep(await step(code));
+    } catch (error) {
+      if (error.type !== "NotAuthorizedException") throw error;
+      showSignIn(error.message);
+    }
+  };
+  if (result.challenge === "NEW_PASSWORD_REQUIRED") {
+    showNewPassword();
+  } else if (result.challenge === "SOFTWARE_TOKEN_MFA") {
+    showTotpCode(el.newpwSlot, { submit: orStartAgain((code) => state.auth.answerTotp(result, code)), showError });
+  } else if (result.challenge === "MFA_SETUP") {
+    try {
+      const secret = await state.auth.associateTotp(result);
+      showTotpSetup(el.newpwSlot, { secret, username: result.username, showError,
+        verify: orStartAgain((code) => state.auth.verifyTotp(code, result)) });
+    } catch (error) {
+      showSignIn(error.message);
+    }
+  }
+}
+
+/** A supervisor without two-step sign-in: set it up before anything else (the API refuses their supervisor work). */
+async function setUpTwoStep() {
+  el.app.hidden = true;
+  el.signin.hidden = false;
+  el.signinForm.hidden = true;
+  el.signinNote.hidden = true;
+  document.title = "Set up two-step sign-in — Peerline";
+  const showError = (message) => fill(el.signinError, message);
+  try {
+    const secret = await state.auth.associateTotp();
+    showTotpSetup(el.newpwSlot, {
+      secret, username: state.auth.claims.username || "", showError, cancel: () => el.signout.click(),
+      verify: async (code) => {
+        await state.auth.verifyTotp(code);
+        clear(el.newpwSlot);
+        startApp();
+      },
+    });
+  } catch (error) {
+    showError(error.message);
+  }
 }
 
 /** Tokens gone (refresh refused or signed out elsewhere): back to sign-in, keeping every draft and the open tabs. */
@@ -389,6 +442,10 @@ async function startApp() {
       showError(error);
       setTimeout(() => { if (!state.me && state.auth.signedIn) startApp(); }, 5000);
     }
+    return;
+  }
+  if (state.me.two_step_setup_required) {
+    await setUpTwoStep();
     return;
   }
   renderMe();

@@ -1,5 +1,6 @@
-// Cognito's JSON API called directly with fetch: USER_PASSWORD_AUTH, the NEW_PASSWORD_REQUIRED challenge,
-// REFRESH_TOKEN_AUTH before expiry (and on a 401), sign-out. Tokens live in sessionStorage (this tab only).
+// Cognito's JSON API called directly with fetch: USER_PASSWORD_AUTH, the NEW_PASSWORD_REQUIRED challenge, two-step
+// sign-in (the SOFTWARE_TOKEN_MFA and MFA_SETUP challenges, and setting TOTP up), REFRESH_TOKEN_AUTH before expiry
+// (and on a 401), sign-out. Tokens live in sessionStorage (this tab only); a TOTP secret is never stored.
 
 const STORE = "peerline.session";
 const REFRESH_MARGIN_S = 120;
@@ -31,11 +32,17 @@ function friendly(type, message) {
     case "NotAuthorizedException":
       if (/expired/i.test(message || "")) return "Your session has expired. Please sign in again.";
       if (/disabled/i.test(message || "")) return "This account is disabled. Ask your supervisor.";
+      if (/session/i.test(message || "")) return "That sign-in step timed out. Sign in again.";
       return "Incorrect username, e-mail or password.";
     case "UserNotFoundException":
       return "Incorrect username, e-mail or password.";
     case "InvalidPasswordException":
       return message || "That password doesn't meet the rules: at least 12 characters, upper and lower case, a number.";
+    case "CodeMismatchException":
+    case "EnableSoftwareTokenMFAException":
+      return "That code didn't match. Enter the 6-digit code your authenticator app shows now.";
+    case "ExpiredCodeException":
+      return "That code has expired. Enter the one your authenticator app shows now.";
     case "PasswordResetRequiredException":
       return "Your password must be reset. Ask your supervisor for a new temporary password.";
     case "TooManyRequestsException":
@@ -130,12 +137,55 @@ export class CognitoAuth {
     return this.#afterAuth(data, challenge.username);
   }
 
+  /** The SOFTWARE_TOKEN_MFA challenge: the code the authenticator app shows now. */
+  async answerTotp(challenge, code) {
+    const data = await this.call("RespondToAuthChallenge", {
+      ChallengeName: "SOFTWARE_TOKEN_MFA",
+      ClientId: this.clientId,
+      Session: challenge.session,
+      ChallengeResponses: { USERNAME: challenge.username, SOFTWARE_TOKEN_MFA_CODE: code },
+    });
+    return this.#afterAuth(data, challenge.username);
+  }
+
+  /**
+   * Setting TOTP up, step 1: a new secret for the authenticator app. Signed in: for this user (their access token);
+   * at an MFA_SETUP challenge: for that sign-in (its session, which Cognito renews).
+   */
+  async associateTotp(challenge = null) {
+    const data = await this.call(
+      "AssociateSoftwareToken", challenge ? { Session: challenge.session } : { AccessToken: this.accessToken });
+    if (challenge && data.Session) challenge.session = data.Session;
+    return data.SecretCode;
+  }
+
+  /** Step 2: the app's first code proves it holds the secret; then TOTP is on, and asked at every sign-in. */
+  async verifyTotp(code, challenge = null) {
+    const proof = { UserCode: code, FriendlyDeviceName: "Peerline" };
+    if (challenge) {
+      const verified = await this.call("VerifySoftwareToken", { ...proof, Session: challenge.session });
+      const data = await this.call("RespondToAuthChallenge", {
+        ChallengeName: "MFA_SETUP",
+        ClientId: this.clientId,
+        Session: verified.Session || challenge.session,
+        ChallengeResponses: { USERNAME: challenge.username },
+      });
+      return this.#afterAuth(data, challenge.username);
+    }
+    await this.call("VerifySoftwareToken", { ...proof, AccessToken: this.accessToken });
+    await this.call("SetUserMFAPreference", {
+      AccessToken: this.accessToken,
+      SoftwareTokenMfaSettings: { Enabled: true, PreferredMfa: true },
+    });
+    return { done: true };
+  }
+
   #afterAuth(data, username) {
     if (data.AuthenticationResult) {
       this.#store(data.AuthenticationResult);
       return { done: true };
     }
-    if (data.ChallengeName === "NEW_PASSWORD_REQUIRED") {
+    if (["NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA", "MFA_SETUP"].includes(data.ChallengeName)) {
       const params = data.ChallengeParameters || {};
       return {
         challenge: data.ChallengeName,

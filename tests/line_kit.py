@@ -72,8 +72,11 @@ def text_line(
 
 
 def texts_to(twilio: Client, number: str) -> list[str]:
-    """What the line texted this number, oldest first."""
-    return [message.body for message in reversed(twilio.messages.list(to=number))]
+    """What the line texted this number, oldest first, as the phone received them: the Twilio account itself forgets
+    a conversation's messages once it closed (``twilio.messages.list`` then lists none of them), the phone does not.
+    Read through the fake's phone simulator, which sits beside the REST API the client is pointed at."""
+    thread = requests.get(f"{twilio.api.base_url}/simulator/api/messages", params={"number": number}, timeout=10).json()
+    return [message["body"] for message in thread if message["direction"] == "outbound"]
 
 
 def eventually(probe: Callable[[], Any], timeout: float = 8.0, interval: float = 0.05) -> Any:

@@ -23,8 +23,8 @@ composition.sender()  # at the cold start: a bad environment fails the init, not
 @tracer.capture_method
 def handle_outbound(record: SQSRecord) -> None:
     text = OutboundText.model_validate_json(record.body)
-    result = composition.sender().send_once(text)
-    logger.info("outbound handled", outbound_id=text.outbound_id, purpose=text.purpose, result=str(result))
+    outcome = composition.sender().send_once(text)
+    logger.info("outbound handled", outbound_id=text.outbound_id, purpose=text.purpose, result=str(outcome.result))
 
 
 @logger.inject_lambda_context(clear_state=True)

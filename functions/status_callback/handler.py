@@ -29,6 +29,6 @@ def lambda_handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dic
     report = StatusReport.from_form(request.form or {})
     if report is None:
         return twiml_response(400)
-    recorded = record_delivery_status(report, log=ports.log, opt_outs=ports.opt_outs)
+    recorded = record_delivery_status(report, log=ports.log)
     logger.info("delivery status", message_sid=report.message_sid, status=report.status, recorded=recorded)
     return twiml_response(200)

@@ -1,10 +1,11 @@
-"""moto in server mode, as the local line's AWS, with the one Cognito call the dashboard makes that moto lacks.
+"""moto in server mode, as the local line's AWS, with the Cognito calls the dashboard makes that moto lacks or fakes.
 
 The dashboard signs out with Cognito's ``RevokeToken`` (``auth.js``). moto (5.x) answers it with an HTML 500 (its
 ``NotImplementedError``) and no CORS headers, so every sign-out on the local line logged a server traceback and put
 a CORS error in the browser console. ``LocalAwsServer`` serves moto's own WSGI application behind a small
 middleware that answers ``RevokeToken`` as Cognito does, against moto's own user pools, with the CORS headers moto
-gives every other answer; everything else goes to moto untouched.
+gives every other answer. TOTP two-step sign-in is checked as Cognito does it (``cognito_totp.py``); everything
+else goes to moto untouched.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from moto.cognitoidp.models import CognitoIdpUserPool, cognitoidp_backends
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from peerline_local.cognito_totp import CognitoTotpMiddleware, TotpSecrets
 from peerline_local.loopback import LoopbackServer
 
 log = logging.getLogger("peerline.local.aws")
@@ -146,8 +148,14 @@ class LocalAwsServer(LoopbackServer):
 
     thread_name = "moto"
 
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
+        # Each user's TOTP secret, and the local-only list of users whose TOTP challenge is answered for them.
+        self.totp = TotpSecrets()
+
     def _bind(self, port: int) -> BaseWSGIServer:
-        app = CognitoRevokeTokenMiddleware(DomainDispatcherApplication(create_backend_app))
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        app = CognitoRevokeTokenMiddleware(CognitoTotpMiddleware(moto_app, self.totp))
         try:
             return make_server(self._host, port, app, threaded=True, request_handler=MotoRequestHandler)
         except SystemExit as exit_:  # werkzeug exits the process when the port is in use; say so instead

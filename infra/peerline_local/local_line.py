@@ -25,6 +25,7 @@ import requests
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.phone import mask_phone_numbers
+from peerline_local.cognito_totp import set_up_totp
 from peerline_local.emulators import (
     FunctionEndpoint,
     HttpApiEmulator,
@@ -105,6 +106,9 @@ class LocalLineOptions:
     function_environment: dict[str, str] = field(default_factory=dict)
     # Where the functions' own log lines go (already masked by their formatter; masked again here).
     log_sink: Callable[[str, str], None] | None = None
+    # Local only (never in the template): demo supervisors have TOTP on, and their sign-in challenge is answered
+    # for them, so they sign in with a password. False (`peerline dev --mfa`): they set it up in the dashboard.
+    demo_users_skip_totp: bool = True
 
 
 class _FunctionProcess:
@@ -240,6 +244,8 @@ class LocalLine:
         user_pool_id = self.stack.physical_id("VolunteerUserPool")
         user_pool_client_id = self.stack.physical_id("DashboardUserPoolClient")
         demo_users = self._sign_up_demo_users(session, aws_url, user_pool_id)
+        if options.demo_users_skip_totp:
+            self._let_demo_supervisors_skip_totp(session, aws_url, user_pool_id, user_pool_client_id)
         self._put_demo_on_call(session, aws_url)
 
         self._bind_websocket_apis()
@@ -401,6 +407,18 @@ class LocalLine:
             {"username": user.username, "password": user.password, "role": user.role, "display_name": user.display_name}
             for user in DEMO_USERS
         ]
+
+    def _let_demo_supervisors_skip_totp(
+        self, session: boto3.session.Session, aws_url: str, user_pool_id: str, client_id: str
+    ) -> None:
+        """Supervisors need TOTP (the API checks the pool, as on AWS): the demo ones get it, and local Cognito
+        answers their challenge, so `make dev` stays a password away from every view."""
+        assert self._moto is not None
+        cognito = session.client("cognito-idp", endpoint_url=aws_url)
+        for user in DEMO_USERS:
+            if "supervisor" in user.roles:
+                set_up_totp(cognito, client_id, user.username, user.password)
+                self._moto.totp.skip_totp_for(user_pool_id, user.username)
 
     def _function_environment(self, aws_url: str) -> dict[str, str]:
         assert self._fake is not None

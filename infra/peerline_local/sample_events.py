@@ -154,6 +154,10 @@ def sample_events() -> dict[str, dict[str, Any]]:
         "texter_id": _SAMPLE_TEXTER_ID,
         "fire_at": at,
     }
+    erasures: list[dict[str, Any]] = [
+        {"message_sid": f"SM{1:032x}", "conversation_id": timer["conversation_id"]},
+        {"message_sid": f"SM{9:032x}", "conversation_id": None},
+    ]
     return {
         "inbound_webhook/signed_text.json": signed_webhook_event("/sms/inbound", first),
         "inbound_webhook/signed_spanish_text.json": signed_webhook_event("/sms/inbound", spanish),
@@ -187,6 +191,13 @@ def sample_events() -> dict[str, dict[str, Any]]:
         },
         "conversation_timers/sqs_batch.json": {
             "Records": [_sqs_record(timer, index=0, queue="TimerQueue", group=None, dedup=None)]
+        },
+        # Two erasure jobs: the texter's first text (its conversation), and an answer outside any conversation.
+        "erase_messages/sqs_batch.json": {
+            "Records": [
+                _sqs_record(job, index=index, queue="EraseQueue", group=None, dedup=None)
+                for index, job in enumerate(erasures)
+            ]
         },
     }
 

@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -33,13 +34,16 @@ from peerline_local.twilio_http import FakeHttpServer, FakeRequestHandler
 from peerline_local.twilio_messages import (
     API_VERSION,
     DEFAULT_SIMULATED_TEXTER,
+    FINAL_STATUSES,
     Fault,
     InboundWebhookNotConfiguredError,
     StatusStep,
+    StoredMedia,
     StoredMessage,
     TwilioApiError,
     basic_credentials,
     count_segments,
+    new_media_sid,
     new_message_sid,
     not_found,
 )
@@ -162,6 +166,7 @@ class TwilioFake:
         *,
         message_sid: str | None = None,
         extra: dict[str, str] | None = None,
+        media_content_types: Sequence[str] = (),
     ) -> requests.Response:
         """Text the line as ``from_number``: post Twilio's signed inbound webhook and return the line's response.
 
@@ -173,6 +178,8 @@ class TwilioFake:
         if not webhook_url:
             raise InboundWebhookNotConfiguredError("the fake has no inbound_webhook_url to post texts to")
         sid = message_sid or new_message_sid()
+        now = datetime.now(UTC)
+        media = [StoredMedia(new_media_sid(), content_type, now) for content_type in media_content_types]
         self._store(
             StoredMessage(
                 sid=sid,
@@ -182,17 +189,30 @@ class TwilioFake:
                 body=body,
                 direction="inbound",
                 status="received",
-                created_at=datetime.now(UTC),
+                created_at=now,
                 sequence=next(self._sequence),
+                media=media,
             )
         )
+        # An MMS: Twilio adds each item's URL and content type, numbered from 0.
+        media_fields = {
+            field: value
+            for index, item in enumerate(media)
+            for field, value in (
+                (
+                    f"MediaUrl{index}",
+                    f"{self.url}/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}/Media/{item.sid}",
+                ),
+                (f"MediaContentType{index}", item.content_type),
+            )
+        }
         # The field set of a real Twilio messaging webhook. Location fields are blank for most numbers, and Twilio
         # signs the blank ones too, so they are sent (and signed) rather than left out.
         params = {
             "ToCountry": "US",
             "ToState": "",
             "SmsMessageSid": sid,
-            "NumMedia": "0",
+            "NumMedia": str(len(media)),
             "ToCity": "",
             "FromZip": "",
             "SmsSid": sid,
@@ -208,6 +228,7 @@ class TwilioFake:
             "AccountSid": self.account_sid,
             "From": from_number,
             "ApiVersion": API_VERSION,
+            **media_fields,
             **(extra or {}),
         }
         response = self._post_signed(webhook_url, params)
@@ -215,8 +236,12 @@ class TwilioFake:
         return response
 
     def messages(self, *, to: str | None = None, from_: str | None = None) -> list[dict[str, Any]]:
-        """Every message the fake knows (outbound and inbound), newest first, in Twilio's JSON shape."""
-        return [message.as_twilio_json() for message in self._matching(to=to, from_=from_, newest_first=True)]
+        """Every message the fake knows (outbound and inbound), newest first, in Twilio's JSON shape: what the phones
+        sent and received, including messages since deleted from the account (see ``held_messages``)."""
+        return [
+            message.as_twilio_json()
+            for message in self._matching(to=to, from_=from_, newest_first=True, held_only=False)
+        ]
 
     def inject_fault(
         self, *, status: int, code: int | None = None, message: str = "", count: int = 1, to: str | None = None
@@ -288,7 +313,9 @@ class TwilioFake:
             page = max(int(query.get("Page", 0)), 0)
         except ValueError as error:
             raise TwilioApiError(400, 20001, "PageSize and Page must be integers.") from error
-        matching = self._matching(to=query.get("To") or None, from_=query.get("From") or None, newest_first=True)
+        matching = self._matching(
+            to=query.get("To") or None, from_=query.get("From") or None, newest_first=True, held_only=True
+        )
         start = page * page_size
         on_page = matching[start : start + page_size]
         filters = {key: query[key] for key in ("To", "From", "DateSent") if query.get(key)}
@@ -314,9 +341,77 @@ class TwilioFake:
         self._require_account(account_sid, path)
         with self._lock:
             message = self._messages.get(message_sid)
-            if message is None:
+            if message is None or message.deleted:
                 raise not_found(path)
             return message.as_twilio_json()
+
+    def delete_message(self, account_sid: str, message_sid: str) -> None:
+        """Handle ``DELETE Messages/{Sid}.json``: gone for good (its media stay, as at Twilio); Twilio's 20009 while
+        the message is still in flight."""
+        path = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}.json"
+        self._require_account(account_sid, path)
+        with self._lock:
+            message = self._messages.get(message_sid)
+            if message is None or message.deleted:
+                raise not_found(path)
+            if message.status not in FINAL_STATUSES:
+                raise TwilioApiError(400, 20009, "Cannot delete this resource before it is complete")
+            message.deleted = True
+        self._info("message %s deleted", message_sid)
+
+    def list_media(self, account_sid: str, message_sid: str, query: dict[str, str]) -> dict[str, Any]:
+        """Handle ``GET Messages/{Sid}/Media.json`` in Twilio's list shape (one page: a message has at most 10)."""
+        base_path = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}/Media.json"
+        self._require_account(account_sid, base_path)
+        with self._lock:
+            message = self._messages.get(message_sid)
+        if message is None or message.deleted:
+            raise not_found(base_path)
+        page_size = int(query.get("PageSize", _DEFAULT_PAGE_SIZE))
+        page_uri = f"{base_path}?{urlencode({'PageSize': page_size, 'Page': 0})}"
+        return {
+            "media_list": [item.as_twilio_json(account_sid, message_sid) for item in message.media],
+            "end": max(len(message.media) - 1, 0),
+            "first_page_uri": page_uri,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": page_uri,
+        }
+
+    def delete_media(self, account_sid: str, message_sid: str, media_sid: str) -> None:
+        """Handle ``DELETE Messages/{Sid}/Media/{MediaSid}.json``."""
+        path = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}.json"
+        self._require_account(account_sid, path)
+        with self._lock:
+            # A deleted message's media stay until deleted themselves (as at Twilio), by their own URL.
+            message = self._messages.get(message_sid)
+            if message is None or all(item.sid != media_sid for item in message.media):
+                raise not_found(path)
+            message.media = [item for item in message.media if item.sid != media_sid]
+
+    def held_messages(self) -> list[dict[str, Any]]:
+        """What the account still holds (not deleted), newest first, in Twilio's JSON shape (for tests)."""
+        return [
+            message.as_twilio_json()
+            for message in self._matching(to=None, from_=None, newest_first=True, held_only=True)
+        ]
+
+    def media_count(self) -> int:
+        """How many media items the account still holds, of messages deleted or not (for tests)."""
+        with self._lock:
+            return sum(len(message.media) for message in self._messages.values())
+
+    def finish_deliveries(self) -> None:
+        """Apply every pending status step now, in order, as if the carriers had answered (for tests)."""
+        while True:
+            with self._steps_changed:
+                if not self._steps:
+                    return
+                step = heapq.heappop(self._steps)
+            self._apply_status_step(step)
 
     def check_basic_auth(self, authorization: str | None) -> None:
         """Raise Twilio's 401 unless ``authorization`` carries this account's sid and token."""
@@ -340,6 +435,12 @@ class TwilioFake:
         involved.sort(key=lambda message: message.sequence)
         return [message.as_simulator_json() for message in involved]
 
+    def phone_numbers(self) -> list[str]:
+        """Every number that texted or was texted, sorted: messages deleted from the account count too (the phones
+        still hold them, and the line may still know their texter)."""
+        with self._lock:
+            return sorted({number for message in self._messages.values() for number in (message.to, message.from_)})
+
     # ------------------------------------------------------------------ internals
     def _require_account(self, account_sid: str, path: str) -> None:
         if account_sid != self.account_sid:
@@ -349,12 +450,16 @@ class TwilioFake:
         with self._lock:
             self._messages[message.sid] = message
 
-    def _matching(self, *, to: str | None, from_: str | None, newest_first: bool) -> list[StoredMessage]:
+    def _matching(
+        self, *, to: str | None, from_: str | None, newest_first: bool, held_only: bool
+    ) -> list[StoredMessage]:
         with self._lock:
             found = [
                 message
                 for message in self._messages.values()
-                if (to is None or message.to == to) and (from_ is None or message.from_ == from_)
+                if (to is None or message.to == to)
+                and (from_ is None or message.from_ == from_)
+                and not (held_only and message.deleted)
             ]
         found.sort(key=lambda message: message.sequence, reverse=newest_first)
         return found

@@ -27,6 +27,12 @@ from peerline_local.twilio_messages import (
 
 _MESSAGES_LIST_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account_sid>[^/]+)/Messages\.json$")
 _MESSAGE_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account_sid>[^/]+)/Messages/(?P<message_sid>[^/]+)\.json$")
+_MEDIA_LIST_PATH = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account_sid>[^/]+)/Messages/(?P<message_sid>[^/]+)/Media\.json$"
+)
+_MEDIA_PATH = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account_sid>[^/]+)/Messages/(?P<message_sid>[^/]+)/Media/(?P<media_sid>[^/]+)\.json$"
+)
 
 
 def first_values(encoded: str) -> dict[str, str]:
@@ -88,14 +94,25 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
                 "GET": lambda: self._list_messages(account_sid),
             }
             return routes.get(method)
-        if (match := _MESSAGE_PATH.match(path)) and method == "GET":
+        if match := _MESSAGE_PATH.match(path):
             account_sid, message_sid = match["account_sid"], match["message_sid"]
-            return lambda: self._fetch_message(account_sid, message_sid)
+            routes = {
+                "GET": lambda: self._fetch_message(account_sid, message_sid),
+                "DELETE": lambda: self._delete_message(account_sid, message_sid),
+            }
+            return routes.get(method)
+        if (match := _MEDIA_LIST_PATH.match(path)) and method == "GET":
+            account_sid, message_sid = match["account_sid"], match["message_sid"]
+            return lambda: self._list_media(account_sid, message_sid)
+        if (match := _MEDIA_PATH.match(path)) and method == "DELETE":
+            account_sid, message_sid, media_sid = match["account_sid"], match["message_sid"], match["media_sid"]
+            return lambda: self._delete_media(account_sid, message_sid, media_sid)
         fixed_routes: dict[tuple[str, str], Callable[[], None]] = {
             ("GET", "/simulator"): self._simulator_page,
             ("GET", "/simulator/"): self._simulator_page,
             ("GET", "/simulator/api/line"): self._simulator_line,
             ("GET", "/simulator/api/messages"): self._simulator_messages,
+            ("GET", "/simulator/api/numbers"): self._simulator_numbers,
             ("POST", "/simulator/api/send"): self._simulator_send,
             ("POST", "/_fake/faults"): self._inject_fault,
             ("DELETE", "/_fake/faults"): self._clear_faults,
@@ -117,6 +134,20 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         self.fake.check_basic_auth(self.headers.get("Authorization"))
         self._send_json(200, self.fake.fetch_message(account_sid, message_sid))
 
+    def _delete_message(self, account_sid: str, message_sid: str) -> None:
+        self.fake.check_basic_auth(self.headers.get("Authorization"))
+        self.fake.delete_message(account_sid, message_sid)
+        self._send_no_content()
+
+    def _list_media(self, account_sid: str, message_sid: str) -> None:
+        self.fake.check_basic_auth(self.headers.get("Authorization"))
+        self._send_json(200, self.fake.list_media(account_sid, message_sid, self._query))
+
+    def _delete_media(self, account_sid: str, message_sid: str, media_sid: str) -> None:
+        self.fake.check_basic_auth(self.headers.get("Authorization"))
+        self.fake.delete_media(account_sid, message_sid, media_sid)
+        self._send_no_content()
+
     # ------------------------------------------------------------------ simulator routes
     def _simulator_page(self) -> None:
         # Read on every request, so editing the page needs a browser refresh, not a restart.
@@ -132,6 +163,9 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             self._send_json(400, {"error": "number must be an E.164 phone number, like +15555550100"})
             return
         self._send_json(200, self.fake.simulator_thread(number))
+
+    def _simulator_numbers(self) -> None:
+        self._send_json(200, {"numbers": self.fake.phone_numbers()})
 
     def _simulator_send(self) -> None:
         payload = self._read_json()
@@ -190,6 +224,12 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, payload: Any, *, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", headers=headers)
+
+    def _send_no_content(self) -> None:
+        """Twilio's answer to a successful DELETE: 204 and no body."""
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _send(self, status: int, body: bytes, content_type: str, *, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)

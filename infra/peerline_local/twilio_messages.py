@@ -33,6 +33,15 @@ def new_message_sid() -> str:
     return "SM" + uuid.uuid4().hex
 
 
+def new_media_sid() -> str:
+    """A Twilio-shaped media sid: ``ME`` and 32 hex digits."""
+    return "ME" + uuid.uuid4().hex
+
+
+# Statuses after which Twilio has finished with a message; before them it refuses a DELETE with 20009.
+FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "received", "read", "canceled"})
+
+
 def count_segments(body: str) -> int:
     """How many SMS segments Twilio would bill ``body`` as (GSM-7: 160, or 153 when split; UCS-2: 70, or 67)."""
     if all(character in _GSM_BASIC or character in _GSM_EXTENDED for character in body):
@@ -53,6 +62,27 @@ def _rfc2822(moment: datetime) -> str:
 
 
 @dataclass
+class StoredMedia:
+    """One media item (an MMS picture) attached to a message."""
+
+    sid: str
+    content_type: str
+    created_at: datetime
+
+    def as_twilio_json(self, account_sid: str, message_sid: str) -> dict[str, Any]:
+        """The media resource exactly as Twilio's REST API renders it."""
+        return {
+            "account_sid": account_sid,
+            "content_type": self.content_type,
+            "date_created": _rfc2822(self.created_at),
+            "date_updated": _rfc2822(self.created_at),
+            "parent_sid": message_sid,
+            "sid": self.sid,
+            "uri": f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}/Media/{self.sid}.json",
+        }
+
+
+@dataclass
 class StoredMessage:
     """One text the fake knows about, sent through the API or received from a simulated texter."""
 
@@ -68,6 +98,9 @@ class StoredMessage:
     messaging_service_sid: str | None = None
     sent_at: datetime | None = None
     updated_at: datetime | None = None
+    media: list[StoredMedia] = field(default_factory=list)
+    # Deleted from the account (the REST API no longer knows it); the phones that sent or received it still do.
+    deleted: bool = False
 
     def as_twilio_json(self) -> dict[str, Any]:
         """The message resource exactly as Twilio's REST API renders it."""
@@ -84,7 +117,7 @@ class StoredMessage:
             "error_message": None,
             "from": self.from_,
             "messaging_service_sid": self.messaging_service_sid,
-            "num_media": "0",
+            "num_media": str(len(self.media)),
             "num_segments": str(count_segments(self.body)),
             "price": None,
             "price_unit": "USD",

@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import random
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "twilio", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def demo_users_skip_totp(mfa_flag: bool, environment: Mapping[str, str]) -> bool:
+    """Local only: demo supervisors skip two-step sign-in unless asked for (`--mfa` or PEERLINE_LOCAL_MFA=1)."""
+    return not (mfa_flag or environment.get("PEERLINE_LOCAL_MFA", "").strip().lower() in ("1", "true", "yes"))
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -50,6 +56,7 @@ def _dev(args: argparse.Namespace) -> int:
         dashboard_port=args.dashboard_port,
         line_number=args.line_number,
         parameters=parameters,
+        demo_users_skip_totp=demo_users_skip_totp(args.mfa, os.environ),
     )
     line = LocalLine(options)
     stopped = threading.Event()
@@ -78,6 +85,11 @@ def _dev(args: argparse.Namespace) -> int:
         + "".join(
             f"  {user['username']:<14} {user['password']:<24} {user['role']:<11} shown to texters as {user['display_name']}\n"
             for user in info["demo_users"]
+        )
+        + (
+            "  (supervisors need two-step sign-in: the demo one skips it here; `--mfa` to set it up)\n"
+            if options.demo_users_skip_totp
+            else "  (--mfa: the demo supervisor sets up two-step sign-in (TOTP) at first sign-in)\n"
         )
         + '\nTry:  .venv/bin/peerline text "hi, I need to talk"      Ctrl-C stops everything.\n',
         flush=True,
@@ -111,12 +123,14 @@ def fresh_test_number(taken: Iterable[str], rng: random.Random | None = None) ->
 
 def _numbers_in_use(client: Any, info: dict[str, Any]) -> set[str]:
     """Every number this local line has texted with, and the ones it keeps for itself and the phone simulator."""
+    import requests
+
     from peerline_local.twilio_fake import DEFAULT_SIMULATED_TEXTER
 
     used = {DEFAULT_SIMULATED_TEXTER, info["line_number"], info.get("on_call_number", "")}
-    for message in client.messages.list():
-        used.update((message.to, message.from_))
-    return used
+    # From the phones' side: the account forgets a closed conversation's messages, the line still knows the texter.
+    numbers = requests.get(f"{info['simulator_url']}/api/numbers", timeout=10).json()["numbers"]
+    return used | set(numbers)
 
 
 def _text(args: argparse.Namespace) -> int:
@@ -131,8 +145,14 @@ def _text(args: argparse.Namespace) -> int:
     # text from them gets no welcome), printed in full: a fictional test number, needed to text again as them.
     from_number = args.from_number or fresh_test_number(_numbers_in_use(client, info))
     print(f"texting the line as {from_number}   (again as this texter: --from {from_number})\n")
+
+    def received() -> list[dict[str, Any]]:
+        # The phone's view (the simulator's), oldest first: the Twilio account forgets a closed conversation's texts.
+        thread = requests.get(f"{info['simulator_url']}/api/messages", params={"number": from_number}, timeout=10)
+        return [message for message in thread.json() if message["direction"] == "outbound"]
+
     # Snapshot first: the line can answer before the POST below returns.
-    before = {message.sid for message in client.messages.list(to=from_number)}
+    before = {message["sid"] for message in received()}
     response = requests.post(f"{info['simulator_url']}/api/send", json={"from": from_number, "body": body}, timeout=10)
     if response.status_code >= 300:
         print(f"The line did not take the text: HTTP {response.status_code} {response.text[:200]}", file=sys.stderr)
@@ -140,10 +160,10 @@ def _text(args: argparse.Namespace) -> int:
     seen: set[str] = set()
     deadline = time.monotonic() + args.wait
     while time.monotonic() < deadline:
-        for message in reversed(client.messages.list(to=from_number)):
-            if message.sid not in before and message.sid not in seen:
-                seen.add(message.sid)
-                print(f"line › {message.body}\n")
+        for message in received():
+            if message["sid"] not in before and message["sid"] not in seen:
+                seen.add(message["sid"])
+                print(f"line › {message['body']}\n")
         time.sleep(0.25)
     if not seen:
         print(f"(no reply within {args.wait:.0f} s)")
@@ -409,6 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--line-number", default="+15555550000", help="the line's own number (E.164)")
     dev.add_argument("--still-waiting-seconds", type=int, default=120)
     dev.add_argument("--consent-timeout-seconds", type=int, default=60)
+    dev.add_argument(
+        "--mfa",
+        action="store_true",
+        help="demo supervisors set up two-step sign-in (TOTP) in the dashboard, as on AWS (or PEERLINE_LOCAL_MFA=1)",
+    )
     dev.add_argument("-v", "--verbose", action="store_true")
     dev.set_defaults(run=_dev)
 

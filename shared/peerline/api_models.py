@@ -52,6 +52,9 @@ class Me(BaseModel):
     notices: list[str]
     offers_during_crisis: bool = Field(description="Offered new conversations while holding a high/imminent one")
     holding_crisis: bool = Field(description="Holds (offered or active) a high/imminent conversation right now")
+    two_step_setup_required: bool = Field(
+        default=False, description="A supervisor who must set up two-step sign-in (TOTP) before supervisor operations"
+    )
 
     @classmethod
     def of(cls, volunteer: VolunteerRecord, *, holding_crisis: bool = False) -> Me:

@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from peerline.adapters.conversation_store import DynamoConversationStore
-    from peerline.adapters.dynamo import DynamoDeliveryLog, DynamoTexterOptOuts
+    from peerline.adapters.dynamo import DynamoDeliveryLog
     from peerline.adapters.idempotency import Once
     from peerline.adapters.kms import KmsNumberVault
     from peerline.adapters.queues import SqsInboundQueue, SqsOutboundQueue, SqsTimerQueue
+    from peerline.adapters.twilio_erasure import SqsErasureQueue, TwilioMessageEraser
     from peerline.adapters.twilio_signature import TwilioSignatureChecker
     from peerline.adapters.twilio_sms import TwilioSmsGateway
     from peerline.audit import AuditLog
     from peerline.conversation import ConversationEngine, CrisisDesk
+    from peerline.delivery import SendOutcome
     from peerline.escalation import EscalationService
     from peerline.models import InboundText, OutboundText
     from peerline.push import LiveChannel, LivePush
@@ -34,12 +36,14 @@ if TYPE_CHECKING:
     from peerline.routing import Router
     from peerline.settings import (
         EngineFunctionSettings,
+        EraserSettings,
         LineSettings,
         SenderSettings,
         StatusCallbackSettings,
         VolunteerApiSettings,
         WebhookSettings,
     )
+    from peerline.twilio_erasure import MessageErasure
     from peerline.volunteer_desk import VolunteerDesk
 
 
@@ -209,7 +213,12 @@ def _line(settings: LineSettings) -> _Line:
     )
 
 
-def _engine(settings: EngineFunctionSettings, line: _Line, audit: AuditLog | None = None) -> ConversationEngine:
+def _engine(
+    settings: EngineFunctionSettings,
+    line: _Line,
+    erasures: SqsErasureQueue | None = None,
+    audit: AuditLog | None = None,
+) -> ConversationEngine:
     from peerline.conversation import ConversationEngine, EngineSettings
     from peerline.triage import triage
 
@@ -232,6 +241,7 @@ def _engine(settings: EngineFunctionSettings, line: _Line, audit: AuditLog | Non
         crisis=line.crisis,
         live=line.live,
         summarize=line.router.views.summary,
+        erasures=erasures,
         audit=audit,
     )
 
@@ -245,11 +255,13 @@ class EnginePorts:
 @cache
 def conversation_engine() -> EnginePorts:
     from peerline.adapters.audit import DynamoAuditLog
-    from peerline.settings import ConversationEngineSettings
+    from peerline.adapters.twilio_erasure import SqsErasureQueue
+    from peerline.settings import InboundEngineSettings
 
-    settings = ConversationEngineSettings.from_env()
+    settings = InboundEngineSettings.from_env()
     audit = DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days)
-    return EnginePorts(engine=_engine(settings, _line(settings), audit))
+    engine = _engine(settings, _line(settings), erasures=SqsErasureQueue(settings.erase_queue_url), audit=audit)
+    return EnginePorts(engine=engine)
 
 
 # ---------------------------------------------------------------- ConversationTimersFunction
@@ -282,9 +294,11 @@ class VolunteerApiPorts:
 @cache
 def volunteer_api() -> VolunteerApiPorts:
     from peerline.adapters.audit import DynamoAuditLog
+    from peerline.adapters.cognito_two_step import CognitoTwoStepSettings
     from peerline.adapters.library import DynamoLibrary
     from peerline.settings import VolunteerApiSettings
     from peerline.texter_controls import TexterControls
+    from peerline.two_step import TwoStepCheck
     from peerline.volunteer_desk import VolunteerDesk
 
     settings = VolunteerApiSettings.from_env()
@@ -307,6 +321,7 @@ def volunteer_api() -> VolunteerApiPorts:
             library_store=DynamoLibrary(settings.library_table),
             decrypt=line.vault.decrypt,
             texters=texters,
+            two_step=TwoStepCheck(CognitoTwoStepSettings(settings.user_pool_id)),
         ),
     )
 
@@ -315,16 +330,19 @@ def volunteer_api() -> VolunteerApiPorts:
 @cache
 def dashboard_socket() -> LiveChannel:
     """The dashboard socket's $connect/$disconnect: Cognito judges the token, the registry the volunteer."""
+    from peerline.adapters.cognito_two_step import CognitoTwoStepSettings
     from peerline.adapters.push import CognitoTokenSubjects, DynamoConnections
     from peerline.adapters.volunteers import DynamoVolunteerRegistry
     from peerline.push import LiveChannel
     from peerline.settings import DashboardSocketSettings
+    from peerline.two_step import TwoStepCheck
 
     settings = DashboardSocketSettings.from_env()
     return LiveChannel(
         connections=DynamoConnections(settings.connections_table),
         subject_of=CognitoTokenSubjects(settings.user_pool_id, settings.user_pool_client_id),
         volunteer=DynamoVolunteerRegistry(settings.volunteers_table).get,
+        has_totp=TwoStepCheck(CognitoTwoStepSettings(settings.user_pool_id)).has_totp,
     )
 
 
@@ -333,8 +351,9 @@ def dashboard_socket() -> LiveChannel:
 class SenderPorts:
     settings: SenderSettings
     once: Once
-    # Texts one outbound text through Twilio, once per outbound id (Powertools Idempotency).
-    send_once: Callable[[OutboundText], str]
+    # Texts one outbound text through Twilio, once per outbound id (Powertools Idempotency), then queues its
+    # erasure from Twilio (see ``delivery.send_then_erase_later``).
+    send_once: Callable[[OutboundText], SendOutcome]
 
 
 @cache
@@ -360,16 +379,17 @@ def sender() -> SenderPorts:
     from peerline.adapters.idempotency import Once
     from peerline.adapters.kms import KmsNumberVault
     from peerline.adapters.secrets import twilio_credentials
-    from peerline.delivery import RetryPolicy, send_text
+    from peerline.adapters.twilio_erasure import SqsErasureQueue
+    from peerline.delivery import RetryPolicy, send_text, send_then_erase_later
     from peerline.settings import SenderSettings
 
     settings = SenderSettings.from_env()
     vault = KmsNumberVault(settings.phone_key_id)
-    log = DynamoDeliveryLog(settings.deliveries_table, settings.retention_days)
+    log = DynamoDeliveryLog(settings.deliveries_table)
     opt_outs = DynamoTexterOptOuts(settings.texters_table)
     retry = RetryPolicy(settings.send_attempts, settings.retry_base_delay_seconds)
 
-    def send(text: OutboundText) -> str:
+    def send(text: OutboundText) -> dict[str, str]:
         credentials = twilio_credentials(settings.twilio_secret_name)
         gateway = _twilio_gateway(
             credentials.account_sid,
@@ -378,10 +398,17 @@ def sender() -> SenderPorts:
             settings.status_callback_url,
             settings.twilio_api_base_url,
         )
-        return send_text(text, gateway=gateway, vault=vault, log=log, opt_outs=opt_outs, retry=retry)
+        outcome = send_text(text, gateway=gateway, vault=vault, log=log, opt_outs=opt_outs, retry=retry)
+        return outcome.as_record()  # what the idempotency record remembers: the result and Twilio's SID
 
     once = Once(table_name=settings.idempotency_table, key_path="outbound_id", expires_after_seconds=24 * 3600)
-    return SenderPorts(settings=settings, once=once, send_once=once.wrap(send))
+    send_once = once.wrap(send)
+    erasures = SqsErasureQueue(settings.erase_queue_url)
+    return SenderPorts(
+        settings=settings,
+        once=once,
+        send_once=lambda text: send_then_erase_later(text, send_once=send_once, erasures=erasures),
+    )
 
 
 # ---------------------------------------------------------------- StatusCallbackFunction
@@ -389,7 +416,6 @@ def sender() -> SenderPorts:
 class StatusCallbackPorts:
     settings: StatusCallbackSettings
     log: DynamoDeliveryLog
-    opt_outs: DynamoTexterOptOuts
 
     def checker(self) -> TwilioSignatureChecker:
         return _signature_checker(self.settings.twilio_secret_name)
@@ -397,15 +423,51 @@ class StatusCallbackPorts:
 
 @cache
 def status_callback() -> StatusCallbackPorts:
-    from peerline.adapters.dynamo import DynamoDeliveryLog, DynamoTexterOptOuts
+    from peerline.adapters.dynamo import DynamoDeliveryLog
     from peerline.settings import StatusCallbackSettings
 
     settings = StatusCallbackSettings.from_env()
-    return StatusCallbackPorts(
-        settings=settings,
-        log=DynamoDeliveryLog(settings.deliveries_table, settings.retention_days),
-        opt_outs=DynamoTexterOptOuts(settings.texters_table),
+    return StatusCallbackPorts(settings=settings, log=DynamoDeliveryLog(settings.deliveries_table))
+
+
+# ---------------------------------------------------------------- EraseMessagesFunction
+@dataclass(frozen=True)
+class EraserPorts:
+    settings: EraserSettings
+    # Deletes one message from Twilio once its conversation has closed (see ``peerline.twilio_erasure``).
+    erase: Callable[[MessageErasure], str]
+
+
+@cache
+def _twilio_eraser(account_sid: str, auth_token: str, api_base_url: str | None) -> TwilioMessageEraser:
+    from peerline.adapters.twilio_erasure import TwilioMessageEraser
+
+    return TwilioMessageEraser(account_sid=account_sid, auth_token=auth_token, api_base_url=api_base_url)
+
+
+@cache
+def eraser() -> EraserPorts:
+    from peerline.adapters.secrets import twilio_credentials
+    from peerline.adapters.twilio_erasure import DynamoOpenConversations, SqsErasureQueue
+    from peerline.settings import EraserSettings
+    from peerline.twilio_erasure import ErasureSettings, erase_when_closed
+
+    settings = EraserSettings.from_env()
+    conversations = DynamoOpenConversations(settings.conversations_table)
+    queue = SqsErasureQueue(settings.erase_queue_url)
+    erasure_settings = ErasureSettings(
+        recheck_seconds=settings.erase_recheck_seconds, in_flight_retry_seconds=settings.erase_in_flight_retry_seconds
     )
+
+    def erase(job: MessageErasure) -> str:
+        # Per job, not at init: the credentials are read (cached) from Secrets Manager, and may be rotated.
+        credentials = twilio_credentials(settings.twilio_secret_name)
+        twilio = _twilio_eraser(credentials.account_sid, credentials.auth_token, settings.twilio_api_base_url)
+        return erase_when_closed(
+            job, conversations=conversations, twilio=twilio, queue=queue, settings=erasure_settings
+        ).value
+
+    return EraserPorts(settings=settings, erase=erase)
 
 
 def reset() -> None:
@@ -422,6 +484,8 @@ def reset() -> None:
         sender,
         status_callback,
         _twilio_gateway,
+        eraser,
+        _twilio_eraser,
     ):
         factory.cache_clear()
     management_client.cache_clear()

@@ -50,6 +50,7 @@ from peerline.models import (
     inactivity_timer,
 )
 from peerline.ports import ConcurrentUpdateError, OutboundQueue, TimerQueue, utc_now
+from peerline.twilio_erasure import MessageErasure
 
 __all__ = [
     "MAX_RISK_SIGNALS",
@@ -73,10 +74,14 @@ class ConversationEngine(EngineEffects):
     def handle_text(self, text: InboundText) -> Outcome:
         """Apply one inbound text of a texter (texts of one texter arrive here in order)."""
         if self._crisis is not None and (acknowledged := self._acknowledge_page(text)):
+            self._erase_when_closed(text, conversation_id=None)
             return acknowledged
         for _ in range(MAX_ATTEMPTS):
             texter = self._repository.get_texter(text.texter_id)
             if texter is not None and (replayed := self._replay(texter, text.message_sid)):
+                # The first attempt may have failed before queueing the erasure. Its conversation is the open one
+                # if it still is; if that closed meanwhile, the text can go at once.
+                self._erase_when_closed(text, conversation_id=texter.open_conversation_id)
                 return replayed
             conversation = self._open_conversation_of(texter)
             change, outcome = self._decide_text(text, texter, conversation)
@@ -85,8 +90,17 @@ class ConversationEngine(EngineEffects):
             except ConcurrentUpdateError:
                 continue
             self._dispatch(change, before=conversation)
+            # The conversation the text opened, continued or closed; else the one open around it (a HELP).
+            around = change.conversation or conversation
+            self._erase_when_closed(text, conversation_id=around.conversation_id if around else None)
             return outcome
         raise ConcurrentUpdateError(f"text {text.message_sid} lost {MAX_ATTEMPTS} races in a row")
+
+    def _erase_when_closed(self, text: InboundText, *, conversation_id: str | None) -> None:
+        """Queue the text's deletion from Twilio, done once ``conversation_id`` has closed (at once without one).
+        After the commit, and allowed to fail: the queue then retries the text, which replays and queues it again."""
+        if self._erasures is not None:
+            self._erasures.schedule([MessageErasure(message_sid=text.message_sid, conversation_id=conversation_id)])
 
     def handle_timer(self, timer: ConversationTimer) -> Outcome:
         """Apply a conversation timer; one whose conversation has moved on does nothing."""

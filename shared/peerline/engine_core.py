@@ -40,6 +40,7 @@ from peerline.models import (
 from peerline.ports import OutboundQueue, TimerQueue, utc_now
 from peerline.push import LivePush, NoLivePush, Summarize
 from peerline.replies import ReplyBook
+from peerline.twilio_erasure import ErasureQueue
 
 logger = logging.getLogger(__name__)
 
@@ -127,10 +128,14 @@ class EngineCore:
         live: LivePush | None = None,
         summarize: Summarize | None = None,
         audit: AuditLog | None = None,
+        erasures: ErasureQueue | None = None,
     ) -> None:
         self._repository = repository
         # Where a texter's erasure is audited (anonymously); only the engine that handles texts needs it.
         self._audit = audit
+        # Where each texter's text is queued for deletion from Twilio once its conversation closed (see
+        # ``peerline.twilio_erasure``); None where nobody texts in (the timers function, unit tests of other things).
+        self._erasures = erasures
         # Live dashboard updates, pushed after each committed change; ``summarize`` says what the dashboard shows
         # of a conversation (its preview and escalation state: see ``views``), the same as the volunteer API.
         self._live: LivePush = live or NoLivePush()

@@ -21,9 +21,7 @@ class WebhookVerdict(StrEnum):
     ACCEPTED = "accepted"
     FORBIDDEN = "forbidden"  # missing or forged signature: 403, nothing queued
     MALFORMED = "malformed"  # signed, but not a text we can handle: 400, nothing queued
-    UNAVAILABLE = (
-        "unavailable"  # genuine, but it could not be taken in (secret, KMS, queue): answer the texter directly
-    )
+    UNAVAILABLE = "unavailable"  # genuine, but it could not be taken in (secret, KMS, queue): answer the texter directly
 
 
 @dataclass(frozen=True)

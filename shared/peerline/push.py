@@ -213,6 +213,8 @@ class LiveChannel:
     # The Cognito ``sub`` of a valid access token, or None (expired, revoked, forged, another pool's).
     subject_of: Callable[[str], str | None]
     volunteer: Callable[[str], VolunteerRecord | None]
+    # Whether a user signs in with TOTP: a supervisor without it hears only their own conversations, like a volunteer.
+    has_totp: Callable[[str], bool]
     lifetime: timedelta = field(default=CONNECTION_LIFETIME)
 
     def connect(self, connection_id: str, token: str | None, now: datetime) -> LiveConnection:
@@ -228,7 +230,7 @@ class LiveChannel:
         connection = LiveConnection(
             connection_id=connection_id,
             volunteer_id=volunteer.volunteer_id,
-            is_supervisor=volunteer.is_supervisor,
+            is_supervisor=volunteer.is_supervisor and self.has_totp(volunteer.username),
             connected_at=now,
             expires_at=int((now + self.lifetime).timestamp()),
         )

@@ -92,9 +92,8 @@ class WebhookSettings(_Twilio):
     replay_window_seconds: int = Field(default=7 * 24 * 3600, ge=60)
 
 
-class StatusCallbackSettings(_Twilio, _Retention):
+class StatusCallbackSettings(_Twilio):
     deliveries_table: str
-    texters_table: str
 
 
 class _Audit(_FromEnvironment):
@@ -113,8 +112,11 @@ class EngineFunctionSettings(LineSettings):
     texter_texts_per_minute: int = Field(default=20, ge=1)
 
 
-class ConversationEngineSettings(EngineFunctionSettings, _Audit):
-    """The engine that handles texts also audits a texter's erasure (DELETE / BORRAR)."""
+class InboundEngineSettings(EngineFunctionSettings, _Audit):
+    """The engine as the inbound queue's consumer: it also queues each text's erasure from Twilio, and audits a
+    texter's own erasure (DELETE / BORRAR)."""
+
+    erase_queue_url: str
 
 
 class TimersFunctionSettings(EngineFunctionSettings):
@@ -141,8 +143,9 @@ class DashboardSocketSettings(_FromEnvironment):
     user_pool_client_id: str
 
 
-class SenderSettings(_Retention):
+class SenderSettings(_FromEnvironment):
     twilio_secret_name: str
+    erase_queue_url: str
     phone_key_id: str
     deliveries_table: str
     texters_table: str
@@ -154,3 +157,14 @@ class SenderSettings(_Retention):
     # Inline retries of a 429/5xx before the message goes back to the queue (then to the DLQ).
     send_attempts: int = Field(default=3, ge=1)
     retry_base_delay_seconds: float = Field(default=0.5, ge=0)
+
+
+class EraserSettings(_Twilio):
+    """Deleting messages from Twilio once their conversation closed (``peerline.twilio_erasure``)."""
+
+    erase_queue_url: str
+    conversations_table: str
+    # Only set off AWS: points the real twilio client at the local Twilio fake.
+    twilio_api_base_url: str | None = None
+    erase_recheck_seconds: int = Field(default=300, ge=0, le=900)
+    erase_in_flight_retry_seconds: int = Field(default=120, ge=0, le=900)

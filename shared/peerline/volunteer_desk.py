@@ -18,6 +18,7 @@ from peerline.escalation import EscalationService
 from peerline.library import Library
 from peerline.models import (
     ConversationRecord,
+    Role,
     StoredMessage,
     TexterRecord,
     VolunteerRecord,
@@ -28,12 +29,17 @@ from peerline.overview import LineReader, line_overview
 from peerline.ports import utc_now
 from peerline.routing import ConflictError, NotFoundError, Router
 from peerline.texter_controls import TexterBlockState, TexterControls
+from peerline.two_step import SETUP_REQUIRED, TwoStepCheck
 
 logger = make_logger()
 
 
 class AccessDeniedError(Exception):
     """The caller is not an active volunteer, or the operation is for supervisors only."""
+
+
+class TwoStepSetupRequiredError(AccessDeniedError):
+    """A supervisor without two-step sign-in (TOTP) asked for a supervisor-only operation."""
 
 
 class DeskStore(LineReader, Protocol):
@@ -60,13 +66,24 @@ class VolunteerDesk:
     library_store: LibraryStore
     # Decrypts a texter's number (KMS); called only by ``reveal_number``, after the audit is written.
     decrypt: Callable[[str], str]
+    # Whether a supervisor signs in with a TOTP code (the user pool's answer, briefly remembered).
+    two_step: TwoStepCheck
     clock: Callable[[], datetime] = field(default=utc_now)
     # Supervisors' erase and block by alias (``None`` where the API isn't wired for them).
     texters: TexterControls | None = None
 
     # ------------------------------------------------------------ who may do what
     def caller(self, subject: str | None) -> VolunteerRecord:
-        """The signed-in volunteer; the registry, not the token, decides whether they may use the desk."""
+        """The signed-in volunteer; the registry, not the token, decides whether they may use the desk.
+
+        A supervisor without two-step sign-in acts as a volunteer (their own conversations only) until they set it up.
+        """
+        volunteer = self._registered(subject)
+        if volunteer.is_supervisor and not self.two_step.has_totp(volunteer.username):
+            return volunteer.model_copy(update={"roles": [role for role in volunteer.roles if role != Role.SUPERVISOR]})
+        return volunteer
+
+    def _registered(self, subject: str | None) -> VolunteerRecord:
         volunteer = self.store.get_volunteer(subject) if subject else None
         if volunteer is None or not volunteer.active:
             raise AccessDeniedError("not an active volunteer")
@@ -74,15 +91,23 @@ class VolunteerDesk:
 
     def supervisor(self, subject: str | None) -> VolunteerRecord:
         """The caller, who must be a supervisor (on-call professionals are supervisors)."""
-        volunteer = self.caller(subject)
+        volunteer = self._registered(subject)
         if not volunteer.is_supervisor:
             raise AccessDeniedError("supervisors only")
+        self._require_two_step(volunteer)
         return volunteer
+
+    def _require_two_step(self, supervisor: VolunteerRecord) -> None:
+        """Supervisors can reveal numbers: a password alone must not be enough (TOTP is asked at every sign-in)."""
+        if not self.two_step.has_totp(supervisor.username):
+            raise TwoStepSetupRequiredError(SETUP_REQUIRED)
 
     # ------------------------------------------------------------ the volunteer themselves
     def me(self, subject: str | None) -> Me:
-        """The caller's profile, status, load and notices."""
-        return self._me(self.caller(subject))
+        """The caller's profile, status, load and notices (and, for a supervisor, whether TOTP must be set up)."""
+        volunteer = self._registered(subject)
+        setup_required = volunteer.is_supervisor and not self.two_step.has_totp(volunteer.username)
+        return self._me(volunteer).model_copy(update={"two_step_setup_required": setup_required})
 
     def set_availability(self, subject: str | None, status: VolunteerStatus) -> Me:
         """Available, away or offline (offline moves pending offers on at once)."""

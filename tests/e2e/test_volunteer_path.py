@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from line_kit import aws_client, eventually, running_line, sign_in, text_line, twilio_client
+from line_kit import aws_client, eventually, running_line, sign_in, text_line, texts_to, twilio_client
 from twilio.rest import Client
 
 pytestmark = pytest.mark.e2e
@@ -133,5 +133,5 @@ def test_a_texter_reaches_a_volunteer_and_they_talk(line: dict[str, Any], twilio
         TableName=line["resources"]["ConversationsTable"], Key={"conversation_id": {"S": conversation}}
     )
     assert "Item" not in item
-    assert eventually(lambda: any("Thank you for reaching out" in m.body for m in twilio.messages.list(to=number)))
+    assert eventually(lambda: any("Thank you for reaching out" in body for body in texts_to(twilio, number)))
     assert first.call("GET", "/volunteer/me").json()["load"] == 0

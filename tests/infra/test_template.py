@@ -206,6 +206,23 @@ def dead_letter_queues_without_alarm(template: Template, transformed: Template) 
     ]
 
 
+# Dead-letter queues hold texts' bodies: kept long enough to react to their alarm over a long weekend, not longer.
+DEAD_LETTER_RETENTION_SECONDS = range(3 * 24 * 3600, 4 * 24 * 3600 + 1)
+
+
+def dead_letter_queues_kept_too_long(template: Template, transformed: Template) -> list[str]:
+    """Every dead-letter queue says how long it keeps what it holds: 3 to 4 days (SQS allows up to 14)."""
+    queues = dict(_resources_of_type(template, "AWS::SQS::Queue"))
+    offenders: list[str] = []
+    for target in sorted({target for target in _dead_letter_targets(template).values() if target}):
+        retention = queues[target].get("MessageRetentionPeriod")
+        if retention is None:
+            offenders.append(f"{target}: MessageRetentionPeriod is not set")
+        elif int(retention) not in DEAD_LETTER_RETENTION_SECONDS:
+            offenders.append(f"{target}: MessageRetentionPeriod {retention} s is outside 3 to 4 days")
+    return offenders
+
+
 def wildcard_actions(template: Template, transformed: Template) -> list[str]:
     """Least privilege: no statement may allow an action pattern ("*", "dynamodb:*", "sqs:SendMessage*" ...)."""
     offenders: list[str] = []
@@ -363,6 +380,10 @@ CHECKS: dict[str, tuple[Check, list[str]]] = {
         dead_letter_queues_without_alarm,
         ["QueueWithUnwatchedDeadLetters: its dead-letter queue UnwatchedDeadLetterQueue"],
     ),
+    "dead-letter queues keep 3 to 4 days": (
+        dead_letter_queues_kept_too_long,
+        ["HoardingDeadLetterQueue: MessageRetentionPeriod 1209600", "UnwatchedDeadLetterQueue: MessageRetentionPeriod"],
+    ),
     "no wildcard actions": (
         wildcard_actions,
         ["ConsumerWithoutBatchFailures.Policies: Action dynamodb:*", "ConsumerWithoutBatchFailuresRole"],
@@ -459,6 +480,39 @@ def test_every_dead_letter_queue_has_a_visible_messages_alarm(template: Template
     rule = "dead-letter queues have an alarm"
     offenders = CHECKS[rule][0](template, transformed)
     assert not offenders, _offenders_message(rule, offenders)
+
+
+def test_every_dead_letter_queue_keeps_bodies_3_to_4_days(template: Template, transformed: Template) -> None:
+    rule = "dead-letter queues keep 3 to 4 days"
+    offenders = CHECKS[rule][0](template, transformed)
+    assert not offenders, _offenders_message(rule, offenders)
+
+
+def test_the_status_callback_cannot_reach_the_texters_table(template: Template) -> None:
+    # given the status callback, which records statuses by Twilio SID only (deliveries name no texter)
+    callback = dict(_functions(template))["StatusCallbackFunction"]
+
+    # then it is neither told of the texters table nor allowed to touch it
+    assert "TEXTERS_TABLE" not in callback["Environment"]["Variables"]
+    assert not _mentions(callback.get("Policies"), "TextersTable")
+
+
+def test_the_eraser_reads_only_whether_a_conversation_is_open_and_never_a_number(template: Template) -> None:
+    # given the function that deletes messages from Twilio
+    eraser = dict(_functions(template))["EraseMessagesFunction"]
+    statements = list(_policy_statements(eraser["Policies"]))
+
+    # then its only table access is GetItem on the conversations, and it can't decrypt a number
+    table_actions = {
+        action for statement in statements for action in _actions(statement) if action.startswith("dynamodb:")
+    }
+    assert table_actions == {"dynamodb:GetItem"}
+    assert all(
+        _mentions(statement["Resource"], "ConversationsTable")
+        for statement in statements
+        if any(action.startswith("dynamodb:") for action in _actions(statement))
+    )
+    assert not any("KMS" in str(policy) for policy in eraser["Policies"])
 
 
 def test_no_policy_statement_allows_a_wildcard_action(template: Template, transformed: Template) -> None:

@@ -94,6 +94,24 @@ def test_numbers_in_use_are_every_number_the_line_texted_with_and_its_own(line: 
     assert texted | {LINE_NUMBER, ON_CALL_NUMBER, DEFAULT_SIMULATED_TEXTER} <= used
 
 
+def test_a_number_whose_messages_the_account_deleted_stays_in_use(line: tuple[TwilioFake, Path]) -> None:
+    # given a texter whose conversation closed, and whose messages were deleted from the account
+    fake, state_dir = line
+    fake.create_message(ACCOUNT_SID, {"To": "+15555550300", "From": LINE_NUMBER, "Body": "goodbye"})
+    fake.finish_deliveries()
+    client = Client(ACCOUNT_SID, AUTH_TOKEN)
+    client.api.base_url = fake.url
+    for message in client.messages.list(to="+15555550300"):
+        message.delete()
+    assert client.messages.list(to="+15555550300") == []
+
+    # when the numbers in use are gathered
+    used = cli._numbers_in_use(client, json.loads((state_dir / "local.json").read_text()))
+
+    # then theirs is among them (the line still knows the texter: a "fresh" number must not be theirs)
+    assert "+15555550300" in used
+
+
 def test_peerline_text_uses_a_new_number_says_which_and_prints_the_welcome(
     line: tuple[TwilioFake, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

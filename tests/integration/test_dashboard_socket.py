@@ -15,6 +15,7 @@ from peerline.adapters.push import ApiGatewayLivePush, DynamoConnections
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.models import ConversationRecord, ConversationState
 from peerline.push import LiveConnection, conversation_event
+from peerline_local.cognito_totp import set_up_totp
 from peerline_local.emulators import WebSocketApiEmulator, websocket_event
 from peerline_ops.volunteers import VolunteerAdmin
 
@@ -52,6 +53,8 @@ def people(stack: Any) -> dict[str, str]:
         )["AuthenticationResult"]["AccessToken"]
         for username in ("sock.vol", "sock.sup", "sock.gone", "sock.stranger")
     }
+    # Supervisors hear every conversation only with TOTP on (the tokens above stay valid).
+    set_up_totp(cognito, stack.physical_id("DashboardUserPoolClient"), "sock.sup", PASSWORD)
     gone = next(volunteer for volunteer in registry.all() if volunteer.username == "sock.gone")
     registry.replace(gone.model_copy(update={"active": False}), gone.version)
     return tokens

@@ -239,7 +239,7 @@ def test_sender_texts_through_twilio_and_records_the_delivery(
         first = handler.lambda_handler(sqs_event([message]), lambda_context)
         second = handler.lambda_handler(sqs_event([message]), lambda_context)
 
-    # then exactly one text reached Twilio, from the line's number, and its delivery is recorded
+    # then exactly one text reached Twilio, from the line's number, and its delivery is recorded (by SID only)
     assert first == second == {"batchItemFailures": []}
     sent = twilio_fake.messages(to=number)
     assert [m["body"] for m in sent] == ["Peerline: welcome"]
@@ -247,7 +247,7 @@ def test_sender_texts_through_twilio_and_records_the_delivery(
     record = aws["dynamodb"].get_item(
         TableName=stack.resources["DeliveriesTable"].physical_id, Key={"message_sid": {"S": sent[0]["sid"]}}
     )["Item"]
-    assert from_item(record)["outbound_id"] == "SMtest:welcome"
+    assert from_item(record)["delivery_status"] == "queued"
 
 
 def test_sender_retries_twilio_5xx_then_reports_the_item_failed(
@@ -348,11 +348,7 @@ def test_twilio_21610_marks_the_texter_opted_out_without_retrying(
         TableName=stack.resources["TextersTable"].physical_id, Key={"texter_id": {"S": texter_id}}
     )["Item"]
     assert from_item(texter)["opted_out"] is True
-    failed = aws["dynamodb"].get_item(
-        TableName=stack.resources["DeliveriesTable"].physical_id,
-        Key={"message_sid": {"S": f"failed#{json.loads(queued[0]['Body'])['outbound_id']}"}},
-    )["Item"]
-    assert from_item(failed)["error_code"] == 21610
+    assert 21610 in _refusal_codes(aws, stack)
 
 
 def test_twilio_21211_invalid_number_is_recorded_and_not_retried(
@@ -362,10 +358,13 @@ def test_twilio_21211_invalid_number_is_recorded_and_not_retried(
     with as_function("SendSmsFunction", TWILIO_API_BASE_URL=twilio_fake.url):
         result = load_handler("send_sms").lambda_handler(sqs_event([message]), lambda_context)
     assert result == {"batchItemFailures": []}
-    failed = aws["dynamodb"].get_item(
-        TableName=stack.resources["DeliveriesTable"].physical_id, Key={"message_sid": {"S": "failed#SMbad:welcome"}}
-    )["Item"]
-    assert from_item(failed)["error_code"] == 21211
+    assert 21211 in _refusal_codes(aws, stack)
+
+
+def _refusal_codes(aws: Any, stack: Any) -> list[int]:
+    """The error codes of the refusals recorded (keyed at random: nothing, not even our outbound id, names them)."""
+    items = aws["dynamodb"].scan(TableName=stack.resources["DeliveriesTable"].physical_id)["Items"]
+    return [int(from_item(item)["error_code"]) for item in items if item["message_sid"]["S"].startswith("failed#")]
 
 
 @pytest.mark.parametrize(

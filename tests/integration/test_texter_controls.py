@@ -12,6 +12,7 @@ import boto3
 import pytest
 from handler_kit import drain, sqs_event
 from test_handlers import queue_url, text_event
+from two_step_kit import cognito_user, with_totp
 
 from peerline.adapters.dynamo import from_item, to_item
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
@@ -46,6 +47,9 @@ def aws(stack: Any) -> dict[str, Any]:
                 certified_until=datetime.now(UTC).date() + timedelta(days=365),
             )
         )
+        if Role.SUPERVISOR in roles:  # supervisors sign in with TOTP (without it, supervisor operations are refused)
+            cognito_user(stack, name.lower())
+            with_totp(stack, name.lower())
     return clients
 
 

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from handler_kit import load_handler
 from test_handlers import drain, queue_url, sqs_event, text_event
+from two_step_kit import cognito_user, with_totp
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.models import Language, Role, VolunteerRecord
@@ -67,6 +68,9 @@ def aws(stack: Any) -> dict[str, Any]:
                 certified_until=certified,
             )
         )
+        if Role.SUPERVISOR in roles:  # supervisors sign in with TOTP (without it, supervisor operations are refused)
+            cognito_user(stack, name.lower())
+            with_totp(stack, name.lower())
     return clients
 
 
@@ -488,6 +492,9 @@ def spanish_team(aws: Any, stack: Any) -> None:
                 certified_until=date.today() + timedelta(days=365),
             )
         )
+        if Role.SUPERVISOR in roles:
+            cognito_user(stack, name.lower())
+            with_totp(stack, name.lower())
 
 
 def _only_kai_available(api: Any) -> None:

@@ -301,23 +301,18 @@ class InMemoryDeliveryLog:
         self.deliveries: dict[str, dict] = {}
         self.failures: list[dict] = []
 
-    def record_sent(
-        self, *, message_sid: str, outbound_id: str, purpose: str, status: str, texter_id: str | None
-    ) -> None:
-        record = self.deliveries.setdefault(message_sid, {"status": status})
-        record.update(outbound_id=outbound_id, purpose=purpose, texter_id=texter_id or "")
+    def record_sent(self, *, message_sid: str, status: str) -> None:
+        self.deliveries.setdefault(message_sid, {"status": status})
 
-    def record_failed(self, *, outbound_id: str, purpose: str, error_code: int, texter_id: str | None) -> None:
-        self.failures.append(
-            {"outbound_id": outbound_id, "purpose": purpose, "error_code": error_code, "texter_id": texter_id}
-        )
+    def record_failed(self, *, error_code: int) -> None:
+        self.failures.append({"error_code": error_code})
 
-    def advance_status(self, *, message_sid: str, status: str, error_code: int | None) -> str | None:
+    def advance_status(self, *, message_sid: str, status: str, error_code: int | None) -> bool:
         record = self.deliveries.setdefault(message_sid, {})
         if "status" in record and STATUS_RANK.get(record["status"], 0) >= STATUS_RANK.get(status, 0):
-            return None
+            return False
         record.update(status=status, error_code=error_code)
-        return record.get("texter_id", "")
+        return True
 
 
 class RecordingOptOuts:

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from peerline.delivery import (
     INVALID_TO_NUMBER,
     UNSUBSCRIBED_RECIPIENT,
     RetryPolicy,
+    SendOutcome,
     SendResult,
     StatusReport,
     record_delivery_status,
     send_text,
+    send_then_erase_later,
 )
 from peerline.errors import TransientSmsError
 from peerline.models import OutboundText
+from peerline.twilio_erasure import MessageErasure
 
+from .erasure_fakes import RecordingErasureQueue
 from .fakes import (
     InMemoryDeliveryLog,
     RecordingOptOuts,
@@ -48,7 +54,7 @@ class Sender:
             texter_id=texter_id,
         )
 
-    def send(self, text: OutboundText | None = None) -> SendResult:
+    def send(self, text: OutboundText | None = None) -> SendOutcome:
         return send_text(
             text or self.text(),
             gateway=self.gateway,
@@ -67,15 +73,11 @@ def test_sent_text_goes_to_the_decrypted_number_and_is_recorded_with_its_sid() -
     # when the text is sent
     result = sender.send()
 
-    # then it went to the number, and the log keeps Twilio's sid (not the number, not the body)
-    assert result is SendResult.SENT
+    # then it went to the number; the log keeps Twilio's sid and the status only (no texter, no conversation, no
+    # purpose, no number, no body), and the outcome carries the sid for the erasure
+    assert result == SendOutcome(SendResult.SENT, "SMabc")
     assert sender.gateway.sends == [(NUMBER, "Peerline: welcome")]
-    assert sender.log.deliveries["SMabc"] == {
-        "status": "queued",
-        "outbound_id": "SM123:welcome",
-        "purpose": "welcome",
-        "texter_id": TEXTER_ID,
-    }
+    assert sender.log.deliveries == {"SMabc": {"status": "queued"}}
     assert sender.sleep.delays == []
 
 
@@ -88,7 +90,7 @@ def test_transient_refusal_is_retried_after_a_pause(status: int) -> None:
     result = sender.send()
 
     # then it was retried after the base delay and sent
-    assert result is SendResult.SENT
+    assert result.result is SendResult.SENT
     assert len(sender.gateway.sends) == 2
     assert sender.sleep.delays == [0.5]
 
@@ -125,11 +127,9 @@ def test_unsubscribed_recipient_is_recorded_marked_opted_out_and_not_retried() -
     # when the text is sent
     result = sender.send()
 
-    # then it is recorded as failed, the texter is marked opted out, and nothing is retried or raised
-    assert result is SendResult.REFUSED
-    assert sender.log.failures == [
-        {"outbound_id": "SM123:welcome", "purpose": "welcome", "error_code": 21610, "texter_id": TEXTER_ID}
-    ]
+    # then it is recorded as failed (the error code only), the texter is marked opted out, nothing is retried
+    assert result == SendOutcome(SendResult.REFUSED)
+    assert sender.log.failures == [{"error_code": 21610}]
     assert sender.opt_outs.opted_out == [TEXTER_ID]
     assert len(sender.gateway.sends) == 1
     assert sender.sleep.delays == []
@@ -143,7 +143,7 @@ def test_invalid_number_is_recorded_failed_without_opting_out() -> None:
     result = sender.send()
 
     # then it is recorded as failed, not retried, and nobody is marked opted out
-    assert result is SendResult.REFUSED
+    assert result.result is SendResult.REFUSED
     assert [failure["error_code"] for failure in sender.log.failures] == [21211]
     assert sender.opt_outs.opted_out == []
     assert len(sender.gateway.sends) == 1
@@ -157,27 +157,109 @@ def test_unsubscribed_non_texter_is_recorded_without_marking_anyone() -> None:
     result = sender.send(sender.text(texter_id=None))
 
     # then the refusal is recorded and no texter is marked
-    assert result is SendResult.REFUSED
+    assert result.result is SendResult.REFUSED
     assert len(sender.log.failures) == 1
     assert sender.opt_outs.opted_out == []
+
+
+# ---------------------------------------------------------------- erasure of what was sent
+def _text(conversation_id: str | None) -> OutboundText:
+    return OutboundText(
+        outbound_id="c1:joined",
+        recipient_id=TEXTER_ID,
+        encrypted_to="ciphertext",
+        body="Peerline: Sam is joining you now",
+        purpose="joined",
+        conversation_id=conversation_id,
+        texter_id=TEXTER_ID,
+    )
+
+
+def test_a_sent_text_is_queued_for_erasure_with_its_conversation_and_nothing_else() -> None:
+    # given a send that Twilio accepted as SMabc
+    erasures = RecordingErasureQueue()
+
+    # when the sender sends a text of conversation c1
+    outcome = send_then_erase_later(
+        _text("c1"), send_once=lambda text: SendOutcome(SendResult.SENT, "SMabc").as_record(), erasures=erasures
+    )
+
+    # then its erasure waits for c1 to close; the job names no texter
+    assert outcome == SendOutcome(SendResult.SENT, "SMabc")
+    assert [job.model_dump() for job in erasures.jobs] == [
+        {"message_sid": "SMabc", "conversation_id": "c1", "in_flight_refusals": 0}
+    ]
+
+
+def test_a_refused_text_has_nothing_to_erase() -> None:
+    # given a send that Twilio refused (no message was created)
+    erasures = RecordingErasureQueue()
+
+    # when the sender handles it
+    send_then_erase_later(
+        _text("c1"), send_once=lambda text: SendOutcome(SendResult.REFUSED).as_record(), erasures=erasures
+    )
+
+    # then no erasure is queued
+    assert erasures.jobs == []
+
+
+class _FailingOnceQueue(RecordingErasureQueue):
+    """Fails the first time (SQS unavailable), then records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures_left = 1
+
+    def schedule(self, erasures: Sequence[MessageErasure], *, delay_seconds: int = 0) -> None:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise ConnectionError("SQS unavailable")
+        super().schedule(erasures, delay_seconds=delay_seconds)
+
+
+def test_a_retried_send_queues_the_erasure_from_the_remembered_outcome_without_texting_again() -> None:
+    # given a once-only send (as Powertools Idempotency keeps it: the first outcome, by outbound id) and an
+    # erasure queue that fails the first time
+    sends: list[str] = []
+    remembered: dict[str, object] = {}
+
+    def send_once(text: OutboundText) -> object:
+        if text.outbound_id not in remembered:
+            sends.append(text.outbound_id)
+            remembered[text.outbound_id] = SendOutcome(SendResult.SENT, "SMabc").as_record()
+        return remembered[text.outbound_id]
+
+    erasures = _FailingOnceQueue()
+    with pytest.raises(ConnectionError):
+        send_then_erase_later(_text("c1"), send_once=send_once, erasures=erasures)
+
+    # when the queue retries the record
+    send_then_erase_later(_text("c1"), send_once=send_once, erasures=erasures)
+
+    # then the text went out once, and its erasure is queued with the first send's sid
+    assert sends == ["c1:joined"]
+    assert [job.message_sid for job in erasures.jobs] == ["SMabc"]
+
+
+def test_an_idempotency_record_from_before_sids_were_remembered_reads_as_an_outcome_without_sid() -> None:
+    # given / when / then
+    assert SendOutcome.from_record("sent") == SendOutcome(SendResult.SENT)
 
 
 # ---------------------------------------------------------------- status callbacks
 def _sent_log() -> InMemoryDeliveryLog:
     log = InMemoryDeliveryLog()
-    log.record_sent(message_sid="SMabc", outbound_id="o1", purpose="welcome", status="queued", texter_id=TEXTER_ID)
+    log.record_sent(message_sid="SMabc", status="queued")
     return log
 
 
 def test_status_callbacks_in_order_are_recorded() -> None:
     # given a sent text
-    log, opt_outs = _sent_log(), RecordingOptOuts()
+    log = _sent_log()
 
     # when Twilio reports it sent, then delivered
-    results = [
-        record_delivery_status(StatusReport("SMabc", status, None), log=log, opt_outs=opt_outs)
-        for status in ("sent", "delivered")
-    ]
+    results = [record_delivery_status(StatusReport("SMabc", status, None), log=log) for status in ("sent", "delivered")]
 
     # then both are recorded
     assert results == [True, True]
@@ -186,38 +268,26 @@ def test_status_callbacks_in_order_are_recorded() -> None:
 
 def test_status_regression_is_ignored() -> None:
     # given a text already reported delivered
-    log, opt_outs = _sent_log(), RecordingOptOuts()
-    record_delivery_status(StatusReport("SMabc", "delivered", None), log=log, opt_outs=opt_outs)
+    log = _sent_log()
+    record_delivery_status(StatusReport("SMabc", "delivered", None), log=log)
 
     # when a late "sent" callback arrives
-    recorded = record_delivery_status(StatusReport("SMabc", "sent", None), log=log, opt_outs=opt_outs)
+    recorded = record_delivery_status(StatusReport("SMabc", "sent", None), log=log)
 
     # then it is ignored and the status stays delivered
     assert recorded is False
     assert log.deliveries["SMabc"]["status"] == "delivered"
 
 
-def test_unsubscribed_callback_marks_the_texter_opted_out() -> None:
+def test_failure_callback_records_its_error_code() -> None:
     # given a sent text
-    log, opt_outs = _sent_log(), RecordingOptOuts()
+    log = _sent_log()
 
-    # when Twilio reports it undelivered because the texter opted out
-    record_delivery_status(StatusReport("SMabc", "undelivered", UNSUBSCRIBED_RECIPIENT), log=log, opt_outs=opt_outs)
+    # when Twilio reports a failure
+    record_delivery_status(StatusReport("SMabc", "failed", 30008), log=log)
 
-    # then the texter is marked opted out
-    assert opt_outs.opted_out == [TEXTER_ID]
-
-
-def test_other_failure_callback_marks_nobody() -> None:
-    # given a sent text
-    log, opt_outs = _sent_log(), RecordingOptOuts()
-
-    # when Twilio reports another failure
-    record_delivery_status(StatusReport("SMabc", "failed", 30008), log=log, opt_outs=opt_outs)
-
-    # then it is recorded and nobody is marked
+    # then it is recorded with the code
     assert log.deliveries["SMabc"]["error_code"] == 30008
-    assert opt_outs.opted_out == []
 
 
 def test_status_report_reads_twilio_callback_form() -> None:

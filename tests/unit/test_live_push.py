@@ -174,14 +174,16 @@ class MemoryConnections:
         self.stored.pop(connection_id, None)
 
 
-def _channel(connections: MemoryConnections, **volunteers: object) -> LiveChannel:
+def _channel(connections: MemoryConnections, *, totp: bool = True, **volunteers: object) -> LiveChannel:
     known = {"token-ana": "sub-ana", "token-sol": "sub-sol", "token-ghost": "sub-ghost", "token-old": "sub-old"}
     registry = {
         "sub-ana": make_volunteer("sub-ana"),
         "sub-sol": make_volunteer("sub-sol", roles=[Role.VOLUNTEER, Role.SUPERVISOR]),
         "sub-old": make_volunteer("sub-old", active=False),
     }
-    return LiveChannel(connections=connections, subject_of=known.get, volunteer=registry.get)
+    return LiveChannel(
+        connections=connections, subject_of=known.get, volunteer=registry.get, has_totp=lambda _username: totp
+    )
 
 
 def test_an_active_volunteer_connects_and_is_remembered_for_a_few_hours() -> None:
@@ -201,3 +203,11 @@ def test_a_connection_is_refused_without_an_active_volunteers_token(token: str |
         _channel(connections).connect("abc=", token, START)
     assert refused.value.status == status
     assert connections.stored == {}
+
+
+def test_a_supervisor_without_totp_hears_only_their_own_conversations() -> None:
+    # given a supervisor whose two-step sign-in is not set up
+    channel = _channel(MemoryConnections(), totp=False)
+
+    # when their dashboard connects, then it is a volunteer's connection (not among the supervisors')
+    assert channel.connect("abc=", "token-sol", START).is_supervisor is False

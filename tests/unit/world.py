@@ -34,6 +34,7 @@ from peerline.replies import ReplyBook
 from peerline.routing import Router, RoutingSettings
 
 from .audit_fakes import InMemoryAuditLog
+from .erasure_fakes import RecordingErasureQueue
 from .escalation_fakes import (
     EscalatingConversationRepository,
     EscalatingRoutingRepository,
@@ -87,6 +88,7 @@ def wire(
     on_queued: Callable[[], object] | None = None,
     live: LivePush | None = None,
     audit: AuditLog | None = None,
+    erasures: RecordingErasureQueue | None = None,
 ) -> Wiring:
     """The engine, the router and the crisis desk over these fakes, as ``composition.py`` builds them over AWS.
     ``crisis=False`` leaves triage and the desk out (the engine then never pages; the router can't escalate)."""
@@ -136,6 +138,7 @@ def wire(
         crisis=desk,
         live=live,
         audit=audit,
+        erasures=erasures,
     )
     return Wiring(engine, router, service, directory, notifier, desk)
 
@@ -191,11 +194,18 @@ class EngineWorld(Texting):
     clock: FakeClock = field(default_factory=FakeClock)
     settings: EngineSettings = field(default_factory=EngineSettings)
     vault: ReversibleVault = field(default_factory=ReversibleVault)
+    erasures: RecordingErasureQueue = field(default_factory=RecordingErasureQueue)
     _sids: int = 0
 
     def __post_init__(self) -> None:
         wiring = wire(
-            self.repository, self.outbound, self.timers, self.clock, self.vault, engine_settings=self.settings
+            self.repository,
+            self.outbound,
+            self.timers,
+            self.clock,
+            self.vault,
+            engine_settings=self.settings,
+            erasures=self.erasures,
         )
         self.engine = wiring.engine
 

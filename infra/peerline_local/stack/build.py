@@ -420,9 +420,14 @@ class ResourceBuilder:
 
     def user_pool(self, logical_id: str, properties: dict[str, Any], where: str) -> ResolvedResource:
         name = self.physical_name(logical_id, "AWS::Cognito::UserPool", properties)
-        request = {key: value for key, value in properties.items() if key != "UserPoolName"}
+        # EnabledMfas is CloudFormation's: the API sets it with SetUserPoolMfaConfig, once the pool exists.
+        request = {key: value for key, value in properties.items() if key not in ("UserPoolName", "EnabledMfas")}
         request["PoolName"] = name
         pool = self.clients.call("cognito-idp", "CreateUserPool", request, where)["UserPool"]
+        if "SOFTWARE_TOKEN_MFA" in properties.get("EnabledMfas", []):
+            mfa = {"UserPoolId": pool["Id"], "MfaConfiguration": properties.get("MfaConfiguration", "OFF")}
+            mfa["SoftwareTokenMfaConfiguration"] = {"Enabled": True}
+            self.clients.call("cognito-idp", "SetUserPoolMfaConfig", mfa, where)
         provider_name = f"cognito-idp.{self.region}.{URL_SUFFIX}/{pool['Id']}"
         attributes = {
             "Arn": pool["Arn"],

@@ -4,6 +4,7 @@ log. The conversation store itself is ``conversation_store``."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -109,92 +110,94 @@ STATUS_RANK = {
 }
 
 
-class DynamoDeliveryLog:
-    """What happened to each text we sent: Twilio's MessageSid, status, error code. No body, no number."""
+# Deliveries serve status callbacks and operations for a day or two, whatever the consent: a fixed bound, well below
+# RetentionDays, so no record of a text outlives the 48 hours the README promises.
+DELIVERY_RETENTION = timedelta(hours=48)
 
-    def __init__(
-        self, deliveries_table: str, retention_days: int, dynamodb_client: DynamoDBClient | None = None
-    ) -> None:
+
+class DynamoDeliveryLog:
+    """What happened to each text we sent, by Twilio's SID. Each item holds only what a status callback needs:
+
+    - ``message_sid`` (key): how a callback finds its text;
+    - ``delivery_status``, ``status_rank``: the latest status, and its rank so a late callback never moves it back;
+    - ``status_at``: when that status was recorded (operations: "stuck in sent since…");
+    - ``error_code``: Twilio's reason when a text failed (operations: carrier filtering, invalid numbers);
+    - ``expires_at``: the TTL, ``DELIVERY_RETENTION`` after the last write.
+
+    No texter id, no conversation id, no purpose, no body, no number: nothing links a text to a texter or a
+    conversation, during or after it.
+    """
+
+    def __init__(self, deliveries_table: str, dynamodb_client: DynamoDBClient | None = None) -> None:
         self._table = deliveries_table
-        self._retention = timedelta(days=retention_days)
         self._dynamodb = dynamodb_client
 
     @property
     def _client(self) -> DynamoDBClient:
         return self._dynamodb or dynamodb()
 
-    def _expiry(self) -> int:
-        return int((datetime.now(UTC) + self._retention).timestamp())
+    @staticmethod
+    def _now_and_expiry() -> tuple[str, int]:
+        now = datetime.now(UTC)
+        return now.isoformat(), int((now + DELIVERY_RETENTION).timestamp())
 
-    def record_sent(
-        self, *, message_sid: str, outbound_id: str, purpose: str, status: str, texter_id: str | None
-    ) -> None:
+    def record_sent(self, *, message_sid: str, status: str) -> None:
         """The text was accepted by Twilio. A callback may already have recorded a later status: keep it."""
+        now, expires = self._now_and_expiry()
         self._client.update_item(
             TableName=self._table,
             Key=to_item({"message_sid": message_sid}),
             UpdateExpression=(
-                "SET outbound_id = :outbound, purpose = :purpose, texter_id = :texter, expires_at = :expires, "
+                "SET expires_at = :expires, status_at = if_not_exists(status_at, :now), "
                 "delivery_status = if_not_exists(delivery_status, :status), "
                 "status_rank = if_not_exists(status_rank, :rank)"
             ),
             ExpressionAttributeValues=to_item(
-                {
-                    ":outbound": outbound_id,
-                    ":purpose": purpose,
-                    ":texter": texter_id or "",
-                    ":expires": self._expiry(),
-                    ":status": status,
-                    ":rank": STATUS_RANK.get(status, 1),
-                }
+                {":expires": expires, ":now": now, ":status": status, ":rank": STATUS_RANK.get(status, 1)}
             ),
         )
 
-    def record_failed(self, *, outbound_id: str, purpose: str, error_code: int, texter_id: str | None) -> None:
-        """Twilio refused the text for good; there is no MessageSid, so key it by our own outbound id."""
+    def record_failed(self, *, error_code: int) -> None:
+        """Twilio refused the text for good: there is no SID, and our own outbound id names the conversation, so
+        the record gets a random key (operations count refusals by error code; nothing looks one up)."""
+        now, expires = self._now_and_expiry()
         self._client.put_item(
             TableName=self._table,
             Item=to_item(
                 {
-                    "message_sid": f"failed#{outbound_id}",
-                    "outbound_id": outbound_id,
-                    "purpose": purpose,
-                    "texter_id": texter_id,
+                    "message_sid": f"failed#{uuid.uuid4().hex}",
                     "delivery_status": "failed",
                     "status_rank": STATUS_RANK["failed"],
+                    "status_at": now,
                     "error_code": error_code,
-                    "expires_at": self._expiry(),
+                    "expires_at": expires,
                 }
             ),
         )
 
-    def advance_status(self, *, message_sid: str, status: str, error_code: int | None) -> str | None:
-        """Record a status callback unless it would move the message backwards.
-
-        Returns the texter id the message went to (when known), or None when the callback was a regression.
-        """
+    def advance_status(self, *, message_sid: str, status: str, error_code: int | None) -> bool:
+        """Record a status callback unless it would move the message backwards (then False)."""
+        now, expires = self._now_and_expiry()
         rank = STATUS_RANK.get(status, 0)
-        values: dict[str, Any] = {":status": status, ":rank": rank, ":expires": self._expiry()}
-        update = "SET delivery_status = :status, status_rank = :rank, expires_at = :expires"
+        values: dict[str, Any] = {":status": status, ":rank": rank, ":now": now, ":expires": expires}
+        update = "SET delivery_status = :status, status_rank = :rank, status_at = :now, expires_at = :expires"
         if error_code is not None:
             update += ", error_code = :code"
             values[":code"] = error_code
         try:
-            response = self._client.update_item(
+            self._client.update_item(
                 TableName=self._table,
                 Key=to_item({"message_sid": message_sid}),
                 UpdateExpression=update,
                 # Invariant: callbacks arrive in any order; `sent` after `delivered` must not win.
                 ConditionExpression="attribute_not_exists(status_rank) OR status_rank < :rank",
                 ExpressionAttributeValues=to_item(values),
-                ReturnValues="ALL_NEW",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
+                return False
             raise
-        texter_id = from_item(response["Attributes"]).get("texter_id")
-        return str(texter_id) if texter_id else ""
+        return True
 
     def get(self, message_sid: str) -> dict[str, Any] | None:
         item = self._client.get_item(TableName=self._table, Key=to_item({"message_sid": message_sid})).get("Item")

@@ -83,9 +83,7 @@ def load(path: Path = BUNDLE_PATH) -> tuple[FrameBook, RuleSet] | None:
     except (OSError, ValueError):
         return None
     if content.get("format") != FORMAT or content.get("digest") != source_digest():
-        logger.warning(
-            "triage bundle %s is stale or of another format: parsing the TOML (run make triage-bundle)", path
-        )
+        logger.warning("triage bundle %s is stale or of another format: parsing the TOML (run make triage-bundle)", path)
         return None
     return _book(content["frames"]), _rules(content["idiom_pattern"])
 

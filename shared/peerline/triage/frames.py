@@ -45,9 +45,7 @@ _DIGIT_LETTER = re.compile(r"(?<=[0-9])(?=[a-z])|(?<=[a-z])(?=[0-9])")
 _CLAUSE_BREAK = frozenset({".", "!", "?", ";", "\n", "but", "pero", "though", "aunque", "however"})
 _NEGATION_REACH = 4  # words before a slot's phrase
 # A negation does not reach across these ("el patrón no me paga y me amenaza": the threat is not negated).
-_NEGATION_STOPS = frozenset(
-    {",", "and", "y", "e", "but", "pero", "so", "then", "because", "porque", "xq", "pq", "cause"}
-)
+_NEGATION_STOPS = frozenset({",", "and", "y", "e", "but", "pero", "so", "then", "because", "porque", "xq", "pq", "cause"})
 
 # Phrase tokens that are not words: a number, any one word, a gap of up to three words.
 _SPECIAL = frozenset({"#", "_", "..."})
@@ -279,7 +277,9 @@ def clause_ids(tokens: Sequence[str]) -> list[int]:
     return ids
 
 
-def _negated(book: FrameBook, tokens: Sequence[str], hit: Hit, clauses: Sequence[int], owned: dict[int, int]) -> bool:
+def _negated(
+    book: FrameBook, tokens: Sequence[str], hit: Hit, clauses: Sequence[int], owned: dict[int, int]
+) -> bool:
     """A negation word in the few words before ``hit``, in its clause, not owned by a phrase that ends before it.
 
     ``owned`` maps a negation word's position to the end of the phrase it belongs to: "no puedo más" or "don't
@@ -575,9 +575,7 @@ def load_frames(folders: Sequence[Path] | None = None) -> FrameBook:
                 raise FramesError(f"{path}: {error}") from error
             unknown = set(document) - {"settings", "spelling", "lexicon", "frame", "macros", "rule", "idiom", "cue"}
             if unknown:
-                raise FramesError(
-                    f"{path}: unknown tables {sorted(unknown)} (frames files hold settings, lexicon, frame)"
-                )
+                raise FramesError(f"{path}: unknown tables {sorted(unknown)} (frames files hold settings, lexicon, frame)")
             settings = document.get("settings", {})
             crisis.update(settings.get("crisis_slots", []))
             remembered.update(settings.get("context_slots", []))
@@ -635,20 +633,7 @@ def _groups(value: Any, path: Path, frame_id: str) -> tuple[frozenset[str], ...]
 
 def _frame(raw: dict[str, Any], path: Path) -> Frame:
     frame_id = str(raw.get("id", "?"))
-    unknown = set(raw) - {
-        "id",
-        "level",
-        "category",
-        "all",
-        "any",
-        "unless",
-        "acute",
-        "self",
-        "half",
-        "positive",
-        "negative",
-        "description",
-    }
+    unknown = set(raw) - {"id", "level", "category", "all", "any", "unless", "acute", "self", "half", "positive", "negative", "description"}
     if unknown:
         raise FramesError(f"{path}: frame {frame_id}: unknown keys {sorted(unknown)}")
     try:

@@ -26,6 +26,7 @@ PersonKind = Literal["first_person", "third_person", "third_reflexive"]
 Escalator = Literal["timeframe", "plan", "recent_past"]
 
 
+
 class RuleSpec(BaseModel):
     """One ``[[rule]]`` table as written in a rules file."""
 
