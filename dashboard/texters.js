@@ -29,7 +29,7 @@ export class TexterControlsView {
         + "on-call); Erase removes what the line keeps about them. Both are recorded with your name and reason."),
       h("form", { class: "subform texter-form", onsubmit: (event) => event.preventDefault() },
         h("label", { for: "texter-alias" }, "Texter alias"), this.alias,
-        h("label", { for: "texter-reason" }, "Reason (recorded)"), this.reason,
+        h("label", { for: "texter-reason" }, "Why (kept in the audit log)"), this.reason,
         h("label", { for: "texter-hours" }, "Block for"), this.hours,
         h("div", { class: "buttons" },
           h("button", { type: "button", class: "primary", onclick: (event) => this.#block(event.currentTarget) },

@@ -41,7 +41,7 @@ def test_a_supervisor_blocks_then_erases_a_texter_by_alias(
 
     # when they block the texter by alias for a day, with a reason
     page.get_by_label("Texter alias", exact=True).fill(alias)
-    page.get_by_label("Reason (recorded)", exact=True).fill("abusive texts to volunteers")
+    page.get_by_label("Why (kept in the audit log)", exact=True).fill("abusive texts to volunteers")
     page.get_by_label("Block for", exact=True).select_option("24")
     page.get_by_role("button", name="Block texter", exact=True).click()
     expect(page.get_by_role("status").filter(has_text=f"{alias} is blocked until")).to_be_visible()
