@@ -100,4 +100,11 @@ export class Api {
   updateLibrary(library) { return this.request("PUT", "/volunteer/library", library); }
   acknowledge(id) { return this.request("POST", `/volunteer/escalations/${encodeURIComponent(id)}/acknowledge`); }
   reveal(id, reason) { return this.request("POST", `/volunteer/escalations/${encodeURIComponent(id)}/reveal`, { reason }); }
+  blockTexter(code, reason, hours) {
+    return this.request("POST", `/volunteer/texters/${encodeURIComponent(code)}/block`, { reason, hours });
+  }
+  unblockTexter(code, reason) {
+    return this.request("POST", `/volunteer/texters/${encodeURIComponent(code)}/unblock`, { reason });
+  }
+  eraseTexter(code) { return this.request("POST", `/volunteer/texters/${encodeURIComponent(code)}/erase`); }
 }

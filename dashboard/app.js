@@ -10,6 +10,7 @@ import { Api, SessionLost } from "./api.js";
 import { LiveChannel } from "./live.js";
 import { ConversationView, levelBadge, riskText } from "./conversation.js";
 import { LineView } from "./supervisor.js";
+import { TexterControlsView } from "./texters.js";
 import { LibraryEditor } from "./library.js";
 import { showTotpCode, showTotpSetup } from "./two_step.js";
 import { drafts } from "./drafts.js";
@@ -35,6 +36,7 @@ const state = {
   libraryAvailable: true,
   lineView: null,
   libraryEditor: null,
+  texterControls: null,
   timers: [],
   localChange: 0,
   refreshing: null,
@@ -50,6 +52,8 @@ const CLOSE_REASONS = {
   inactivity: "nobody texted for a long while (closed for inactivity)",
   wrap_up: "it was closed with a wrap-up (perhaps by you in another tab or window)",
   transfer: "it was transferred",
+  erased: "the texter asked the line to erase what it keeps about them (DELETE)",
+  blocked: "the texter is blocked by a supervisor",
 };
 
 function reasonText(reason) {
@@ -98,7 +102,7 @@ async function boot() {
     "signout", "app-error", "notices", "offer", "take-next", "take-next-bar", "take-next-status", "tabs", "panels",
     "no-conversations", "supervisor", "line", "line-body", "manage-library", "manage-library-body", "reveal-dialog",
     "reveal-body", "closed-notices", "crisis-offers", "crisis-offers-hint", "favicon", "supervisor-tabs",
-    "sup-tab-line", "sup-tab-library"]) {
+    "sup-tab-line", "sup-tab-library", "texter-controls-body"]) {
     el[id.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = document.getElementById(id);
   }
   try {
@@ -499,6 +503,9 @@ async function startApp() {
       },
     });
   }
+  if (supervisor && !state.texterControls) {
+    state.texterControls = new TexterControlsView({ api: state.api, body: el.texterControlsBody, guard });
+  }
   if (supervisor && !state.libraryEditor) {
     state.libraryEditor = new LibraryEditor({
       api: state.api, section: el.manageLibrary, body: el.manageLibraryBody, guard,
@@ -522,6 +529,9 @@ function resetViews() {
   state.closedAliases.clear();
   state.lineView = null;
   state.libraryEditor = null;
+  // A typed alias or reason is the last supervisor's: gone with the session.
+  state.texterControls = null;
+  clear(el.texterControlsBody);
   state.library = null;
   state.libraryAvailable = true;
   el.manageLibrary.hidden = true;

@@ -36,12 +36,16 @@ from peerline.api_models import (
     MessageOut,
     SendMessageRequest,
     SettingsRequest,
+    TexterBlock,
+    TexterBlockRequest,
+    TexterUnblockRequest,
     TransferRequest,
     message_key_of,
 )
 from peerline.library import Library
 from peerline.models import VolunteerStatus
 from peerline.observability import make_logger
+from peerline.phone import texter_alias
 from peerline.reveal_api import with_reveal_operation
 from peerline.routing import ConflictError, NotEligibleError, NotFoundError
 from peerline.volunteer_desk import AccessDeniedError, VolunteerDesk
@@ -54,6 +58,8 @@ composition.volunteer_api()  # at the cold start: a bad environment fails the in
 
 ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 EscalationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+# The four characters of an alias ("Texter 4F2A" → "4F2A"): supervisors act on a texter by alias, never by number.
+AliasCode = Annotated[str, Path(min_length=4, max_length=4, pattern=r"^[0-9A-Fa-f]{4}$")]
 
 
 def desk() -> VolunteerDesk:
@@ -198,6 +204,28 @@ def list_escalations() -> EscalationList:
 )
 def acknowledge_escalation(escalation_id: EscalationId) -> EscalationSummary:
     return desk().acknowledge(subject(), escalation_id)
+
+
+@app.post(
+    "/volunteer/texters/<alias>/erase",
+    operation_id="eraseTexter",
+    responses=answers(403, 404, 409, success=204, description="Erased"),
+)
+def erase_texter(alias: AliasCode) -> Response[None]:
+    desk().erase_texter(subject(), texter_alias(alias))
+    return Response(204, content_types.APPLICATION_JSON, None)
+
+
+@app.post("/volunteer/texters/<alias>/block", operation_id="blockTexter", responses=answers(403, 404, 409, 415))
+def block_texter(alias: AliasCode, request: TexterBlockRequest) -> TexterBlock:
+    block = desk().block_texter(subject(), texter_alias(alias), reason=request.reason, hours=request.hours)
+    return TexterBlock(texter_alias=block.alias, blocked_until=block.blocked_until)
+
+
+@app.post("/volunteer/texters/<alias>/unblock", operation_id="unblockTexter", responses=answers(403, 404, 409, 415))
+def unblock_texter(alias: AliasCode, request: TexterUnblockRequest) -> TexterBlock:
+    block = desk().unblock_texter(subject(), texter_alias(alias), reason=request.reason)
+    return TexterBlock(texter_alias=block.alias, blocked_until=block.blocked_until)
 
 
 @app.get("/volunteer/line", operation_id="getLine", responses=answers(403))

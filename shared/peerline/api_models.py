@@ -393,3 +393,19 @@ class DashboardConfig(BaseModel):
     cognitoEndpoint: str
     sessionOutcomes: list[str] = Field(default_factory=list, description="The wrap-up's outcomes, in order")
     sessionTags: list[str] = Field(default_factory=list, description="The tags a wrap-up may carry")
+
+
+class TexterBlockRequest(_Strict):
+    reason: str = Field(min_length=3, max_length=400, description="Why the texter is blocked (audited)")
+    hours: int = Field(ge=1, le=24 * 30, description="How long the block lasts; it lapses by itself")
+
+
+class TexterUnblockRequest(_Strict):
+    reason: str = Field(default="", max_length=400, description="Why the block is lifted early (audited)")
+
+
+class TexterBlock(BaseModel):
+    """A texter's block as a supervisor sees it: the alias and until when (``null``: not blocked)."""
+
+    texter_alias: str
+    blocked_until: datetime | None

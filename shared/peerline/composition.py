@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from peerline.adapters.twilio_erasure import SqsErasureQueue, TwilioMessageEraser
     from peerline.adapters.twilio_signature import SecretTwilioSignatureChecker, TwilioSignatureChecker
     from peerline.adapters.twilio_sms import TwilioSmsGateway
+    from peerline.audit import AuditLog
     from peerline.conversation import ConversationEngine, CrisisDesk
     from peerline.delivery import SendOutcome
     from peerline.escalation import EscalationService
@@ -192,6 +193,7 @@ def _line(settings: LineSettings) -> _Line:
         settings=escalation_settings,
         live=live,
         holder_of=holder_of,
+        conversation_of=repository.get_conversation,
     )
     crisis = CrisisDesk(directory=directory, service=service, notifier=notifier, settings=escalation_settings)
     replies = ReplyBook(settings.emergency_resources_text, settings.emergency_resources_text_es)
@@ -222,7 +224,10 @@ def _line(settings: LineSettings) -> _Line:
 
 
 def _engine(
-    settings: EngineFunctionSettings, line: _Line, erasures: SqsErasureQueue | None = None
+    settings: EngineFunctionSettings,
+    line: _Line,
+    erasures: SqsErasureQueue | None = None,
+    audit: AuditLog | None = None,
 ) -> ConversationEngine:
     from peerline.conversation import ConversationEngine, EngineSettings
     from peerline.triage import triage
@@ -239,6 +244,7 @@ def _engine(
             retention_days=settings.retention_days,
             inactivity_close_minutes=settings.inactivity_close_minutes,
             returning_window_minutes=settings.returning_window_minutes,
+            texter_texts_per_minute=settings.texter_texts_per_minute,
         ),
         on_queued=line.router.route_waiting,
         triage=triage,
@@ -246,6 +252,7 @@ def _engine(
         live=line.live,
         summarize=line.router.views.summary,
         erasures=erasures,
+        audit=audit,
     )
 
 
@@ -257,11 +264,14 @@ class EnginePorts:
 
 @cache
 def conversation_engine() -> EnginePorts:
+    from peerline.adapters.audit import DynamoAuditLog
     from peerline.adapters.twilio_erasure import SqsErasureQueue
     from peerline.settings import InboundEngineSettings
 
     settings = InboundEngineSettings.from_env()
-    return EnginePorts(engine=_engine(settings, _line(settings), erasures=SqsErasureQueue(settings.erase_queue_url)))
+    audit = DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days)
+    engine = _engine(settings, _line(settings), erasures=SqsErasureQueue(settings.erase_queue_url), audit=audit)
+    return EnginePorts(engine=engine)
 
 
 # ---------------------------------------------------------------- ConversationTimersFunction
@@ -307,15 +317,26 @@ class VolunteerApiPorts:
 
 @cache
 def volunteer_api() -> VolunteerApiPorts:
+    from peerline.adapters.audit import DynamoAuditLog
     from peerline.adapters.cognito_two_step import CognitoTwoStepSettings
     from peerline.adapters.library import DynamoLibrary
     from peerline.settings import VolunteerApiSettings
+    from peerline.texter_controls import TexterControls
     from peerline.two_step import TwoStepCheck
     from peerline.volunteer_desk import VolunteerDesk
     from peerline.wrap_up import WrapUpChoices
 
     settings = VolunteerApiSettings.from_env()
     line = _line(settings)
+    texters = TexterControls(
+        store=line.repository,
+        router=line.router,
+        escalations=line.crisis.service,
+        outbound=line.outbound,
+        audit=DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days),
+        replies=line.replies,
+        retention_days=settings.retention_days,
+    )
     return VolunteerApiPorts(
         settings=settings,
         desk=VolunteerDesk(
@@ -323,6 +344,7 @@ def volunteer_api() -> VolunteerApiPorts:
             router=line.router,
             escalation_service=line.crisis.service,
             library_store=DynamoLibrary(settings.library_table),
+            texters=texters,
             two_step=TwoStepCheck(CognitoTwoStepSettings(settings.user_pool_id)),
             wrap_up=WrapUpChoices.parse(settings.session_outcomes, settings.session_tags),
         ),

@@ -29,11 +29,14 @@ from peerline.engine_core import (
     texter_of,
 )
 from peerline.engine_effects import EngineEffects
-from peerline.keywords import Keyword, classify_keyword, parse_consent
-from peerline.language import detect_language
+from peerline.erasure import erasure, erasure_confirmation, texter_erased_itself
+from peerline.escalation import unlinked_escalation
+from peerline.keywords import Keyword, classify_keyword, normalize, parse_consent
+from peerline.language import Language, detect_language
 from peerline.lifecycle import (
     ConversationChange,
     transition,
+    unlinked_texter,
 )
 from peerline.models import (
     QUEUED_STATES,
@@ -131,6 +134,9 @@ class ConversationEngine(EngineEffects):
     ) -> tuple[ConversationChange, Outcome]:
         now = self._clock()
         keyword = classify_keyword(text.body, text.opt_out_type)
+        if keyword is Keyword.DELETE:
+            # Whatever the texter's state (opted out, blocked, in a crisis): they may always erase themselves.
+            return self._erase(text, texter, conversation, now), Outcome.APPLIED
         expected_version = texter.version if texter else None
         if texter is None:
             texter = TexterRecord(
@@ -141,7 +147,7 @@ class ConversationEngine(EngineEffects):
                 last_seen_at=now,
                 expires_at=0,
             )
-        texter = texter.model_copy(
+        texter = self._counted_in_rate_window(texter, now).model_copy(
             update={
                 "encrypted_number": text.encrypted_number,
                 "last_seen_at": now,
@@ -149,6 +155,9 @@ class ConversationEngine(EngineEffects):
             }
         )
         change = ConversationChange(texter=texter, expected_texter_version=expected_version)
+        # Above the rate limit the text is still kept and triaged (a crisis text still escalates); only the line's
+        # automatic texts to the texter stop, the safety text excepted.
+        change.quiet_to_texter = texter.texts_in_rate_window > self._settings.texter_texts_per_minute
         event = EngineEvent(text.message_sid, now, received_at=text.received_at)
 
         if texter.opted_out and keyword not in (Keyword.START, Keyword.HELP):
@@ -182,14 +191,75 @@ class ConversationEngine(EngineEffects):
         if keyword is Keyword.START and texter.opted_out:
             change.texter = texter_of(change).model_copy(update={"opted_out": False})
             change.counters[f"opt_ins#{now:%Y-%m-%d}"] = 1
-            self._start_conversation(change, event, text, welcome_back=True)
-            return self._finish(change, event), Outcome.APPLIED
+            if not texter.is_blocked(now):
+                self._start_conversation(change, event, text, welcome_back=True)
+                return self._finish(change, event), Outcome.APPLIED
+
+        if texter.is_blocked(now):
+            self._while_blocked(change, event, text, conversation)
+            return self._finish(change, event), Outcome.IGNORED
 
         if conversation is None:
             self._start_conversation(change, event, text, welcome_back=False)
         else:
             self._continue_conversation(change, event, text, conversation)
         return self._finish(change, event), Outcome.APPLIED
+
+    def _erase(
+        self, text: InboundText, texter: TexterRecord | None, conversation: ConversationRecord | None, now: datetime
+    ) -> ConversationChange:
+        """DELETE / BORRAR: the texter's record, their open conversation and their escalation links go in one
+        change (see ``peerline.erasure``), with one confirmation text and an anonymous audit entry."""
+        linked = self._crisis.service.linked_to(texter_id=text.texter_id) if self._crisis is not None else []
+        if texter is None:
+            # No record (never seen, or expired); escalations may still name them. The texter still hears what was
+            # erased, at the number they texted from.
+            known = TexterRecord(
+                texter_id=text.texter_id,
+                encrypted_number=text.encrypted_number,
+                language=Language.SPANISH if normalize(text.body) == "borrar" else Language.ENGLISH,
+                first_seen_at=now,
+                last_seen_at=now,
+                expires_at=0,
+            )
+            change = ConversationChange(
+                counters={f"texters_erased#{now:%Y-%m-%d}": 1},
+                escalations=[unlinked_escalation(escalation, keep_conversation=False) for escalation in linked],
+            )
+        else:
+            known = texter
+            change = erasure(texter, conversation, linked, now=now, retention_days=self._settings.retention_days)
+        change.audit.append(texter_erased_itself(now))
+        if not known.opted_out:
+            # Queued from the record read before the erasure: it carries the encrypted number with it.
+            body = self._replies.text("erased", known.language)
+            change.outbound.append(erasure_confirmation(known, event_id=text.message_sid, body=body))
+        return change
+
+    def _counted_in_rate_window(self, texter: TexterRecord, now: datetime) -> TexterRecord:
+        """This text counted in the texter's one-minute window (a fixed window: the count restarts each minute)."""
+        started = texter.rate_window_started_at
+        if started is None or now - started >= timedelta(minutes=1):
+            return texter.model_copy(update={"rate_window_started_at": now, "texts_in_rate_window": 1})
+        return texter.model_copy(update={"texts_in_rate_window": texter.texts_in_rate_window + 1})
+
+    def _while_blocked(
+        self, change: ConversationChange, event: EngineEvent, text: InboundText, conversation: ConversationRecord | None
+    ) -> None:
+        """A blocked texter's text reaches no volunteer but is still triaged: a crisis text gets the safety text and
+        pages on-call (joining their open escalation if one is being paged). At most one notice per block."""
+        if conversation is not None:
+            # Blocked while a conversation was open: it closes now, like any close (bodies purged, holder told).
+            self._close(change, conversation, event.at, reason="blocked")
+            change.texter = unlinked_texter(texter_of(change), conversation, event.at)
+        self._assess(change, event, text, conversation=None)
+        if not texter_of(change).block_notice_sent:
+            # After a crisis text the safety text (with the emergency resources) is their one notice: a texter in
+            # crisis is never told the line can't continue.
+            if change.new_escalation is None:
+                self._reply(change, event, "blocked", texter_of(change).language)
+            change.texter = texter_of(change).model_copy(update={"block_notice_sent": True})
+        change.counters[f"blocked_texts#{event.at:%Y-%m-%d}"] = 1
 
     def _start_conversation(
         self, change: ConversationChange, event: EngineEvent, text: InboundText, *, welcome_back: bool

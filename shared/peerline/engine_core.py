@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from peerline.audit import AuditLog
 from peerline.escalation import (
     EscalationService,
     EscalationSettings,
     Notifier,
     OnCallDirectory,
+    unlinked_at_close,
 )
 from peerline.language import Language
 from peerline.lifecycle import (
@@ -100,6 +102,9 @@ class EngineSettings:
     inactivity_close_minutes: int = 30
     # A texter back this soon after their conversation closed gets a short welcome, not the consent question again.
     returning_window_minutes: int = 60
+    # Texts a texter may send in a minute before the line stops answering them automatically (the texts are still
+    # kept and triaged).
+    texter_texts_per_minute: int = 20
 
 
 def epoch(moment: datetime) -> int:
@@ -122,9 +127,12 @@ class EngineCore:
         crisis: CrisisDesk | None = None,
         live: LivePush | None = None,
         summarize: Summarize | None = None,
+        audit: AuditLog | None = None,
         erasures: ErasureQueue | None = None,
     ) -> None:
         self._repository = repository
+        # Where a texter's erasure is audited (anonymously); only the engine that handles texts needs it.
+        self._audit = audit
         # Where each texter's text is queued for deletion from Twilio once its conversation closed (see
         # ``peerline.twilio_erasure``); None where nobody texts in (the timers function, unit tests of other things).
         self._erasures = erasures
@@ -192,6 +200,9 @@ class EngineCore:
         change.delete_conversation = closed.delete_conversation
         change.loads += closed.loads
         change.purge_messages_of += closed.purge_messages_of
+        if conversation.escalation_id is not None and self._crisis is not None:
+            linked = self._crisis.service.linked_to(conversation_id=conversation.conversation_id)
+            change.escalations += unlinked_at_close(linked, conversation)
         for counter, increment in closed.counters.items():
             change.counters[counter] = change.counters.get(counter, 0) + increment
 

@@ -29,12 +29,21 @@ from peerline.models import (
 )
 from peerline.push import events_for_change, publish_quietly
 
+# Sent even to a texter over their rate limit: what a crisis and an opt-out owe them.
+_ALWAYS_SENT = frozenset({"safety", "stopped"})
+
 
 class EngineEffects(EngineCrisis):
     """Finishing, replaying and dispatching a committed change."""
 
     def _finish(self, change: ConversationChange, event: EngineEvent) -> ConversationChange:
         """Stamp the change with the event, so a replay of it re-sends instead of re-deciding."""
+        if change.quiet_to_texter:
+            change.outbound = [
+                text
+                for text in change.outbound
+                if text.recipient_id != texter_of(change).texter_id or text.purpose in _ALWAYS_SENT
+            ]
         self._keep_automatic_texts(change, event)
         remembered = [*texter_of(change).recent_events, applied_event(event.event_id, change)][-REMEMBERED_EVENTS:]
         closed = change.conversation is not None and change.conversation.state is ConversationState.CLOSED
@@ -103,6 +112,7 @@ class EngineEffects(EngineCrisis):
         self._timers.schedule(change.timers)
         if change.notifications and self._crisis is not None:
             self._crisis.notifier.publish(change.notifications)
+        self._append_audit(change)
         # Dashboards hear of this change before routing offers it on (so they never see the two out of order).
         self._push_live(change, before)
         if (change.entered_queue or change.loads) and self._on_queued is not None:
@@ -111,6 +121,17 @@ class EngineEffects(EngineCrisis):
             except Exception:
                 # The text itself is applied; routing is retried by every timer and availability change.
                 logger.exception("routing after a state change failed")
+
+    def _append_audit(self, change: ConversationChange) -> None:
+        if not change.audit:
+            return
+        if self._audit is None:
+            logger.error(
+                "an audited change was committed but this engine has no audit log", extra={"n": len(change.audit)}
+            )
+            return
+        for entry in change.audit:
+            self._audit.append(entry)
 
     def _push_live(self, change: ConversationChange, before: ConversationRecord | None) -> None:
         after = change.conversation

@@ -18,6 +18,7 @@ from typing import Protocol
 from peerline.api_models import actor_name
 from peerline.models import (
     AuditEvent,
+    Consent,
     ConversationRecord,
     ConversationTimer,
     EscalationRecord,
@@ -242,8 +243,43 @@ def safety_text(escalation: EscalationRecord, texter: TexterRecord, body: str) -
     )
 
 
+# What an escalation says of its texter once it is unlinked from them.
+UNLINKED_ALIAS = "Texter"
+
+
+def unlinked_escalation(escalation: EscalationRecord, *, keep_conversation: bool) -> EscalationRecord:
+    """The escalation with only anonymous facts left (level, categories, times, pages, who acknowledged, its audit
+    trail): no texter id or alias, and the conversation id only when that conversation's metadata is kept with
+    consent (itself unlinked from the texter)."""
+    return escalation.model_copy(
+        update={
+            "texter_id": "",
+            "texter_alias": UNLINKED_ALIAS,
+            "conversation_id": escalation.conversation_id if keep_conversation else None,
+        }
+    )
+
+
+def unlinked_at_close(
+    escalations: Sequence[EscalationRecord], conversation: ConversationRecord
+) -> list[EscalationRecord]:
+    """The conversation's escalations to rewrite as it closes: acknowledged ones lose their links now. One still
+    unacknowledged keeps them — it is still being paged, and its texter's further crisis texts must join it rather
+    than start a second page cycle — until it is acknowledged (see ``EscalationService.acknowledge``)."""
+    keep_conversation = conversation.consent is Consent.GIVEN
+    return [
+        unlinked_escalation(escalation, keep_conversation=keep_conversation)
+        for escalation in escalations
+        if escalation.status is EscalationStatus.ACKNOWLEDGED and escalation.texter_id
+    ]
+
+
 class EscalationStore(Protocol):
     def get(self, escalation_id: str) -> EscalationRecord | None: ...
+
+    def linked_to(self, *, texter_id: str | None = None, conversation_id: str | None = None) -> list[EscalationRecord]:
+        """Escalations that still name this texter, or this conversation."""
+        ...
 
     def find_by_code(self, code: str) -> list[EscalationRecord]: ...
 
@@ -292,7 +328,11 @@ class EscalationService:
         clock: Callable[[], datetime] = utc_now,
         live: LivePush | None = None,
         holder_of: Callable[[str], str | None] | None = None,
+        conversation_of: Callable[[str], ConversationRecord | None] | None = None,
     ) -> None:
+        # Reads an escalation's conversation when it is acknowledged: once that conversation is closed, the
+        # acknowledged escalation keeps no link to it or to the texter.
+        self._conversation_of = conversation_of
         # Live dashboard updates: supervisors and the volunteer holding the conversation (``holder_of`` finds them)
         # hear of re-pages and acknowledgements once they are stored.
         self._live: LivePush = live or NoLivePush()
@@ -409,13 +449,15 @@ class EscalationService:
             if escalation.status is EscalationStatus.ACKNOWLEDGED:
                 return Acknowledgement(escalation, already=True)
             now = self._clock()
-            acknowledged = escalation.model_copy(
-                update={
-                    "status": EscalationStatus.ACKNOWLEDGED,
-                    "acknowledged_at": now,
-                    "acknowledged_by": actor,
-                    "audit": [*escalation.audit, AuditEvent(at=now, action="acknowledged", actor=actor)],
-                }
+            acknowledged = self._unlinked_if_closed(
+                escalation.model_copy(
+                    update={
+                        "status": EscalationStatus.ACKNOWLEDGED,
+                        "acknowledged_at": now,
+                        "acknowledged_by": actor,
+                        "audit": [*escalation.audit, AuditEvent(at=now, action="acknowledged", actor=actor)],
+                    }
+                )
             )
             try:
                 self._store.replace(acknowledged, escalation.version)
@@ -425,6 +467,20 @@ class EscalationService:
             self._announce(acknowledged)
             return Acknowledgement(acknowledged, already=False)
         return None
+
+    def _unlinked_if_closed(self, acknowledged: EscalationRecord) -> EscalationRecord:
+        """Acknowledged after its conversation closed: unlinked now, as the close would have done."""
+        if self._conversation_of is None or not acknowledged.conversation_id or not acknowledged.texter_id:
+            return acknowledged
+        conversation = self._conversation_of(acknowledged.conversation_id)
+        if conversation is not None and conversation.is_open:
+            return acknowledged
+        # Still stored once closed means kept with consent (anonymous metadata): the link to it may stay.
+        return unlinked_escalation(acknowledged, keep_conversation=conversation is not None)
+
+    def linked_to(self, *, texter_id: str | None = None, conversation_id: str | None = None) -> list[EscalationRecord]:
+        """Escalations that still name this texter, or this conversation (for a close or an erasure to unlink)."""
+        return self._store.linked_to(texter_id=texter_id, conversation_id=conversation_id)
 
     def acknowledge_code(self, code: str, actor: str) -> Acknowledgement | None:
         """``ACK <code>`` from an on-call phone: the newest escalation with that code."""

@@ -1,4 +1,5 @@
-"""Carrier keywords (STOP, START, HELP) and the consent answer, read the forgiving way people text."""
+"""Carrier keywords (STOP, START, HELP), the line's own DELETE, and the consent answer, read the forgiving way
+people text."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ class Keyword(StrEnum):
     STOP = "stop"
     START = "start"
     HELP = "help"
+    # The line's own, not a carrier's: erase what the line keeps about the texter (Crisis Text Line honours it too).
+    DELETE = "delete"
 
 
 # The carrier/Twilio standard opt-out, opt-in and help keywords (whole message, any case).
@@ -18,6 +21,7 @@ _KEYWORDS = {
     **dict.fromkeys(("stop", "stopall", "unsubscribe", "cancel", "end", "quit"), Keyword.STOP),
     **dict.fromkeys(("start", "unstop"), Keyword.START),
     **dict.fromkeys(("help", "info"), Keyword.HELP),
+    **dict.fromkeys(("delete", "borrar"), Keyword.DELETE),
 }
 # Twilio's Advanced Opt-Out reports the keyword it matched in the OptOutType field.
 _OPT_OUT_TYPES = {"STOP": Keyword.STOP, "START": Keyword.START, "HELP": Keyword.HELP}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from peerline.audit import AuditEntry
 from peerline.models import (
     AppliedEvent,
     Consent,
@@ -98,6 +99,15 @@ class ConversationChange:
     timers: list[ConversationTimer] = field(default_factory=list)
     purge_messages_of: list[str] = field(default_factory=list)
     entered_queue: bool = False
+    # Erasure (DELETE, or a supervisor's erase): the texter's record is deleted, conditioned on its version.
+    delete_texter: bool = False
+    # Escalations rewritten in the same transaction (unlinked from the texter and the conversation), each conditioned
+    # on the version it was read at.
+    escalations: list[EscalationRecord] = field(default_factory=list)
+    # Appended to the audit log once the change is committed.
+    audit: list[AuditEntry] = field(default_factory=list)
+    # The texter is over their rate limit: no automatic text to them (the safety text excepted).
+    quiet_to_texter: bool = False
 
     def without_best_effort_loads(self) -> ConversationChange:
         return replace(self, loads=[load for load in self.loads if not load.best_effort])

@@ -173,10 +173,21 @@ class TexterRecord(BaseModel):
     # answer in it. Cleared when the next conversation opens and at STOP; never a transcript or a history.
     last_closed_at: datetime | None = None
     last_consent: Consent = Consent.UNKNOWN
+    # A supervisor's block (by alias, audited with its reason): until then the texter's texts are triaged but reach
+    # no volunteer, and they get one notice per block. It lapses by itself.
+    blocked_until: datetime | None = None
+    block_notice_sent: bool = False
+    # The per-texter rate limit's fixed one-minute window: texts above the limit get no automatic reply.
+    rate_window_started_at: datetime | None = None
+    texts_in_rate_window: int = 0
     version: int = 0
     first_seen_at: datetime
     last_seen_at: datetime
     expires_at: int
+
+    def is_blocked(self, now: datetime) -> bool:
+        """Blocked by a supervisor, and the block has not lapsed yet."""
+        return self.blocked_until is not None and now < self.blocked_until
 
 
 class ConversationRecord(BaseModel):
@@ -330,7 +341,9 @@ class EscalationRecord(BaseModel):
 
     escalation_id: str
     code: str
-    conversation_id: str | None
+    # None: an opted-out or blocked texter's (no conversation), or unlinked once its conversation closed. A default,
+    # because DynamoDB items leave ``None`` attributes out.
+    conversation_id: str | None = None
     texter_id: str
     texter_alias: str
     level: RiskLevel

@@ -76,6 +76,22 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "{emergency}"
         ),
     },
+    # DELETE / BORRAR: what was erased, and that texting again starts fresh.
+    "erased": {
+        Language.ENGLISH: (
+            "Peerline erased what it kept about you: your encrypted number, your conversation and its notes. "
+            "If you text again, you start fresh. {emergency}"
+        ),
+        Language.SPANISH: (
+            "Peerline borró lo que guardaba sobre ti: tu número cifrado, tu conversación y sus notas. "
+            "Si vuelves a escribir, empiezas de cero. {emergency}"
+        ),
+    },
+    # Once per block: a blocked texter's texts reach no volunteer (a crisis text still gets the safety text).
+    "blocked": {
+        Language.ENGLISH: "This line can't continue this conversation right now. {emergency}",
+        Language.SPANISH: "Esta línea no puede continuar esta conversación ahora. {emergency}",
+    },
     "safety": {
         Language.ENGLISH: (
             "We're really glad you reached out, and your safety matters most right now. {emergency} "
@@ -116,11 +132,12 @@ _TEXTS: dict[str, dict[Language, str]] = {
     "help": {
         Language.ENGLISH: (
             "Peerline is a free, confidential peer support text line. Text us anything to reach a trained peer "
-            "volunteer. {emergency} Text STOP to opt out."
+            "volunteer. {emergency} Text STOP to opt out, DELETE to erase what we keep about you."
         ),
         Language.SPANISH: (
             "Peerline es una línea de apoyo entre pares, gratuita y confidencial. Escríbenos lo que quieras para "
-            "hablar con un voluntario capacitado. {emergency} Envía STOP para salir."
+            "hablar con un voluntario capacitado. {emergency} Envía STOP para salir, BORRAR para borrar lo que "
+            "guardamos sobre ti."
         ),
     },
 }

@@ -100,16 +100,25 @@ class StatusCallbackSettings(_Twilio):
     deliveries_table: str
 
 
+class _Audit(_FromEnvironment):
+    """The append-only audit log (PutItem only)."""
+
+    audit_table: str
+    audit_retention_days: int = Field(default=2555, ge=1)
+
+
 class EngineFunctionSettings(LineSettings):
     """The conversation engine: the router's settings plus the texter-facing timers."""
 
     still_waiting_seconds: int = Field(default=300, ge=1)
     consent_timeout_seconds: int = Field(default=120, ge=1)
     returning_window_minutes: int = Field(default=60, ge=0)
+    texter_texts_per_minute: int = Field(default=20, ge=1)
 
 
-class InboundEngineSettings(EngineFunctionSettings):
-    """The engine as the inbound queue's consumer: it also queues each text's erasure from Twilio."""
+class InboundEngineSettings(EngineFunctionSettings, _Audit):
+    """The engine as the inbound queue's consumer: it also queues each text's erasure from Twilio, and audits a
+    texter's own erasure (DELETE / BORRAR)."""
 
     erase_queue_url: str
 
@@ -118,7 +127,7 @@ class TimersFunctionSettings(EngineFunctionSettings):
     """The timers function fires the engine's, the router's and escalation's timers, so it reads what they read."""
 
 
-class VolunteerApiSettings(LineSettings):
+class VolunteerApiSettings(LineSettings, _Audit):
     """The volunteer API: routing and escalation for volunteers and supervisors, the library, the dashboard's config."""
 
     library_table: str

@@ -29,6 +29,7 @@ from peerline.observability import make_logger
 from peerline.overview import LineReader, line_overview
 from peerline.ports import utc_now
 from peerline.routing import MessagePage, NotFoundError, Router
+from peerline.texter_controls import TexterBlockState, TexterControls
 from peerline.two_step import SETUP_REQUIRED, TwoStepCheck
 from peerline.wrap_up import WrapUpChoices
 
@@ -70,6 +71,8 @@ class VolunteerDesk:
     clock: Callable[[], datetime] = field(default=utc_now)
     # The outcomes and tags a wrap-up may name (the operator's lists).
     wrap_up: WrapUpChoices = field(default_factory=WrapUpChoices.parse)
+    # Supervisors' erase and block by alias (``None`` where the API isn't wired for them).
+    texters: TexterControls | None = None
 
     # ------------------------------------------------------------ who may do what
     def caller(self, subject: str | None) -> VolunteerRecord:
@@ -187,6 +190,24 @@ class VolunteerDesk:
         return EscalationSummary.of(acknowledgement.escalation).model_copy(
             update={"already_acknowledged": acknowledgement.already, "message": acknowledgement.message}
         )
+
+    # ------------------------------------------------------------ supervisors: a texter, by alias
+    def erase_texter(self, subject: str | None, alias: str) -> None:
+        """Supervisors: erase a texter as their own DELETE would, audited with the supervisor's id."""
+        self._texter_controls().erase(self.supervisor(subject).volunteer_id, alias)
+
+    def block_texter(self, subject: str | None, alias: str, *, reason: str, hours: int) -> TexterBlockState:
+        """Supervisors: keep a texter's texts from volunteers for ``hours`` (still triaged), audited with the reason."""
+        return self._texter_controls().block(self.supervisor(subject).volunteer_id, alias, reason=reason, hours=hours)
+
+    def unblock_texter(self, subject: str | None, alias: str, *, reason: str) -> TexterBlockState:
+        """Supervisors: lift a texter's block now, audited."""
+        return self._texter_controls().unblock(self.supervisor(subject).volunteer_id, alias, reason=reason)
+
+    def _texter_controls(self) -> TexterControls:
+        if self.texters is None:
+            raise RuntimeError("texter controls are not configured for this desk")
+        return self.texters
 
     # ------------------------------------------------------------ supervisors' views
     def line(self, subject: str | None) -> LineOverview:

@@ -58,7 +58,26 @@ class InMemoryEscalationStore:
         self.check_new(escalation)
         self.escalations[escalation.escalation_id] = escalation.model_dump(mode="json")
 
+    def check_rewrite(self, escalation: EscalationRecord) -> None:
+        # Invariant (version = :expected): an unlinking never overwrites a page or an acknowledgement.
+        current = self.escalations.get(escalation.escalation_id)
+        if current is None or current["version"] != escalation.version:
+            raise ConcurrentUpdateError(f"escalation {escalation.escalation_id} changed meanwhile")
+
+    def rewrite(self, escalation: EscalationRecord) -> None:
+        self.check_rewrite(escalation)
+        updated = escalation.model_copy(update={"version": escalation.version + 1})
+        self.escalations[escalation.escalation_id] = updated.model_dump(mode="json")
+
     # -- the protocol
+    def linked_to(self, *, texter_id: str | None = None, conversation_id: str | None = None) -> list[EscalationRecord]:
+        return [
+            escalation
+            for escalation in self.all()
+            if (texter_id and escalation.texter_id == texter_id)
+            or (conversation_id and escalation.conversation_id == conversation_id)
+        ]
+
     def get(self, escalation_id: str) -> EscalationRecord | None:
         item = self.escalations.get(escalation_id)
         return EscalationRecord.model_validate(item) if item else None

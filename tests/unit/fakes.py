@@ -47,6 +47,10 @@ class EscalationTable(Protocol):
 
     def put_new(self, escalation: EscalationRecord) -> None: ...
 
+    def check_rewrite(self, escalation: EscalationRecord) -> None: ...
+
+    def rewrite(self, escalation: EscalationRecord) -> None: ...
+
 
 class InMemoryConversationRepository:
     """The ``ConversationRepository`` protocol on dicts, with the same optimistic locks as the DynamoDB one.
@@ -117,6 +121,9 @@ class InMemoryConversationRepository:
                 self._check_version(current, change.expected_conversation_version, "conversation")
         if change.new_escalation is not None and self.escalations is not None:
             self.escalations.check_new(change.new_escalation)
+        for escalation in change.escalations:
+            assert self.escalations is not None, "escalations rewritten without an escalation store"
+            self.escalations.check_rewrite(escalation)
         touched = [load.volunteer_id for load in change.loads]
         if len(touched) != len(set(touched)):
             # DynamoDB refuses two operations on one item in a transaction (a ValidationException, not a conflict).
@@ -145,7 +152,9 @@ class InMemoryConversationRepository:
         return None
 
     def _apply(self, change: ConversationChange) -> None:
-        if change.texter is not None:
+        if change.texter is not None and change.delete_texter:
+            del self.texters[change.texter.texter_id]
+        elif change.texter is not None:
             texter = change.texter.model_copy(update={"version": (change.expected_texter_version or 0) + 1})
             self.texters[texter.texter_id] = texter.model_dump(mode="json")
         if change.conversation is not None:
@@ -172,6 +181,9 @@ class InMemoryConversationRepository:
             self.volunteers[load.volunteer_id] = volunteer
         if change.new_escalation is not None and self.escalations is not None:
             self.escalations.put_new(change.new_escalation)
+        for escalation in change.escalations:
+            assert self.escalations is not None
+            self.escalations.rewrite(escalation)
         self.commits += 1
 
     def delete_messages(self, conversation_id: str) -> int:

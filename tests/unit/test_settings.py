@@ -67,7 +67,13 @@ def test_a_bad_line_number_is_refused_without_echoing_it() -> None:
 
 def test_the_volunteer_api_needs_no_texter_facing_timers() -> None:
     # given the volunteer API's environment, which has no consent or still-waiting timers
-    environment = {**ENGINE_ENV, "LIBRARY_TABLE": "library", "USER_POOL_ID": "pool", "USER_POOL_CLIENT_ID": "client"}
+    environment = {
+        **ENGINE_ENV,
+        "LIBRARY_TABLE": "library",
+        "USER_POOL_ID": "pool",
+        "USER_POOL_CLIENT_ID": "client",
+        "AUDIT_TABLE": "audit",
+    }
 
     # when it is read, then it is valid, and holds none of the engine's own timers
     settings = VolunteerApiSettings.from_env(environment)

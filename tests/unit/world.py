@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from peerline.audit import AuditLog
 from peerline.conversation import ConversationEngine, CrisisDesk, EngineSettings, Triage
 from peerline.escalation import EscalationService, EscalationSettings, PageTarget
 from peerline.models import (
@@ -33,6 +34,7 @@ from peerline.push import LivePush
 from peerline.replies import ReplyBook
 from peerline.routing import Router, RoutingSettings
 
+from .audit_fakes import InMemoryAuditLog
 from .erasure_fakes import RecordingErasureQueue
 from .escalation_fakes import (
     EscalatingConversationRepository,
@@ -86,6 +88,7 @@ def wire(
     escalation_settings: EscalationSettings | None = None,
     on_queued: Callable[[], object] | None = None,
     live: LivePush | None = None,
+    audit: AuditLog | None = None,
     erasures: RecordingErasureQueue | None = None,
 ) -> Wiring:
     """The engine, the router and the crisis desk over these fakes, as ``composition.py`` builds them over AWS.
@@ -99,7 +102,16 @@ def wire(
     for name, number in (ON_CALL_NUMBERS if rota is None else rota).items():
         directory.add(name, number)
     escalation_settings = escalation_settings or EscalationSettings()
-    service = EscalationService(escalations, directory, outbound, timers, notifier, escalation_settings, clock=clock)
+    service = EscalationService(
+        escalations,
+        directory,
+        outbound,
+        timers,
+        notifier,
+        escalation_settings,
+        clock=clock,
+        conversation_of=repository.get_conversation,
+    )
     desk = (
         CrisisDesk(directory=directory, service=service, notifier=notifier, settings=escalation_settings)
         if crisis
@@ -126,6 +138,7 @@ def wire(
         triage=triage if crisis else None,
         crisis=desk,
         live=live,
+        audit=audit,
         erasures=erasures,
     )
     return Wiring(engine, router, service, directory, notifier, desk)
@@ -210,6 +223,7 @@ class CrisisWorld(Texting):
     escalation_settings: EscalationSettings = field(default_factory=EscalationSettings)
     # None: the stub table above; or a real scorer (e.g. peerline.triage.triage).
     scorer: Any = None
+    settings: EngineSettings = field(default_factory=EngineSettings)
     _sids: int = 0
 
     def __post_init__(self) -> None:
@@ -220,6 +234,7 @@ class CrisisWorld(Texting):
         self.outbound = FlakyOutboundQueue()
         self.timers = RecordingTimerQueue()
         self.queued_calls = 0
+        self.audit = InMemoryAuditLog()
         wiring = wire(
             self.repository,
             self.outbound,
@@ -231,6 +246,8 @@ class CrisisWorld(Texting):
             rota=self.rota,
             escalation_settings=self.escalation_settings,
             on_queued=self._on_queued,
+            engine_settings=self.settings,
+            audit=self.audit,
         )
         self.engine, self.service, self.desk = wiring.engine, wiring.service, wiring.desk
         self.directory, self.notifier = wiring.directory, wiring.notifier

@@ -31,6 +31,7 @@ from peerline.models import (
     VolunteerRecord,
     VolunteerStatus,
 )
+from peerline.phone import texter_alias
 from peerline.ports import ConcurrentUpdateError
 from peerline.routing import MessagePage
 from peerline.routing import NotEligibleError as _NotEligible
@@ -88,6 +89,20 @@ class DynamoConversationStore:
         ).get("Item")
         return TexterRecord.model_validate(from_item(item)) if item else None
 
+    def texters_with_alias(self, alias: str) -> list[TexterRecord]:
+        """A filtered scan on the id's first characters (the alias is made of them): for a supervisor's rare erase or
+        block by alias, never on a texter's path."""
+        prefix = alias.removeprefix("Texter ").lower()
+        texters: list[TexterRecord] = []
+        for page in self._client.get_paginator("scan").paginate(
+            TableName=self._texters,
+            FilterExpression="begins_with(texter_id, :prefix)",
+            ExpressionAttributeValues=to_item({":prefix": prefix}),
+            ConsistentRead=True,
+        ):
+            texters += [TexterRecord.model_validate(from_item(item)) for item in page["Items"]]
+        return [texter for texter in texters if texter_alias(texter.texter_id) == alias]
+
     def get_conversation(self, conversation_id: str) -> ConversationRecord | None:
         item = self._client.get_item(
             TableName=self._conversations, Key=to_item({"conversation_id": conversation_id}), ConsistentRead=True
@@ -123,6 +138,7 @@ class DynamoConversationStore:
         ]
         if change.new_escalation is not None:
             actions.append(self._escalation_action(change.new_escalation))
+        actions += [self._unlinked_escalation_action(escalation) for escalation in change.escalations]
         # Loads last: a best-effort release is recognised by its position among the cancellation reasons.
         loads = [self._load_action(load) for load in change.loads]
         try:
@@ -156,6 +172,20 @@ class DynamoConversationStore:
                 "Item": to_item(escalation.model_dump(mode="json")),
                 # Invariant: one escalation per triggering event, however often the event is retried.
                 "ConditionExpression": "attribute_not_exists(escalation_id)",
+            }
+        }
+
+    def _unlinked_escalation_action(self, escalation: EscalationRecord) -> dict[str, Any]:
+        if self._escalations is None:
+            raise RuntimeError("an escalation is rewritten but no escalations table is configured")
+        values = escalation.model_copy(update={"version": escalation.version + 1}).model_dump(mode="json")
+        return {
+            "Put": {
+                "TableName": self._escalations,
+                "Item": to_item(values),
+                # Invariant: a page or an acknowledgement meanwhile is never overwritten (the change is re-decided).
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": to_item({":expected": escalation.version}),
             }
         }
 
@@ -203,6 +233,16 @@ class DynamoConversationStore:
     def _texter_action(self, change: ConversationChange) -> dict[str, Any]:
         assert change.texter is not None
         expected = change.expected_texter_version
+        if change.delete_texter:
+            return {
+                "Delete": {
+                    "TableName": self._texters,
+                    "Key": to_item({"texter_id": change.texter.texter_id}),
+                    # Invariant: a text the texter sent meanwhile is decided again, not erased unseen.
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeValues": to_item({":expected": expected}),
+                }
+            }
         texter = change.texter.model_copy(update={"version": (expected or 0) + 1})
         put: dict[str, Any] = {"TableName": self._texters, "Item": to_item(texter.model_dump(mode="json"))}
         if expected is None:

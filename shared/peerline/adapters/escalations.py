@@ -56,6 +56,28 @@ class DynamoEscalationStore(DynamoTable):
                 raise ConcurrentUpdateError(escalation.escalation_id) from error
             raise
 
+    def linked_to(self, *, texter_id: str | None = None, conversation_id: str | None = None) -> list[EscalationRecord]:
+        """A filtered scan: run only at an erasure, and at the close of a conversation that was escalated."""
+        conditions: list[str] = []
+        values: dict[str, str] = {}
+        if texter_id:
+            conditions.append("texter_id = :texter")
+            values[":texter"] = texter_id
+        if conversation_id:
+            conditions.append("conversation_id = :conversation")
+            values[":conversation"] = conversation_id
+        if not conditions:
+            return []
+        escalations: list[EscalationRecord] = []
+        for page in self._client.get_paginator("scan").paginate(
+            TableName=self.table_name,
+            FilterExpression=" OR ".join(conditions),
+            ExpressionAttributeValues=to_item(values),
+            ConsistentRead=True,
+        ):
+            escalations += [EscalationRecord.model_validate(from_item(item)) for item in page["Items"]]
+        return escalations
+
     def open_escalations(self) -> list[EscalationRecord]:
         escalations: list[EscalationRecord] = []
         for page in self._client.get_paginator("scan").paginate(

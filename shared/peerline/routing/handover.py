@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from peerline.conversation import ConcurrentUpdateError
+from peerline.escalation import unlinked_at_close
 from peerline.lifecycle import ConversationChange, LoadChange, closing, transition, unlinked_texter
 from peerline.models import (
     ConversationRecord,
@@ -252,4 +253,7 @@ class Handover(Offers):
         if texter is not None:
             change.texter = unlinked_texter(texter, conversation, now)
             change.expected_texter_version = texter.version
+        if conversation.escalation_id is not None and self.crisis is not None:
+            linked = self.crisis.service.linked_to(conversation_id=conversation.conversation_id)
+            change.escalations = unlinked_at_close(linked, conversation)
         return change
