@@ -71,11 +71,16 @@ def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Calla
             source_ip="127.0.0.1",
             domain="api.example.org",
         )
+        # As API Gateway routes: reveals go to their own function, everything else to the volunteer API.
+        reveal = path.endswith("/reveal")
         route = "GET /openapi.json" if path == "/openapi.json" else "ANY /volunteer/{proxy+}"
+        if reveal:
+            route = "POST /volunteer/escalations/{escalation_id}/reveal"
+            event["pathParameters"] = {"escalation_id": path.split("/")[-2]}
         event["routeKey"] = event["requestContext"]["routeKey"] = route
         if sub is not None:
             event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": sub}, "scopes": None}}
-        with as_function("VolunteerApiFunction") as handler:
+        with as_function("RevealNumberFunction" if reveal else "VolunteerApiFunction") as handler:
             response = handler.lambda_handler(event, lambda_context)
         payload = response.get("body") or ""
         return int(response["statusCode"]), json.loads(payload) if payload else None
@@ -278,7 +283,7 @@ def test_without_consent_a_closed_conversations_escalation_keeps_no_texter_or_co
     assert api("POST", f"/volunteer/escalations/{escalation['escalation_id']}/acknowledge")[0] == 200
 
     # when Ana closes the conversation
-    body = {"outcome": "safe", "tags": []}
+    body = {"outcome": "supported", "tags": []}
     assert api("POST", f"/volunteer/conversations/{conversation_id}/close", sub="sub-ana", body=body)[0] == 204
 
     # then the escalation keeps only anonymous facts: no texter, no conversation, no alias

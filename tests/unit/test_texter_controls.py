@@ -12,6 +12,7 @@ from peerline.conversation import EngineSettings, Outcome
 from peerline.escalation import UNLINKED_ALIAS, repage_timer
 from peerline.keywords import Keyword, classify_keyword
 from peerline.models import ConversationState, EscalationStatus, TexterRecord
+from peerline.number_context import texter_number
 from peerline.phone import texter_alias
 from peerline.routing import ConflictError, NotFoundError
 from peerline.texter_controls import TexterControls
@@ -78,7 +79,7 @@ def test_delete_erases_the_texter_their_conversation_and_its_bodies(line: Crisis
     # and one confirmation goes to the number the record held, naming no texter and no conversation
     [confirmation] = line.outbound.texts
     assert confirmation.purpose == "erased"
-    assert line.vault.decrypt(confirmation.encrypted_to) == NUMBER
+    assert line.vault.decrypt(confirmation.encrypted_to, texter_number(texter.texter_id)) == NUMBER
     assert confirmation.body == REPLIES.text("erased", texter.language)
     assert "start fresh" in confirmation.body and EMERGENCY in confirmation.body
     assert (confirmation.texter_id, confirmation.conversation_id) == (None, None)
