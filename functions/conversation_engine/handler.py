@@ -25,7 +25,8 @@ composition.conversation_engine()  # at the cold start: a bad environment fails 
 def handle_text(record: SQSRecord) -> None:
     text = InboundText.model_validate_json(record.body)
     outcome = composition.conversation_engine().engine.handle_text(text)
-    logger.info("text handled", texter_id=text.texter_id[:12], message_sid=text.message_sid, outcome=str(outcome))
+    # No texter id, not even a prefix: logs outlive an erasure (LogRetentionDays); the MessageSid is enough to trace.
+    logger.info("text handled", message_sid=text.message_sid, outcome=str(outcome))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -463,3 +463,21 @@ def test_a_function_missing_a_variable_fails_at_its_cold_start_naming_it(
     with pytest.raises(SettingsError, match=f"{variable}: missing"):
         spec.loader.exec_module(module)
     composition.reset()
+
+
+def test_the_engine_logs_no_texter_id_not_even_a_prefix(
+    webhook: Any, engine: Any, aws: Any, stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a first text that went through the webhook, and the texter id it was given
+    assert webhook(text_event("hi", from_number="+15555550177", sid="SM" + "7" * 32))["statusCode"] == 200
+    [queued] = aws["sqs"].receive_message(QueueUrl=queue_url(stack, "InboundQueue"), VisibilityTimeout=0)["Messages"]
+    texter_id = json.loads(queued["Body"])["texter_id"]
+    capsys.readouterr()
+
+    # when the engine handles it
+    assert engine() == {"batchItemFailures": []}
+
+    # then its log names the message, never the texter (logs outlive an erasure)
+    logged = capsys.readouterr().out
+    assert "text handled" in logged
+    assert texter_id[:8] not in logged
