@@ -20,7 +20,7 @@ TEXTER = "+15555554101"
 
 @pytest.fixture(scope="module")
 def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with running_line(tmp_path_factory.mktemp("line"), "peerline-erasure") as info:
+    with running_line(tmp_path_factory.mktemp("line"), "e2e-texter-erasure") as info:
         yield info
 
 
