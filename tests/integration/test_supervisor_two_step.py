@@ -10,12 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
+from api_gateway_kit import call_api, template_routes
 from test_handlers import drain, queue_url, sqs_event, text_event
 from two_step_kit import PASSWORD, cognito_user, with_totp
 
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.models import Language, Role, VolunteerRecord
-from peerline_local.emulators import api_gateway_v2_event
+from peerline_local.emulators import HttpApiEmulator
 from peerline_local.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN
 
 SUPERVISOR_ONLY = [
@@ -26,28 +27,17 @@ SUPERVISOR_ONLY = [
 ]
 
 
+@pytest.fixture(scope="module")
+def routes(stack: Any) -> HttpApiEmulator:
+    return template_routes(stack)
+
+
 @pytest.fixture
-def api(as_function: Callable[..., Any], lambda_context: Any) -> Callable[..., tuple[int, Any]]:
+def api(
+    as_function: Callable[..., Any], lambda_context: Any, routes: HttpApiEmulator
+) -> Callable[..., tuple[int, Any]]:
     def call(method: str, path: str, sub: str, body: Any = None) -> tuple[int, Any]:
-        event = api_gateway_v2_event(
-            method=method,
-            path=path,
-            query="",
-            headers={"content-type": "application/json", "host": "api.example.org"},
-            body=b"" if body is None else json.dumps(body).encode(),
-            source_ip="127.0.0.1",
-            domain="api.example.org",
-        )
-        # As API Gateway routes: reveals go to their own function, everything else to the volunteer API.
-        reveal = path.endswith("/reveal")
-        route = "POST /volunteer/escalations/{escalation_id}/reveal" if reveal else "ANY /volunteer/{proxy+}"
-        event["routeKey"] = event["requestContext"]["routeKey"] = route
-        if reveal:
-            event["pathParameters"] = {"escalation_id": path.split("/")[-2]}
-        event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": sub}, "scopes": None}}
-        with as_function("RevealNumberFunction" if reveal else "VolunteerApiFunction") as handler:
-            response = handler.lambda_handler(event, lambda_context)
-        return int(response["statusCode"]), json.loads(response.get("body") or "null")
+        return call_api(routes, as_function, lambda_context, method, path, sub=sub, body=body)
 
     return call
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from api_gateway_kit import call_api, template_routes
 from handler_kit import drain, sqs_event
 from test_handlers import queue_url, text_event
 from two_step_kit import cognito_user, with_totp
@@ -18,7 +19,7 @@ from peerline.adapters.dynamo import from_item, to_item
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.models import Language, Role, VolunteerRecord
 from peerline.phone import texter_alias, texter_id_for
-from peerline_local.emulators import api_gateway_v2_event
+from peerline_local.emulators import HttpApiEmulator
 from peerline_local.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN
 
 CRISIS = "i just took a whole bottle of pills"
@@ -59,31 +60,17 @@ def pepper(aws: dict[str, Any], stack: Any) -> str:
     return str(aws["secretsmanager"].get_secret_value(SecretId=secret)["SecretString"])
 
 
+@pytest.fixture(scope="module")
+def routes(stack: Any) -> HttpApiEmulator:
+    return template_routes(stack)
+
+
 @pytest.fixture
-def api(as_function: Callable[..., Any], lambda_context: Any, aws: Any) -> Callable[..., tuple[int, Any]]:
+def api(
+    as_function: Callable[..., Any], lambda_context: Any, routes: HttpApiEmulator
+) -> Callable[..., tuple[int, Any]]:
     def call(method: str, path: str, sub: str | None = "sub-sol", body: Any = None) -> tuple[int, Any]:
-        event = api_gateway_v2_event(
-            method=method,
-            path=path,
-            query="",
-            headers={"content-type": "application/json", "host": "api.example.org"},
-            body=b"" if body is None else json.dumps(body).encode(),
-            source_ip="127.0.0.1",
-            domain="api.example.org",
-        )
-        # As API Gateway routes: reveals go to their own function, everything else to the volunteer API.
-        reveal = path.endswith("/reveal")
-        route = "GET /openapi.json" if path == "/openapi.json" else "ANY /volunteer/{proxy+}"
-        if reveal:
-            route = "POST /volunteer/escalations/{escalation_id}/reveal"
-            event["pathParameters"] = {"escalation_id": path.split("/")[-2]}
-        event["routeKey"] = event["requestContext"]["routeKey"] = route
-        if sub is not None:
-            event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": sub}, "scopes": None}}
-        with as_function("RevealNumberFunction" if reveal else "VolunteerApiFunction") as handler:
-            response = handler.lambda_handler(event, lambda_context)
-        payload = response.get("body") or ""
-        return int(response["statusCode"]), json.loads(payload) if payload else None
+        return call_api(routes, as_function, lambda_context, method, path, sub=sub, body=body)
 
     return call
 

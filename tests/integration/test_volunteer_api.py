@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
+from api_gateway_kit import call_api, template_routes
 from handler_kit import load_handler
 from test_handlers import drain, queue_url, sqs_event, text_event
 from two_step_kit import cognito_user, with_totp
@@ -19,7 +19,7 @@ from peerline.adapters.audit import DynamoAuditLog
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
 from peerline.audit import AuditEntry
 from peerline.models import Language, Role, VolunteerRecord
-from peerline_local.emulators import FunctionEndpoint, HttpApiEmulator, JwtVerifier, Route, api_gateway_v2_event
+from peerline_local.emulators import HttpApiEmulator
 from peerline_local.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN
 
 OPERATIONS = {
@@ -79,17 +79,7 @@ def aws(stack: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def http_api(stack: Any) -> HttpApiEmulator:
-    """The template's HTTP API routes, to pick the function API Gateway would (never started: nothing is served)."""
-    routes = [
-        Route(
-            route.method,
-            route.path,
-            FunctionEndpoint(route.function_logical_id, "http://unused", requests.Session()),
-            authorizer=stack.http_authorizers[route.authorizer] if route.authorizer else None,
-        )
-        for route in stack.http_routes
-    ]
-    return HttpApiEmulator(routes, verifier=JwtVerifier(lambda issuer: "http://unused"))
+    return template_routes(stack)
 
 
 @pytest.fixture
@@ -99,27 +89,7 @@ def api(
     def call(
         method: str, path: str, sub: str | None = "sub-ana", body: Any = None, **environment: str
     ) -> tuple[int, Any]:
-        raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        path, _, query = path.partition("?")
-        event = api_gateway_v2_event(
-            method=method,
-            path=path,
-            query=query,
-            headers={"content-type": "application/json", "host": "api.example.org"},
-            body=raw,
-            source_ip="127.0.0.1",
-            domain="api.example.org",
-        )
-        matched = http_api.match(method, path)
-        assert matched is not None, f"no route for {method} {path}"
-        route, event["pathParameters"] = matched
-        event["routeKey"] = event["requestContext"]["routeKey"] = route.route_key
-        if sub is not None:
-            event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": sub}, "scopes": None}}
-        with as_function(route.function.logical_id, **environment) as handler:
-            response = handler.lambda_handler(event, lambda_context)
-        payload = response.get("body") or ""
-        return int(response["statusCode"]), json.loads(payload) if payload else None
+        return call_api(http_api, as_function, lambda_context, method, path, sub=sub, body=body, **environment)
 
     return call
 
