@@ -80,14 +80,14 @@ _sids = iter(range(10_000))
 
 @pytest.fixture
 def texter_texts(as_function: Callable[..., Any], lambda_context: Any, aws: Any, stack: Any) -> Callable[..., None]:
-    def text(number: str, body: str) -> None:
+    def text(number: str, body: str, **engine_environment: str) -> None:
         sid = f"SM{next(_sids):032d}"
         with as_function("InboundWebhookFunction") as webhook:
             assert (
                 webhook.lambda_handler(text_event(body, from_number=number, sid=sid), lambda_context)["statusCode"]
                 == 200
             )
-        with as_function("ConversationEngineFunction") as engine:
+        with as_function("ConversationEngineFunction", **engine_environment) as engine:
             messages = drain(aws["sqs"], queue_url(stack, "InboundQueue"))
             assert engine.lambda_handler(sqs_event(messages), lambda_context) == {"batchItemFailures": []}
 
@@ -278,3 +278,25 @@ def test_without_consent_a_closed_conversations_escalation_keeps_no_texter_or_co
     assert (kept["texter_id"], kept.get("conversation_id"), kept["texter_alias"]) == ("", None, "Texter")
     assert (kept["level"], kept["status"]) == (escalation["level"], "acknowledged")
     assert kept["acknowledged_by"] == "supervisor:Sol"
+
+
+def test_texts_above_the_per_texter_rate_limit_are_kept_and_triaged_but_get_no_automatic_reply(
+    texter_texts: Any, aws: Any, stack: Any, pepper: str
+) -> None:
+    # given a line that answers each texter's first 2 texts of a minute, and a texter who used them
+    number, per_minute = "+15555550931", {"TEXTER_TEXTS_PER_MINUTE": "2"}
+    texter_texts(number, "hi", **per_minute)
+    texter_texts(number, "HELP", **per_minute)
+    _outbound(aws, stack)
+
+    # when they text HELP a third time within the minute
+    texter_texts(number, "HELP", **per_minute)
+
+    # then nothing is texted back
+    assert _outbound(aws, stack) == []
+
+    # and a crisis text above the limit still gets the safety text and pages on-call
+    texter_texts(number, "i have my pills here and i'm going to take them all tonight", **per_minute)
+    assert "safety" in [text["purpose"] for text in _outbound(aws, stack)]
+    texter_id = texter_id_for(number, pepper)
+    assert any(item.get("texter_id") == texter_id for item in _items(aws, stack, "EscalationsTable"))
