@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import io
 import json
+import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -466,18 +468,24 @@ def test_a_function_missing_a_variable_fails_at_its_cold_start_naming_it(
 
 
 def test_the_engine_logs_no_texter_id_not_even_a_prefix(
-    webhook: Any, engine: Any, aws: Any, stack: Any, capsys: pytest.CaptureFixture[str]
+    webhook: Any, as_function: Any, lambda_context: Any, aws: Any, stack: Any
 ) -> None:
     # given a first text that went through the webhook, and the texter id it was given
     assert webhook(text_event("hi", from_number="+15555550177", sid="SM" + "7" * 32))["statusCode"] == 200
-    [queued] = aws["sqs"].receive_message(QueueUrl=queue_url(stack, "InboundQueue"), VisibilityTimeout=0)["Messages"]
-    texter_id = json.loads(queued["Body"])["texter_id"]
-    capsys.readouterr()
+    queued = drain(aws["sqs"], queue_url(stack, "InboundQueue"))
+    texter_id = json.loads(queued[0]["Body"])["texter_id"]
 
-    # when the engine handles it
-    assert engine() == {"batchItemFailures": []}
+    # when the engine handles it, its log written where we can read it (the logger's stream, whatever pytest did)
+    written = io.StringIO()
+    with as_function("ConversationEngineFunction") as handler:
+        stream_handler = cast("logging.StreamHandler[Any]", handler.logger.registered_handler)
+        previous = stream_handler.setStream(written)
+        try:
+            assert handler.lambda_handler(sqs_event(queued), lambda_context) == {"batchItemFailures": []}
+        finally:
+            stream_handler.setStream(previous)
 
     # then its log names the message, never the texter (logs outlive an erasure)
-    logged = capsys.readouterr().out
+    logged = written.getvalue()
     assert "text handled" in logged
     assert texter_id[:8] not in logged
