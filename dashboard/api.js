@@ -106,5 +106,7 @@ export class Api {
   unblockTexter(code, reason) {
     return this.request("POST", `/volunteer/texters/${encodeURIComponent(code)}/unblock`, { reason });
   }
-  eraseTexter(code) { return this.request("POST", `/volunteer/texters/${encodeURIComponent(code)}/erase`); }
+  eraseTexter(code, reason) {
+    return this.request("POST", `/volunteer/texters/${encodeURIComponent(code)}/erase`, { reason });
+  }
 }

@@ -92,6 +92,11 @@ export class TexterControlsView {
     clear(this.error);
     const code = this.#code();
     if (!code) return;
+    if (this.reason.value.trim().length < 3) {
+      fill(this.error, "Say why (at least 3 characters): it is recorded.");
+      this.reason.focus();
+      return;
+    }
     this.armed = code;
     this.confirm.textContent = `Yes, erase Texter ${code}`;
     this.confirm.hidden = false;
@@ -109,6 +114,7 @@ export class TexterControlsView {
     const code = this.armed;
     if (!code) return;
     this.#disarm();
-    await this.#act(button, "erased", () => this.api.eraseTexter(code), () => `Texter ${code} was erased.`);
+    const reason = this.reason.value.trim();
+    await this.#act(button, "erased", () => this.api.eraseTexter(code, reason), () => `Texter ${code} was erased.`);
   }
 }

@@ -38,6 +38,7 @@ from peerline.api_models import (
     SettingsRequest,
     TexterBlock,
     TexterBlockRequest,
+    TexterEraseRequest,
     TexterUnblockRequest,
     TransferRequest,
     message_key_of,
@@ -209,10 +210,10 @@ def acknowledge_escalation(escalation_id: EscalationId) -> EscalationSummary:
 @app.post(
     "/volunteer/texters/<alias>/erase",
     operation_id="eraseTexter",
-    responses=answers(403, 404, 409, success=204, description="Erased"),
+    responses=answers(403, 404, 409, 415, success=204, description="Erased"),
 )
-def erase_texter(alias: AliasCode) -> Response[None]:
-    desk().erase_texter(subject(), texter_alias(alias))
+def erase_texter(alias: AliasCode, request: TexterEraseRequest) -> Response[None]:
+    desk().erase_texter(subject(), texter_alias(alias), reason=request.reason)
     return Response(204, content_types.APPLICATION_JSON, None)
 
 

@@ -400,6 +400,10 @@ class TexterBlockRequest(_Strict):
     hours: int = Field(ge=1, le=24 * 30, description="How long the block lasts; it lapses by itself")
 
 
+class TexterEraseRequest(_Strict):
+    reason: str = Field(min_length=3, max_length=400, description="Why the texter is erased (audited)")
+
+
 class TexterUnblockRequest(_Strict):
     reason: str = Field(default="", max_length=400, description="Why the block is lifted early (audited)")
 

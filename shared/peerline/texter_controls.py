@@ -80,10 +80,12 @@ class TexterControls:
             raise ConflictError(f"{alias} names {len(found)} texters: act from their conversation or escalation")
         return found[0]
 
-    def erase(self, actor_id: str, alias: str) -> None:
+    def erase(self, actor_id: str, alias: str, *, reason: str = "") -> None:
         """Erase the texter (see ``peerline.erasure``), with one confirmation text unless they opted out."""
         self.texter(alias)
-        self.audit.append(AuditEntry(actor_id=actor_id, action=ERASE_ACTION, subject=alias, at=self.clock()))
+        self.audit.append(
+            AuditEntry(actor_id=actor_id, action=ERASE_ACTION, subject=alias, reason=reason, at=self.clock())
+        )
         for _ in range(_ATTEMPTS):
             texter = self.texter(alias)
             conversation = (

@@ -192,9 +192,9 @@ class VolunteerDesk:
         )
 
     # ------------------------------------------------------------ supervisors: a texter, by alias
-    def erase_texter(self, subject: str | None, alias: str) -> None:
-        """Supervisors: erase a texter as their own DELETE would, audited with the supervisor's id."""
-        self._texter_controls().erase(self.supervisor(subject).volunteer_id, alias)
+    def erase_texter(self, subject: str | None, alias: str, *, reason: str) -> None:
+        """Supervisors: erase a texter as their own DELETE would, audited with the supervisor's id and reason."""
+        self._texter_controls().erase(self.supervisor(subject).volunteer_id, alias, reason=reason)
 
     def block_texter(self, subject: str | None, alias: str, *, reason: str, hours: int) -> TexterBlockState:
         """Supervisors: keep a texter's texts from volunteers for ``hours`` (still triaged), audited with the reason."""

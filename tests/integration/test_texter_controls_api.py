@@ -217,14 +217,19 @@ def test_a_supervisor_blocks_unblocks_and_erases_a_texter_by_alias_audited(
     # when the supervisor lifts the block, then erases the texter
     status, lifted = api("POST", f"/volunteer/texters/{code}/unblock", body={"reason": "talked it through"})
     assert (status, lifted["blocked_until"]) == (200, None)
-    assert api("POST", f"/volunteer/texters/{code}/erase")[0] == 204
+    assert api("POST", f"/volunteer/texters/{code}/erase", body={"reason": "asked us by phone"})[0] == 204
 
     # then the texter is gone, told so once, and both steps are audited under the supervisor's id
     assert _texter(aws, stack, texter_id) is None
     assert [text["purpose"] for text in _outbound(aws, stack)] == ["erased"]
     actions = [(entry["action"], entry["subject"]) for entry in _audit(aws, stack, "sub-sol")]
     assert sorted(actions) == sorted([("block_texter", alias), ("unblock_texter", alias), ("erase_texter", alias)])
-    assert api("POST", f"/volunteer/texters/{code}/erase")[0] == 404
+    [erased] = [entry for entry in _audit(aws, stack, "sub-sol") if entry["action"] == "erase_texter"]
+    assert erased["reason"] == "asked us by phone"
+    assert api("POST", f"/volunteer/texters/{code}/erase", body={"reason": "asked us by phone"})[0] == 404
+    # and an erase without a reason is refused, naming the missing field
+    status, problem = api("POST", f"/volunteer/texters/{code}/erase", body={})
+    assert status == 422 and "reason" in problem["message"]
 
 
 def test_a_block_lapses_by_itself(api: Any, texter_texts: Any, aws: Any, stack: Any, pepper: str) -> None:

@@ -379,7 +379,7 @@ def test_a_supervisors_erase_closes_the_conversation_releases_the_volunteer_and_
     world.outbound.clear()
 
     # when a supervisor erases them by alias
-    texters.erase("sup-1", alias)
+    texters.erase("sup-1", alias, reason="asked us by phone")
 
     # then the texter and conversation are gone, the volunteer is free, the texter is told, and it is audited
     assert world.repository.get_texter(conversation.texter_id) is None
@@ -387,7 +387,12 @@ def test_a_supervisors_erase_closes_the_conversation_releases_the_volunteer_and_
     assert world.load("v1") == 0
     assert world.outbound.purposes() == ["erased"]
     [entry] = audit.entries
-    assert (entry.actor_id, entry.action, entry.subject) == ("sup-1", "erase_texter", alias)
+    assert (entry.actor_id, entry.action, entry.subject, entry.reason) == (
+        "sup-1",
+        "erase_texter",
+        alias,
+        "asked us by phone",
+    )
 
 
 def test_a_supervisors_block_is_audited_with_its_reason_and_lapses(
