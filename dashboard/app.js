@@ -720,6 +720,7 @@ function upsertView(summary) {
   view = new ConversationView(summary, {
     api: state.api,
     owner: state.owner,
+    me: () => state.me,
     guard,
     library: () => state.library,
     wrapUp: { outcomes: state.config.sessionOutcomes, tags: state.config.sessionTags },

@@ -426,8 +426,11 @@ export class ConversationView {
     const existing = this.log.querySelector(`[data-message-id="${CSS.escape(message.id)}"]`);
     const automatic = message.direction === "automatic";
     const purpose = purposeLabel(message.purpose);
+    // A reply a colleague wrote before a transfer is theirs, not "You".
+    const mine = !message.volunteer_id || message.volunteer_id === this.ctx.me?.()?.volunteer_id;
+    const author = mine ? "You" : "Another volunteer";
     const who = message.direction === "inbound" ? this.alias
-      : automatic ? `Peerline (automatic)${purpose ? `, ${purpose}` : ""}` : "You";
+      : automatic ? `Peerline (automatic)${purpose ? `, ${purpose}` : ""}` : author;
     const item = h("li", {
       class: `msg ${message.direction}`,
       dataset: { messageId: message.id, direction: message.direction, at: message.at, purpose: message.purpose || "" },
@@ -436,7 +439,7 @@ export class ConversationView {
       : h("span", { class: "sr-only" }, `${who}: `),
     h("span", { class: "body" }, message.body),
     h("span", { class: "meta" },
-      message.direction === "inbound" ? `${this.alias} · ` : automatic ? "Peerline (automatic) · " : "You · ",
+      message.direction === "inbound" ? `${this.alias} · ` : automatic ? "Peerline (automatic) · " : `${author} · `,
       h("time", { datetime: message.at }, hourMinute(message.at))));
     if (existing) {
       existing.replaceWith(item);

@@ -246,6 +246,9 @@ class MessageOut(BaseModel):
     body: str
     at: datetime
     purpose: str | None = None
+    volunteer_id: str | None = Field(
+        default=None, description="Who wrote an outbound reply (after a transfer, maybe not the holder)"
+    )
 
     @classmethod
     def of(cls, message: StoredMessage) -> MessageOut:
@@ -255,6 +258,7 @@ class MessageOut(BaseModel):
             body=message.body,
             at=message.at,
             purpose=message.purpose if message.direction == "automatic" else None,
+            volunteer_id=message.volunteer_id if message.direction == "outbound" else None,
         )
 
 

@@ -291,6 +291,8 @@ class StoredMessage(BaseModel):
     at: datetime
     expires_at: int
     purpose: str | None = None
+    # Who wrote an ``outbound`` reply: after a transfer the next volunteer must not read a colleague's words as theirs.
+    volunteer_id: str | None = None
 
     @classmethod
     def automatic(cls, text: OutboundText, *, conversation_id: str, key: str, at: datetime, expires_at: int) -> Self:

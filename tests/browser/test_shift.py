@@ -36,6 +36,7 @@ pytestmark = pytest.mark.e2e
 OFFER_TEXTER = "+15555550901"
 AUTOMATIC_TEXTER = "+15555550902"
 TRANSFER_TEXTER = "+15555550903"
+EARLIER_REPLY = "I hear you, work sounds heavy right now."
 REPLY_TEXTER = "+15555550904"
 STOP_TEXTER = "+15555550905"
 TWO_TABS_TEXTER = "+15555550906"
@@ -60,7 +61,6 @@ expect.set_options(timeout=10_000)
 @pytest.fixture(autouse=True)
 def _watch_numbers(audit: Audit) -> None:
     audit.numbers.update(TEXTERS)
-
 
 
 USED: set[str] = set()
@@ -202,7 +202,17 @@ def test_transfer_offers_a_picker_of_volunteers_who_could_take_it(
 ) -> None:  # fmt: skip
     # given volunteer.en holds a conversation and volunteer.es is available
     page, conversation = in_a_conversation(
-        line, dashboard_url, twilio, apis, open_page, TRANSFER_TEXTER, "can i talk to someone about work", who="volunteer"
+        line,
+        dashboard_url,
+        twilio,
+        apis,
+        open_page,
+        TRANSFER_TEXTER,
+        "can i talk to someone about work",
+        who="volunteer",
+    )
+    apis["volunteer.en"].call(
+        "POST", f"/volunteer/conversations/{conversation['id']}/messages", {"body": EARLIER_REPLY}
     )
     set_status(apis, "volunteer.es", "available")
     colleague = demo_user(line, "volunteer.es")["display_name"]
@@ -224,6 +234,15 @@ def test_transfer_offers_a_picker_of_volunteers_who_could_take_it(
     expect(page.get_by_role("tab", name=conversation["texter_alias"])).to_have_count(0)
     offered_to(apis["volunteer.es"], lambda c: c["id"] == conversation["id"])
     steps(page, "transferred to a colleague")
+
+    # and the colleague who accepts it reads volunteer.en's reply as another volunteer's, not as their own
+    colleague_page = open_page("colleague")
+    sign_in(colleague_page, dashboard_url, line, "volunteer.es")
+    accepted(colleague_page, apis["volunteer.es"], lambda c: c["id"] == conversation["id"])
+    earlier_reply = transcript(colleague_page).locator('[data-direction="outbound"]').filter(has_text=EARLIER_REPLY)
+    expect(earlier_reply).to_contain_text("Another volunteer")
+    expect(earlier_reply).not_to_contain_text("You ·")
+    steps(colleague_page, "a colleague's reply after a transfer")
 
 
 def test_a_reply_too_long_or_empty_is_refused_before_sending_saying_why(
@@ -614,7 +633,15 @@ def test_on_a_phone_the_header_is_compact_and_every_control_is_a_44px_target(
     open_page: Callable[..., Page], steps: Steps,
 ) -> None:  # fmt: skip
     page, _ = in_a_conversation(
-        line, dashboard_url, twilio, apis, open_page, PHONE_TEXTER, "hi, texting from the bus", who="phone", viewport=PHONE
+        line,
+        dashboard_url,
+        twilio,
+        apis,
+        open_page,
+        PHONE_TEXTER,
+        "hi, texting from the bus",
+        who="phone",
+        viewport=PHONE,
     )
     steps(page, "phone with a conversation")
 
@@ -661,7 +688,15 @@ def test_on_a_phone_a_new_offer_stays_in_view_and_marks_the_title_and_favicon(
 ) -> None:  # fmt: skip
     # given a volunteer on a phone, in a conversation, scrolled to the bottom of the page
     page, first = in_a_conversation(
-        line, dashboard_url, twilio, apis, open_page, PHONE_SCROLL_TEXTER, "hello from a phone", who="phone", viewport=PHONE
+        line,
+        dashboard_url,
+        twilio,
+        apis,
+        open_page,
+        PHONE_SCROLL_TEXTER,
+        "hello from a phone",
+        who="phone",
+        viewport=PHONE,
     )
     icon_before = page.locator('link[rel="icon"]').get_attribute("href")
     page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")

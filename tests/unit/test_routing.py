@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from peerline.api_models import MessageOut
 from peerline.language import Language
 from peerline.models import Consent, ConversationState, Role, TimerKind, VolunteerStatus
 from peerline.risk import RiskLevel
@@ -708,6 +709,8 @@ def test_a_reply_is_stored_and_texted_to_the_texter(routing: RoutingWorld) -> No
     transcript = routing.router.messages(routing.record("ana"), "c1")
     assert [m.body for m in transcript if m.direction == "outbound"] == ["I'm here. Tell me more."]
     assert message.direction == "outbound"
+    # and it names its author, for whoever holds the conversation after a transfer
+    assert MessageOut.of(message).volunteer_id == "ana"
     [text] = routing.outbound.texts
     assert (text.body, text.purpose, text.recipient_id, text.encrypted_to) == (
         "I'm here. Tell me more.",
@@ -1146,9 +1149,7 @@ def test_a_pull_racing_going_offline_never_leaves_an_unflagged_conversation(rout
     # given a volunteer who goes offline between reading their record and claiming a waiting conversation
     routing.volunteer("ana", status=VolunteerStatus.AWAY)
     routing.waiting("c1")
-    routing.repository.before_next_commit(
-        lambda: routing.router.set_availability("ana", VolunteerStatus.OFFLINE)
-    )
+    routing.repository.before_next_commit(lambda: routing.router.set_availability("ana", VolunteerStatus.OFFLINE))
 
     # when the pull commits
     with contextlib.suppress(NotEligibleError, NotFoundError):

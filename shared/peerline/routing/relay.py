@@ -34,6 +34,7 @@ class Relay(RoutingContext):
             direction="outbound",
             body=body,
             at=now,
+            volunteer_id=volunteer_id,
             expires_at=int((now + timedelta(hours=self.settings.message_ttl_hours)).timestamp()),
         )
         updated = conversation.model_copy(
