@@ -18,8 +18,8 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "line? Reply YES or NO. Either way, we're here for you."
         ),
         Language.SPANISH: (
-            "Peerline: te comunicaste con una línea de apoyo entre pares, gratuita y confidencial. Un voluntario "
-            "capacitado te escribirá pronto. {emergency} Envía STOP para salir, HELP para ayuda. "
+            "Peerline: te comunicaste con una línea de apoyo entre pares, gratuita y confidencial. Una persona "
+            "voluntaria capacitada te escribirá pronto. {emergency} Envía STOP para salir, HELP para ayuda. "
             "¿Podemos guardar información anónima de esta conversación (nunca tu número ni tus palabras) para "
             "mejorar la línea? Responde SÍ o NO. De cualquier forma, estamos aquí para ti."
         ),
@@ -63,7 +63,7 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "volunteer. {emergency}"
         ),
         Language.SPANISH: (
-            "No nos olvidamos de ti: todos están ocupados ahora y sigues en la fila para el próximo voluntario. "
+            "No nos olvidamos de ti: todos están ocupados ahora y sigues en la fila para la próxima persona voluntaria. "
             "{emergency}"
         ),
     },
@@ -108,12 +108,12 @@ _TEXTS: dict[str, dict[Language, str]] = {
     },
     "joined": {
         Language.ENGLISH: "You're now texting with {name}, a trained peer volunteer. What's on your mind?",
-        Language.SPANISH: "Ahora estás conversando con {name}, un voluntario capacitado. ¿Qué te preocupa?",
+        Language.SPANISH: "Ahora estás conversando con {name}, del equipo de voluntariado capacitado. ¿Qué te preocupa?",
     },
     # After a safety text: who is joining, and no generic question ("What's on your mind?") in a crisis.
     "joined_crisis": {
         Language.ENGLISH: "{name}, a trained peer volunteer, is joining you now. You're not alone.",
-        Language.SPANISH: "{name}, un voluntario capacitado, se une a la conversación ahora. No estás solo.",
+        Language.SPANISH: "{name}, del equipo de voluntariado capacitado, se une a la conversación ahora. No estás a solas con esto.",
     },
     "closed": {
         Language.ENGLISH: "Thank you for reaching out to Peerline. You can text us again anytime. {emergency}",
@@ -136,7 +136,7 @@ _TEXTS: dict[str, dict[Language, str]] = {
         ),
         Language.SPANISH: (
             "Peerline es una línea de apoyo entre pares, gratuita y confidencial. Escríbenos lo que quieras para "
-            "hablar con un voluntario capacitado. {emergency} Envía STOP para salir, BORRAR para borrar lo que "
+            "hablar con una persona voluntaria capacitada. {emergency} Envía STOP para salir, BORRAR para borrar lo que "
             "guardamos sobre ti."
         ),
     },

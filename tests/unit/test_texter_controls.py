@@ -11,9 +11,10 @@ import pytest
 from peerline.conversation import EngineSettings, Outcome
 from peerline.escalation import UNLINKED_ALIAS, repage_timer
 from peerline.keywords import Keyword, classify_keyword
-from peerline.models import ConversationState, EscalationStatus, TexterRecord
+from peerline.models import ConversationState, EscalationStatus, Language, TexterRecord
 from peerline.number_context import texter_number
 from peerline.phone import texter_alias
+from peerline.replies import _TEXTS
 from peerline.routing import ConflictError, NotFoundError
 from peerline.texter_controls import TexterControls
 
@@ -454,3 +455,11 @@ def test_an_unknown_alias_is_not_found_and_an_ambiguous_one_is_a_conflict(
     with pytest.raises(ConflictError):
         texters.erase("sup-1", "Texter ABCD")
     assert audit.entries == []
+
+
+def test_the_spanish_texts_never_assume_a_gender_of_the_volunteer_or_the_texter() -> None:
+    # Sofía is not "un voluntario", and a texter in Spanish is not always "solo".
+    gendered = ("un voluntario", "el voluntario", "próximo voluntario", "estás solo", "estás sola")
+    for name in _TEXTS:
+        text = REPLIES.text(name, Language.SPANISH, name="Sofía", code="1234", minutes="5").lower()
+        assert not any(phrase in text for phrase in gendered), (name, text)
