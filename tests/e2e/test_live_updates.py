@@ -126,7 +126,7 @@ def test_texts_arrive_live_and_a_reconnect_catches_up_without_gaps_or_duplicates
     # then the text was pushed on the volunteer's socket (how fast is for the benchmarks, not a test), shaped as
     # listMessages shapes it
     assert event["message"]["body"] == "I had a really bad day" and event["message"]["direction"] == "inbound"
-    assert set(event["message"]) == {"id", "direction", "body", "at", "purpose"}
+    assert set(event["message"]) == {"id", "direction", "body", "at", "purpose", "volunteer_id"}
     seen[event["message"]["id"]] = event["message"]
 
     # when, with the dashboard's connection dropped, the texter texts twice

@@ -85,6 +85,7 @@ def test_a_reply_is_pushed_as_a_message_to_the_holder_and_supervisors(world: Rou
             "body": "I'm here",
             "at": event.payload["message"]["at"],
             "purpose": None,
+            "volunteer_id": "ana",
         },
     }
     assert event.volunteer_ids == {"ana"} and event.supervisors
