@@ -173,7 +173,9 @@ class Function:
         self.logical_id = logical_id
         self.memory_mb = int(spec.memory_size)
         self.env = {**spec.environment, **extra_env}
-        self.handler = load_handler(Path(spec.code_uri))
+        # Under its environment: a handler builds its ports at import (a bad environment fails the cold start).
+        with environment(self.env):
+            self.handler = load_handler(Path(spec.code_uri))
         composition_spec = importlib.util.spec_from_file_location(
             f"peerline.composition_{spec.code_uri.name}", ROOT / "shared" / "peerline" / "composition.py"
         )
