@@ -24,3 +24,32 @@ def with_totp(stack: Any, username: str, password: str = PASSWORD) -> str:
     """TOTP turned on for an existing user, as the dashboard does it; the secret (for codes at sign-in)."""
     cognito = boto3.session.Session(region_name="us-east-1").client("cognito-idp")
     return set_up_totp(cognito, stack.resources["DashboardUserPoolClient"].physical_id, username, password)
+
+
+def register_team(stack: Any, members: list[tuple[str, str, list[Any], list[Any]]]) -> None:
+    """Volunteers in the stack's registry — ``(volunteer_id, display name, languages, roles)``, username the name in
+    lower case, certified for a year — with each supervisor also a pool user with TOTP on (without it, supervisor
+    operations are refused)."""
+    from datetime import date, timedelta
+
+    from peerline.adapters.volunteers import DynamoVolunteerRegistry
+    from peerline.models import Role, VolunteerRecord
+
+    registry = DynamoVolunteerRegistry(
+        stack.resources["VolunteersTable"].physical_id,
+        boto3.session.Session(region_name="us-east-1").client("dynamodb"),
+    )
+    for volunteer_id, name, languages, roles in members:
+        registry.create(
+            VolunteerRecord(
+                volunteer_id=volunteer_id,
+                username=name.lower(),
+                display_name=name,
+                roles=roles,
+                languages=languages,
+                certified_until=date.today() + timedelta(days=365),
+            )
+        )
+        if Role.SUPERVISOR in roles:
+            cognito_user(stack, name.lower())
+            with_totp(stack, name.lower())

@@ -13,11 +13,10 @@ import pytest
 from api_gateway_kit import call_api, template_routes
 from handler_kit import drain, sqs_event
 from test_handlers import queue_url, text_event
-from two_step_kit import cognito_user, with_totp
+from two_step_kit import register_team
 
 from peerline.adapters.dynamo import from_item, to_item
-from peerline.adapters.volunteers import DynamoVolunteerRegistry
-from peerline.models import Language, Role, VolunteerRecord
+from peerline.models import Language, Role
 from peerline.phone import texter_alias, texter_id_for
 from peerline_local.emulators import HttpApiEmulator
 from peerline_local.sample_events import SAMPLE_ACCOUNT_SID, SAMPLE_AUTH_TOKEN
@@ -33,24 +32,13 @@ def aws(stack: Any) -> dict[str, Any]:
         Name=stack.functions["SendSmsFunction"].environment["TWILIO_SECRET_NAME"],
         SecretString=json.dumps({"account_sid": SAMPLE_ACCOUNT_SID, "auth_token": SAMPLE_AUTH_TOKEN}),
     )
-    registry = DynamoVolunteerRegistry(stack.resources["VolunteersTable"].physical_id, clients["dynamodb"])
-    for volunteer_id, name, roles in [
-        ("sub-ana", "Ana", [Role.VOLUNTEER]),
-        ("sub-sol", "Sol", [Role.VOLUNTEER, Role.SUPERVISOR]),
-    ]:
-        registry.create(
-            VolunteerRecord(
-                volunteer_id=volunteer_id,
-                username=name.lower(),
-                display_name=name,
-                roles=roles,
-                languages=[Language.ENGLISH],
-                certified_until=datetime.now(UTC).date() + timedelta(days=365),
-            )
-        )
-        if Role.SUPERVISOR in roles:  # supervisors sign in with TOTP (without it, supervisor operations are refused)
-            cognito_user(stack, name.lower())
-            with_totp(stack, name.lower())
+    register_team(
+        stack,
+        [
+            ("sub-ana", "Ana", [Language.ENGLISH], [Role.VOLUNTEER]),
+            ("sub-sol", "Sol", [Language.ENGLISH], [Role.VOLUNTEER, Role.SUPERVISOR]),
+        ],
+    )
     return clients
 
 

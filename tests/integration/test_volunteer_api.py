@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -13,7 +13,7 @@ import pytest
 from api_gateway_kit import call_api, template_routes
 from handler_kit import load_handler
 from test_handlers import drain, queue_url, sqs_event, text_event
-from two_step_kit import cognito_user, with_totp
+from two_step_kit import cognito_user, register_team, with_totp
 
 from peerline.adapters.audit import DynamoAuditLog
 from peerline.adapters.volunteers import DynamoVolunteerRegistry
@@ -54,26 +54,14 @@ def aws(stack: Any) -> dict[str, Any]:
         Name=stack.functions["SendSmsFunction"].environment["TWILIO_SECRET_NAME"],
         SecretString=json.dumps({"account_sid": SAMPLE_ACCOUNT_SID, "auth_token": SAMPLE_AUTH_TOKEN}),
     )
-    registry = DynamoVolunteerRegistry(stack.resources["VolunteersTable"].physical_id, clients["dynamodb"])
-    certified = date.today() + timedelta(days=365)
-    for volunteer_id, name, languages, roles in [
-        ("sub-ana", "Ana", [Language.ENGLISH], [Role.VOLUNTEER]),
-        ("sub-ben", "Ben", [Language.ENGLISH], [Role.VOLUNTEER]),
-        ("sub-sol", "Sol", [Language.ENGLISH, Language.SPANISH], [Role.VOLUNTEER, Role.SUPERVISOR]),
-    ]:
-        registry.create(
-            VolunteerRecord(
-                volunteer_id=volunteer_id,
-                username=name.lower(),
-                display_name=name,
-                roles=roles,
-                languages=languages,
-                certified_until=certified,
-            )
-        )
-        if Role.SUPERVISOR in roles:  # supervisors sign in with TOTP (without it, supervisor operations are refused)
-            cognito_user(stack, name.lower())
-            with_totp(stack, name.lower())
+    register_team(
+        stack,
+        [
+            ("sub-ana", "Ana", [Language.ENGLISH], [Role.VOLUNTEER]),
+            ("sub-ben", "Ben", [Language.ENGLISH], [Role.VOLUNTEER]),
+            ("sub-sol", "Sol", [Language.ENGLISH, Language.SPANISH], [Role.VOLUNTEER, Role.SUPERVISOR]),
+        ],
+    )
     return clients
 
 
@@ -587,25 +575,14 @@ def _offered_to(api: Any, sub: str, alias_of_first_text: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def spanish_team(aws: Any, stack: Any) -> None:
     """Two Spanish-only volunteers, so that conversations other tests leave behind (English) never reach them."""
-    registry = DynamoVolunteerRegistry(stack.resources["VolunteersTable"].physical_id, aws["dynamodb"])
-    for volunteer_id, name, roles in (
-        ("sub-kai", "Kai", [Role.VOLUNTEER]),
-        ("sub-lee", "Lee", [Role.VOLUNTEER]),
-        ("sub-sam", "Sam", [Role.VOLUNTEER, Role.SUPERVISOR]),
-    ):
-        registry.create(
-            VolunteerRecord(
-                volunteer_id=volunteer_id,
-                username=name.lower(),
-                display_name=name,
-                roles=roles,
-                languages=[Language.SPANISH],
-                certified_until=date.today() + timedelta(days=365),
-            )
-        )
-        if Role.SUPERVISOR in roles:
-            cognito_user(stack, name.lower())
-            with_totp(stack, name.lower())
+    register_team(
+        stack,
+        [
+            ("sub-kai", "Kai", [Language.SPANISH], [Role.VOLUNTEER]),
+            ("sub-lee", "Lee", [Language.SPANISH], [Role.VOLUNTEER]),
+            ("sub-sam", "Sam", [Language.SPANISH], [Role.VOLUNTEER, Role.SUPERVISOR]),
+        ],
+    )
 
 
 def _only_kai_available(api: Any) -> None:
