@@ -56,8 +56,13 @@ _WEBHOOK_TIMEOUT_SECONDS = 15.0
 _CALLBACK_STATUSES = ("queued", "sent", "delivered")
 
 # What callers import from here: the fake, and the constants and helpers its users need.
-__all__ = ["API_VERSION", "DEFAULT_SIMULATED_TEXTER", "InboundWebhookNotConfiguredError", "TwilioFake", "count_segments"]
-
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_SIMULATED_TEXTER",
+    "InboundWebhookNotConfiguredError",
+    "TwilioFake",
+    "count_segments",
+]
 
 
 def twiml_replies(twiml: str) -> list[str]:
@@ -202,19 +207,15 @@ class TwilioFake:
         sid = message_sid or new_message_sid()
         now = datetime.now(UTC)
         media = [StoredMedia(new_media_sid(), content_type, now) for content_type in media_content_types]
-        self._store(
-            StoredMessage(
-                sid=sid,
-                account_sid=self.account_sid,
-                to=self.line_number,
-                from_=from_number,
-                body=body,
-                direction="inbound",
-                status="received",
-                created_at=now,
-                sequence=next(self._sequence),
-                media=media,
-            )
+        self._record(
+            sid=sid,
+            to=self.line_number,
+            from_=from_number,
+            body=body,
+            direction="inbound",
+            status="received",
+            created_at=now,
+            media=media,
         )
         # An MMS: Twilio adds each item's URL and content type, numbered from 0.
         media_fields = {
@@ -311,20 +312,14 @@ class TwilioFake:
                 f"The From phone number {from_number} is not a valid, SMS-capable inbound phone number or short code "
                 "for your account.",
             )
-        now = datetime.now(UTC)
-        message = StoredMessage(
-            sid=new_message_sid(),
-            account_sid=self.account_sid,
+        message = self._record(
             to=to,
             from_=from_number,
             body=body,
             direction="outbound-api",
             status="queued",
-            created_at=now,
-            sequence=next(self._sequence),
             messaging_service_sid=messaging_service_sid,
         )
-        self._store(message)
         self._schedule_delivery(message.sid, form.get("StatusCallback") or None)
         self._info("message %s created to %s", message.sid, to)
         return message
@@ -581,20 +576,21 @@ class TwilioFake:
             return self._post_signed(fallback_url, {**params, "ErrorCode": "11200", "ErrorUrl": webhook_url})
         return response
 
-    def _store_reply(self, *, to: str, body: str) -> None:
-        """A TwiML <Message> reply: Twilio texts it to the texter from the line's number (no status callback)."""
+    def _record(self, *, sid: str | None = None, created_at: datetime | None = None, **fields: Any) -> StoredMessage:
+        """A message of this account, stored in arrival order (a new SID and now unless given)."""
         message = StoredMessage(
-            sid=new_message_sid(),
+            sid=sid or new_message_sid(),
             account_sid=self.account_sid,
-            to=to,
-            from_=self.line_number,
-            body=body,
-            direction="outbound-reply",
-            status="sent",
-            created_at=datetime.now(UTC),
+            created_at=created_at or datetime.now(UTC),
             sequence=next(self._sequence),
+            **fields,
         )
         self._store(message)
+        return message
+
+    def _store_reply(self, *, to: str, body: str) -> None:
+        """A TwiML <Message> reply: Twilio texts it to the texter from the line's number (no status callback)."""
+        message = self._record(to=to, from_=self.line_number, body=body, direction="outbound-reply", status="sent")
         self._info("TwiML reply %s texted to %s", message.sid, to)
 
     def _post_signed(self, url: str, params: dict[str, str]) -> requests.Response:
