@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peerline import composition
-from peerline.api_errors import Problem, ProblemDetail, answers
+from peerline.api_errors import answers
 from peerline.api_models import (
     CURSOR_PATTERN,
     DEFAULT_MESSAGE_PAGE,
@@ -43,6 +43,7 @@ from peerline.api_models import (
     TransferRequest,
     message_key_of,
 )
+from peerline.api_refusals import answer_refusals, problem
 from peerline.library import Library
 from peerline.models import VolunteerStatus
 from peerline.observability import make_logger
@@ -292,20 +293,14 @@ def _operation_paths() -> list[tuple[re.Pattern[str], frozenset[str]]]:
     ]
 
 
-def _problem(status: int, message: str, headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
-    return Response(
-        status, content_types.APPLICATION_JSON, Problem(message=message).model_dump(exclude_none=True), headers=headers
-    )
-
-
 @app.not_found
 def no_route(error: Exception) -> Response[dict[str, Any]]:
     """405 with ``Allow`` for a path the API has under other methods (RFC 9110), else 404."""
     path = app.current_event.path
     allowed = sorted(set().union(*(methods for pattern, methods in _operation_paths() if pattern.fullmatch(path))))
     if allowed:
-        return _problem(405, "method not allowed", headers={"Allow": ", ".join(allowed)})
-    return _problem(404, "not found")
+        return problem(405, "method not allowed", headers={"Allow": ", ".join(allowed)})
+    return problem(404, "not found")
 
 
 # The one mapping from the domain's refusals to HTTP statuses (a subclass maps like its base).
@@ -318,38 +313,7 @@ _STATUS_OF: dict[type[Exception], int] = {
 }
 
 
-@app.exception_handler(list(_STATUS_OF))
-def refused(error: Exception) -> Response[dict[str, Any]]:
-    status = next(code for kind, code in _STATUS_OF.items() if isinstance(error, kind))
-    return _problem(status, str(error))
-
-
-@app.exception_handler([RequestUnsupportedContentType, ValueError])
-def not_json(error: Exception) -> Response[dict[str, Any]]:
-    # Powertools parses form and multipart bodies too (a multipart one without a boundary raises ValueError): this
-    # API takes JSON only. Any other ValueError (no body, or a JSON one) is a bug, and stays a 500.
-    content_type = app.current_event.headers.get("content-type") or "application/json"
-    is_json = content_type.split(";")[0].strip().lower() == "application/json"
-    if isinstance(error, ValueError) and (is_json or not app.current_event.body):
-        raise error
-    return _problem(415, "the body must be JSON (Content-Type: application/json)")
-
-
-@app.exception_handler(UnicodeDecodeError)
-def undecodable_body(error: UnicodeDecodeError) -> Response[dict[str, Any]]:
-    return _problem(422, "invalid request — the body must be UTF-8 JSON")
-
-
-@app.exception_handler(RequestValidationError)
-def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
-    # Readable: where and what, without echoing the submitted values (a reply may hold a texter's words).
-    details = [
-        ProblemDetail(where=".".join(str(part) for part in issue.get("loc", [])), problem=issue.get("msg", "invalid"))
-        for issue in error.errors()
-    ]
-    summary = "; ".join(f"{detail.where}: {detail.problem}" for detail in details)
-    problem = Problem(message=f"invalid request — {summary}", details=details)
-    return Response(422, content_types.APPLICATION_JSON, problem.model_dump())
+answer_refusals(app, _STATUS_OF)
 
 
 @logger.inject_lambda_context(clear_state=True)

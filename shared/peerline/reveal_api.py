@@ -9,16 +9,16 @@ route than the volunteer API's ``/volunteer/{proxy+}``, behind the same JWT auth
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from peerline.api_errors import Problem, ProblemDetail, answers
+from peerline.api_errors import Problem, answers
 from peerline.api_models import RevealedNumber, RevealRequest
+from peerline.api_refusals import answer_refusals
 from peerline.reveal import RevealConflictError, RevealForbiddenError, RevealNotFoundError, RevealRateLimitedError
 
 REVEAL_PATH = "/volunteer/escalations/<escalation_id>/reveal"
@@ -45,10 +45,6 @@ _RESPONSES: dict[int, OpenAPIResponse] = {
 }
 
 
-def _problem(status: int, problem: Problem) -> Response[dict[str, Any]]:
-    return Response(status, content_types.APPLICATION_JSON, problem.model_dump(exclude_none=True))
-
-
 def reveal_router() -> APIGatewayHttpRouter:
     """A fresh router with the reveal route and its refusals (one for the function, one to document it)."""
     router = APIGatewayHttpRouter()
@@ -61,36 +57,7 @@ def reveal_router() -> APIGatewayHttpRouter:
         sub = router.current_event.request_context.authorizer.jwt_claim.get("sub")
         return composition.reveal_number().reveal(str(sub) if sub else None, escalation_id, reason=request.reason)
 
-    @router.exception_handler(list(_STATUS_OF))
-    def refused(error: Exception) -> Response[dict[str, Any]]:
-        status = next(code for kind, code in _STATUS_OF.items() if isinstance(error, kind))
-        return _problem(status, Problem(message=str(error)))
-
-    @router.exception_handler(RequestValidationError)
-    def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
-        # Where and what, never the submitted values (a reason may name a person).
-        details = [
-            ProblemDetail(
-                where=".".join(str(part) for part in issue.get("loc", [])), problem=issue.get("msg", "invalid")
-            )
-            for issue in error.errors()
-        ]
-        summary = "; ".join(f"{detail.where}: {detail.problem}" for detail in details)
-        return _problem(422, Problem(message=f"invalid request — {summary}", details=details))
-
-    @router.exception_handler([RequestUnsupportedContentType, ValueError])
-    def not_json(error: Exception) -> Response[dict[str, Any]]:
-        # As the volunteer API: JSON only; any other ValueError (no body, or a JSON one) is a bug, and stays a 500.
-        content_type = router.current_event.headers.get("content-type") or "application/json"
-        is_json = content_type.split(";")[0].strip().lower() == "application/json"
-        if isinstance(error, ValueError) and (is_json or not router.current_event.body):
-            raise error
-        return _problem(415, Problem(message="the body must be JSON (Content-Type: application/json)"))
-
-    @router.exception_handler(UnicodeDecodeError)
-    def undecodable_body(error: UnicodeDecodeError) -> Response[dict[str, Any]]:
-        return _problem(422, Problem(message="invalid request — the body must be UTF-8 JSON"))
-
+    answer_refusals(router, _STATUS_OF)
     return router
 
 
