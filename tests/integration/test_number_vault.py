@@ -9,13 +9,12 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
+from api_gateway_kit import template_routes
 from botocore.exceptions import ClientError
 from handler_kit import drain, sqs_event
 
 from peerline.adapters.kms import KmsNumberVault
 from peerline.number_context import FALLBACK_ONCALL_ID, NumberOwner, oncall_number, texter_number
-from peerline_local.emulators import FunctionEndpoint, HttpApiEmulator, JwtVerifier, Route
 from peerline_local.sample_events import (
     SAMPLE_ACCOUNT_SID,
     SAMPLE_AUTH_TOKEN,
@@ -103,16 +102,7 @@ def test_an_ack_from_the_fallback_number_is_recognised_without_the_pepper(
 
 def test_api_gateway_sends_reveals_to_the_reveal_function_behind_the_jwt_authorizer(stack: Any) -> None:
     # given the template's HTTP API routes, matched as API Gateway matches them
-    routes = [
-        Route(
-            route.method,
-            route.path,
-            FunctionEndpoint(route.function_logical_id, "http://unused", requests.Session()),
-            authorizer=stack.http_authorizers[route.authorizer] if route.authorizer else None,
-        )
-        for route in stack.http_routes
-    ]
-    api = HttpApiEmulator(routes, verifier=JwtVerifier(lambda issuer: "http://unused"))
+    api = template_routes(stack)
 
     # when a reveal and other volunteer operations come in
     reveal = api.match("POST", "/volunteer/escalations/esc-1/reveal")
